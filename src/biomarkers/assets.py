@@ -1,0 +1,101 @@
+"""Locate and load the trial's data files (``assets/``), validated by JSON Schema.
+
+Trial facts live in ``assets/`` as YAML or JSON, each with a JSON Schema beside it;
+the same ``schema_input.json`` serves nf-schema in ``main.nf``. In a source
+checkout ``src/biomarkers/_assets`` is a link to the top-level ``assets/``; an
+installed wheel carries a copy.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import InputError
+
+__all__ = ["asset_path", "load_yaml", "load_json", "load_schema", "validate", "load_config"]
+
+
+def asset_path(name: str) -> Path:
+    """Path of a file in ``assets/`` (e.g. ``"protocol.yaml"``)."""
+    return Path(str(resources.files("biomarkers").joinpath("_assets").joinpath(name))).resolve()
+
+
+def load_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = f"line {mark.line + 1}" if mark is not None else None
+        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=path, row=row) from None
+
+
+def load_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", file=path, row=f"line {exc.lineno}") from None
+
+
+@cache
+def load_schema(name: str) -> dict:
+    return load_json(asset_path(name))
+
+
+def _pointer(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        # name the missing property, not its parent
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        parts.append(missing)
+    if error.validator == "additionalProperties" and "'" in error.message:
+        parts.append(error.message.split("'")[1])
+    return ".".join(parts) or "(top level)"
+
+
+def validate(instance: Any, schema: dict | str, *, file: str | Path) -> None:
+    """Validate against a JSON Schema; raise one :class:`InputError` for the first error.
+
+    Errors are ordered by their location in the document so the message is stable.
+    """
+    if isinstance(schema, str):
+        schema = load_schema(schema)
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        err = errors[0]
+        value = err.instance if not isinstance(err.instance, (dict, list)) else None
+        raise InputError(err.message if value is None else _short_message(err), file=file, field=_pointer(err), value=value)
+
+
+def _short_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "enum":
+        return f"must be one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "pattern":
+        return f"does not match the pattern {err.validator_value}"
+    return err.message
+
+
+def load_config(name_or_path: str | Path, schema: str | None = None) -> Any:
+    """Load a YAML asset by name (``"tmb.yaml"``) or path, validating it if a schema is named."""
+    path = Path(name_or_path)
+    if not path.exists() and not path.is_absolute() and len(path.parts) == 1:
+        path = asset_path(str(name_or_path))
+    data = load_yaml(path)
+    if schema:
+        validate(data, schema, file=path)
+    return data

@@ -1,0 +1,77 @@
+"""Command line: ``biomarkers <command>``.
+
+Thin by design: each command module defines ``add_arguments(parser)`` and
+``main(args) -> int`` and calls the package API. Commands are listed in an
+explicit table (not discovered) so a module that fails to import fails loudly.
+Heavy libraries are imported inside ``main`` so ``--help`` and the Nextflow
+command-line test stay fast.
+
+Errors: a :class:`~biomarkers.errors.BiomarkersError` becomes one line on stderr
+and its exit code; nothing else reaches the user as a traceback unless
+``BIOMARKERS_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .. import __version__
+from ..errors import EXIT_INPUT, BiomarkersError
+from ..log import configure, get_logger
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    # "simulate": ("biomarkers.cli.simulate", "write a complete synthetic trial with known truth"),
+    # "demo": ("biomarkers.cli.demo", "simulate a trial and run the whole pipeline on it"),
+    "run": ("biomarkers.cli.run", "run every available step in-process on this machine"),
+    # "custody": ("biomarkers.cli.custody", "chain-of-custody ledger: import, record, verify, check"),
+    "schemas": ("biomarkers.cli.schemas", "print the output data dictionary or input JSON Schemas"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="biomarkers",
+        description="Biospecimen custody and omics biomarkers of the NCT07007182 trial.",
+    )
+    parser.add_argument("--version", action="version", version=f"biomarkers {__version__}")
+    parser.add_argument("--log-level", default=os.environ.get("BIOMARKERS_LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging verbosity (default INFO)")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        cmd = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip().splitlines()[0])
+        module.add_arguments(cmd)
+        cmd.set_defaults(_module=module_name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure(args.log_level)
+    log = get_logger("cli")
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.main(args) or 0)
+    except BiomarkersError as exc:
+        print(f"biomarkers {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"biomarkers {args.command}: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print(f"biomarkers {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: say so in one line
+        if os.environ.get("BIOMARKERS_DEBUG"):
+            raise
+        log.debug("internal error", exc_info=True)
+        print(f"biomarkers {args.command}: internal error: {type(exc).__name__}: {exc} "
+              "(set BIOMARKERS_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return 1

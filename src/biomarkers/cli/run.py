@@ -1,0 +1,37 @@
+"""Run every available step in-process on this machine (the embedded engine).
+
+Takes the same parameters as ``nextflow run .`` (from nextflow_schema.json), e.g.
+``biomarkers run --params-file trial/params.yaml --outdir results``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+_TYPES = {"integer": int, "number": float}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..pipeline import param_specs_for_cli
+
+    parser.add_argument("--params-file", "-params-file", dest="params_file", metavar="FILE",
+                        help="YAML or JSON file of parameters (as for nextflow run -params-file)")
+    parser.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps")
+    for name, spec in param_specs_for_cli().items():
+        kwargs: dict = {"dest": f"param_{name}", "help": spec.get("description", "")}
+        if spec.get("type") == "boolean":
+            kwargs["action"] = argparse.BooleanOptionalAction
+            kwargs["default"] = None
+        else:
+            kwargs["type"] = _TYPES.get(spec.get("type"), str)
+            kwargs["metavar"] = name.upper()
+        parser.add_argument(f"--{name}", **kwargs)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..pipeline import load_params, run_pipeline
+
+    overrides = {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")}
+    params = load_params(args.params_file, overrides)
+    run_pipeline(params, only=args.only)
+    return 0

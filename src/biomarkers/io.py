@@ -1,0 +1,75 @@
+"""File I/O at the edges: atomic writes and staged output folders.
+
+Nothing a step writes is visible under its final name until it is complete: files
+are written under a temporary name in the same folder and renamed, and a step's
+whole output folder is staged and moved into place only when every file is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path", "staged_dir", "sha256_file", "write_text_atomic"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+@contextlib.contextmanager
+def staged_dir(final_dir: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder; on success move its files into ``final_dir``.
+
+    Files already in ``final_dir`` that the step did not write are left alone, files
+    it did write are replaced. On failure the staging folder is deleted and
+    ``final_dir`` is exactly as it was: a failed step leaves no partial output.
+    """
+    final_dir = Path(final_dir)
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging.", dir=final_dir.parent))
+    try:
+        yield stage
+        final_dir.mkdir(parents=True, exist_ok=True)
+        for src in sorted(stage.rglob("*")):
+            if src.is_dir():
+                continue
+            dest = final_dir / src.relative_to(stage)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

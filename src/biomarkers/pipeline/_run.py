@@ -1,0 +1,110 @@
+"""Run the steps in-process, recording what ran in ``pipeline_info/``."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from ..io import sha256_file, write_text_atomic
+from ..log import get_logger
+from ..protocol import Protocol, load_protocol
+from ..samplesheet import read_samplesheet
+from ..schemas import write_table
+from ._steps import STEPS
+
+__all__ = ["RunContext", "run_pipeline", "software_versions"]
+
+log = get_logger("run")
+
+# Libraries whose versions are recorded with every run (nf-core's versions.yml).
+_TRACKED = ["pysam", "pandas", "pyarrow", "numpy", "scipy", "anndata", "scanpy", "lifelines", "pyreadstat", "jsonschema", "PyYAML", "matplotlib"]
+
+
+@dataclass
+class RunContext:
+    """What a step needs: parameters, the protocol, the samplesheet, where to write."""
+
+    params: dict[str, Any]
+    outdir: Path
+    protocol: Protocol
+    samplesheet: pd.DataFrame | None
+    inputs: list[tuple[str, str]] = field(default_factory=list)  # (role, path) read by steps
+
+    def record_input(self, role: str, path: str | Path) -> None:
+        self.inputs.append((role, str(path)))
+
+    def samplesheet_rows(self, *assays: str) -> pd.DataFrame:
+        if self.samplesheet is None:
+            return pd.DataFrame()
+        return self.samplesheet[self.samplesheet["assay"].isin(assays)]
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"biomarkers": __version__, "python": platform.python_version()}
+    for name in _TRACKED:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None) -> dict[str, str]:
+    """Run every available step; return ``{step: "done" | "skipped: reason"}``."""
+    outdir = Path(params["outdir"])
+    outdir.mkdir(parents=True, exist_ok=True)
+    protocol = load_protocol(params.get("protocol"))
+    samplesheet = read_samplesheet(params["input"], protocol) if params.get("input") else None
+    ctx = RunContext(params=params, outdir=outdir, protocol=protocol, samplesheet=samplesheet)
+    ctx.record_input("protocol", protocol.path)
+    if params.get("input"):
+        ctx.record_input("samplesheet", params["input"])
+        for _, row in samplesheet.iterrows():
+            ctx.record_input(f"{row['assay']}:{row['specimen']}", row["file"])
+    status: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    steps = [s for s in STEPS if only is None or s.name in only]
+    for i, step in enumerate(steps, 1):
+        reason = step.skip_reason(ctx)
+        if reason:
+            log.info("[%d/%d] %s: skipped, %s", i, len(steps), step.name, reason)
+            status[step.name] = f"skipped: {reason}"
+            continue
+        log.info("[%d/%d] %s: %s", i, len(steps), step.name, step.description)
+        start = time.monotonic()
+        step.run(ctx)
+        timings[step.name] = round(time.monotonic() - start, 3)
+        status[step.name] = "done"
+        log.info("[%d/%d] %s: done in %.1fs", i, len(steps), step.name, timings[step.name])
+    write_pipeline_info(ctx, status)
+    return status
+
+
+def write_pipeline_info(ctx: RunContext, status: dict[str, str]) -> None:
+    info = ctx.outdir / "pipeline_info"
+    versions = software_versions()
+    write_text_atomic(info / "software_versions.yml", "".join(f"{k}: {v}\n" for k, v in sorted(versions.items())))
+    write_text_atomic(info / "params.json", json.dumps(ctx.params, indent=2, sort_keys=True, default=str) + "\n")
+    # Timings go to the log, not here: outputs are identical for identical inputs.
+    write_text_atomic(info / "run.json", json.dumps({
+        "engine": "biomarkers run (embedded, in-process)",
+        "steps": status,
+    }, indent=2, sort_keys=True) + "\n")
+    seen: dict[str, tuple[str, str]] = {}
+    for role, path in ctx.inputs:
+        seen.setdefault(path, (role, path))
+    rows = []
+    for role, path in seen.values():
+        p = Path(path)
+        if p.is_file():
+            rows.append({"ROLE": role, "PATH": path, "BYTES": p.stat().st_size, "SHA256": sha256_file(p)})
+    frame = pd.DataFrame(rows, columns=["ROLE", "PATH", "BYTES", "SHA256"])
+    write_table(frame.sort_values(["ROLE", "PATH"]), "pipeline.inputs", ctx.outdir)

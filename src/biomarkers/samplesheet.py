@@ -1,0 +1,131 @@
+"""The samplesheet: which assay files to analyse, validated as nf-schema would.
+
+The CSV is checked against ``assets/schema_input.json`` (the file ``main.nf`` hands
+to nf-schema), including nf-schema's own keywords ``exists`` and ``uniqueEntries``,
+and then against the protocol (known specimen types, timepoints). Errors name the
+line, the column and the value.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+
+from . import names as N
+from .assets import load_schema
+from .errors import InputError
+from .protocol import Protocol
+
+__all__ = ["read_samplesheet", "SAMPLESHEET_SCHEMA"]
+
+SAMPLESHEET_SCHEMA = "schema_input.json"
+_PATH_FORMATS = {"file-path", "path", "directory-path"}
+
+
+def _cast(value: str, spec: dict):
+    kind = spec.get("type")
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        return value  # let the schema report the type error with its message
+    if kind == "boolean" and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    return value
+
+
+def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subjects: set[str] | None = None) -> pd.DataFrame:
+    """Read and validate a samplesheet; return it with file paths made absolute.
+
+    ``subjects``, when given, is the randomization list: a row naming any other
+    subject is an error.
+    """
+    path = Path(path)
+    schema = load_schema(SAMPLESHEET_SCHEMA)
+    item_schema = schema["items"]
+    props = item_schema["properties"]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            raw_rows = [(i + 2, row) for i, row in enumerate(reader)]
+    except FileNotFoundError:
+        raise InputError("samplesheet not found", file=path) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"not a readable CSV file: {exc}", file=path) from None
+    if not header:
+        raise InputError("empty samplesheet (no header line)", file=path)
+    for col in item_schema.get("required", []):
+        if col not in header:
+            raise InputError("required column is missing from the header", file=path, row="line 1", field=col)
+    unknown = [c for c in header if c not in props]
+    if unknown:
+        raise InputError(f"unknown column (expected {', '.join(props)})", file=path, row="line 1", field=unknown[0])
+    if not raw_rows:
+        raise InputError("samplesheet has no rows", file=path)
+
+    validator_cls = jsonschema.validators.validator_for(item_schema)
+    validator = validator_cls(item_schema)
+    records = []
+    for line, row in raw_rows:
+        if None in row:  # more cells than header columns
+            raise InputError("row has more cells than the header has columns", file=path, row=f"line {line}")
+        record = {k: _cast(v.strip(), props[k]) for k, v in row.items() if v is not None and v.strip() != ""}
+        errors = sorted(validator.iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            err = errors[0]
+            if err.validator == "required":
+                field = err.message.split("'")[1]
+                raise InputError("required value is empty", file=path, row=f"line {line}", field=field)
+            field = str(err.absolute_path[0]) if err.absolute_path else None
+            message = props.get(field, {}).get("errorMessage", err.message)
+            raise InputError(message, file=path, row=f"line {line}", field=field, value=record.get(field))
+        for key, spec in props.items():
+            if key in record and spec.get("format") in _PATH_FORMATS:
+                resolved = (path.parent / record[key]).resolve() if not Path(record[key]).is_absolute() else Path(record[key])
+                if spec.get("exists") and not resolved.exists():
+                    raise InputError(f"file does not exist: {resolved}", file=path, row=f"line {line}", field=key, value=record[key])
+                record[key] = str(resolved)
+        record["_line"] = line
+        records.append(record)
+
+    unique = schema.get("uniqueEntries", [])
+    if unique:
+        seen: dict[tuple, int] = {}
+        for record in records:
+            key = tuple(record.get(k) for k in unique)
+            if key in seen:
+                raise InputError(
+                    f"duplicate entry for {', '.join(unique)} = {', '.join(map(str, key))} (first on line {seen[key]})",
+                    file=path, row=f"line {record['_line']}", field=unique[0], value=key[0],
+                )
+            seen[key] = record["_line"]
+
+    if protocol is not None:
+        timepoints = protocol.timepoint_ids()
+        for record in records:
+            where = {"file": path, "row": f"line {record['_line']}"}
+            if record[N.SS_SPECIMEN_TYPE] not in protocol.specimen_types:
+                raise InputError("unknown specimen type (not in the protocol)", field=N.SS_SPECIMEN_TYPE, value=record[N.SS_SPECIMEN_TYPE], **where)
+            if record[N.SS_TIMEPOINT] not in timepoints:
+                raise InputError("unknown timepoint (not in the protocol)", field=N.SS_TIMEPOINT, value=record[N.SS_TIMEPOINT], **where)
+            if not protocol.usubjid_pattern.match(record[N.SS_SUBJECT]):
+                raise InputError(f"subject does not match the study's USUBJID pattern {protocol.usubjid_pattern.pattern}", field=N.SS_SUBJECT, value=record[N.SS_SUBJECT], **where)
+    if subjects is not None:
+        for record in records:
+            if record[N.SS_SUBJECT] not in subjects:
+                raise InputError("subject is not in the randomization list", file=path, row=f"line {record['_line']}", field=N.SS_SUBJECT, value=record[N.SS_SUBJECT])
+    specimens = {r[N.SS_SPECIMEN] for r in records}
+    for record in records:
+        normal = record.get(N.SS_NORMAL)
+        if normal and normal not in specimens:
+            raise InputError("normal_specimen is not a specimen of this samplesheet", file=path, row=f"line {record['_line']}", field=N.SS_NORMAL, value=normal)
+
+    columns = list(props) + ["_line"]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    return frame.rename(columns={"_line": "line"})

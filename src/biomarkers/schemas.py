@@ -1,0 +1,324 @@
+"""The one registry of output tables: columns, Arrow types, units, descriptions.
+
+Every Parquet file the pipeline writes is declared here and written through
+:func:`write_table`, which checks the data against the declaration, embeds the data
+dictionary and the provenance in the file's metadata, and writes atomically. The
+data dictionary in ``docs/data-dictionary.md`` is generated from this module
+(``biomarkers schemas --markdown``), and a test keeps the two in step.
+
+Input schemas (samplesheet, protocol, custody export) are JSON Schema files in
+``assets/``, shared with Nextflow's nf-schema; see :mod:`biomarkers.assets`.
+
+A table that carries biomarkers declares them (:class:`Biomarker`), so the
+analysis step builds its long table from whatever modality tables exist without
+knowing any modality by name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import names as N
+from .errors import BiomarkersError
+from .io import atomic_path
+
+__all__ = [
+    "Column",
+    "Biomarker",
+    "Table",
+    "TABLES",
+    "table",
+    "to_arrow",
+    "write_table",
+    "read_table",
+    "data_dictionary",
+    "data_dictionary_markdown",
+]
+
+METADATA_KEY = b"biomarkers"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+    unit: str = ""
+    source: str = ""
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Biomarker:
+    """A column of a table that is a biomarker value, for the long analysis table.
+
+    ``cutoff`` defines the groups for exploratory association: a number (high when
+    value >= cutoff), ``"median"`` (high when above the cohort median), or the name
+    of a categorical column whose values are the groups.
+    """
+
+    column: str
+    name: str
+    modality: str
+    unit: str = ""
+    cutoff: float | str | None = None
+    qc_column: str | None = None
+    # Only rows whose qc_column equals one of these count as QC-passed.
+    qc_pass: tuple[str, ...] = ("PASS",)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    path: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    biomarkers: tuple[Biomarker, ...] = field(default=())
+
+    def schema(self) -> pa.Schema:
+        fields = []
+        for col in self.columns:
+            meta = {b"description": col.description.encode()}
+            if col.unit:
+                meta[b"unit"] = col.unit.encode()
+            fields.append(pa.field(col.name, col.type, nullable=col.nullable, metadata=meta))
+        return pa.schema(fields)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+TABLES: dict[str, Table] = {}
+
+
+def _register(tbl: Table) -> Table:
+    if tbl.name in TABLES:
+        raise ValueError(f"table {tbl.name} declared twice")
+    unknown = set(tbl.key) - set(tbl.column_names)
+    if unknown:
+        raise ValueError(f"table {tbl.name}: key columns {sorted(unknown)} not declared")
+    TABLES[tbl.name] = tbl
+    return tbl
+
+
+def table(name: str) -> Table:
+    return TABLES[name]
+
+
+# --- shared column definitions ---------------------------------------------------
+
+def _studyid() -> Column:
+    return Column(N.STUDYID, pa.string(), "Study identifier", source="protocol", nullable=False)
+
+
+def _usubjid(nullable: bool = False) -> Column:
+    return Column(N.USUBJID, pa.string(), "Unique subject identifier (as in ADSL)", source="randomization list", nullable=nullable)
+
+
+def _specimen(nullable: bool = False) -> Column:
+    return Column(N.SPECIMEN_ID, pa.string(), "Specimen identifier (study specimen ID, never a patient identifier)", source="custody ledger", nullable=nullable)
+
+
+def _timepoint(nullable: bool = True) -> Column:
+    return Column(N.TIMEPOINT, pa.string(), "Protocol timepoint of collection (assets/protocol.yaml)", source="custody ledger", nullable=nullable)
+
+
+UTC = pa.timestamp("us", tz="UTC")
+
+# --- custody ---------------------------------------------------------------------
+
+_register(Table(
+    name="custody.specimens",
+    path="custody/specimens.parquet",
+    description="One row per specimen (primary and derived) with its current state.",
+    key=(N.SPECIMEN_ID,),
+    columns=(
+        _studyid(), _usubjid(), _specimen(),
+        Column(N.PARENT_SPECIMEN_ID, pa.string(), "Specimen this one was derived or aliquoted from; null for a primary collection"),
+        Column("LEVEL", pa.int32(), "Derivation level: 0 primary collection, 1 first derivative, ...", nullable=False),
+        Column(N.SPECIMEN_TYPE, pa.string(), "Specimen type (assets/protocol.yaml specimen_types)", nullable=False),
+        Column("SPECIMEN_CATEGORY", pa.string(), "tissue, fluid, stool or derivative"),
+        _timepoint(),
+        Column(N.ARMCD, pa.string(), "Randomized arm code", source="randomization list"),
+        Column("COLLECTED_AT", UTC, "Collection (or derivation) time, UTC"),
+        Column("STATUS", pa.string(), "Current status: COLLECTED, IN_PROCESSING, STORED, IN_TRANSIT, CONSUMED, DISPOSED"),
+        Column("SITE", pa.string(), "Site currently holding the specimen"),
+        Column("LOCATION", pa.string(), "Current storage position unit/rack/box/row-column"),
+        Column("VOLUME_ML", pa.float64(), "Initial volume", unit="mL"),
+        Column("FREEZE_THAW_COUNT", pa.int32(), "Number of thaw events so far", nullable=False),
+        Column("SPREC", pa.string(), "ISBER SPREC v3.0 code; X marks an element the events do not determine"),
+        Column("CONSENT_STATUS", pa.string(), "CONSENTED or WITHDRAWN (subject level)", nullable=False),
+        Column("N_EVENTS", pa.int32(), "Effective events (voided events excluded)", nullable=False),
+        Column("N_ISSUES", pa.int32(), "Custody findings about this specimen", nullable=False),
+    ),
+))
+
+_register(Table(
+    name="custody.events",
+    path="custody/events.parquet",
+    description="Effective custody events in CDISC SDTM BE (Biospecimen Events) style, corrections applied, voids flagged.",
+    key=("EVENT_ID",),
+    columns=(
+        _studyid(), _usubjid(),
+        Column("BESEQ", pa.int64(), "Sequence number within the ledger", nullable=False),
+        Column("BEREFID", pa.string(), "Specimen identifier (reference ID)"),
+        Column("BETERM", pa.string(), "Reported event term as exported by the LIMS", nullable=False),
+        Column("BEDECOD", pa.string(), "Standardized event: COLLECTED, RECEIVED, PROCESSED, DERIVED, STORED, MOVED, FROZEN, THAWED, SHIPPED, CONSUMED, DISPOSED, CONSENT_WITHDRAWN", nullable=False),
+        Column("BECAT", pa.string(), "Event category: COLLECTION, PREPARATION, STORAGE, TRANSPORT, USE, DISPOSITION, CONSENT"),
+        Column("BESTDTC", pa.string(), "Event date-time, ISO 8601 with offset, as it happened", nullable=False),
+        Column("BEDTC", pa.string(), "Date-time the event was recorded, ISO 8601 with offset"),
+        Column("BELOC", pa.string(), "Where: site and storage position"),
+        Column("BEPARTY", pa.string(), "Accountable party (site)"),
+        Column("BEPRTYID", pa.string(), "Actor identifier (staff ID, never a name)"),
+        Column("EVENT_ID", pa.string(), "Event identifier from the LIMS export", nullable=False),
+        Column("VOIDED", pa.bool_(), "True when a later VOIDED event cancels this one", nullable=False),
+        Column("CORRECTED_BY", pa.string(), "EVENT_ID of the correction applied to this event, if any"),
+        Column("DETAILS", pa.string(), "Remaining details (temperature, container, volume, reason...) as canonical JSON"),
+        Column("HASH", pa.string(), "SHA-256 of this ledger row (hash chain)", nullable=False),
+    ),
+))
+
+_register(Table(
+    name="custody.lineage",
+    path="custody/lineage.parquet",
+    description="Specimen parent/child relationships in CDISC RELSPEC style.",
+    key=("REFID",),
+    columns=(
+        _studyid(), _usubjid(),
+        Column("REFID", pa.string(), "Specimen identifier", nullable=False),
+        Column("SPEC", pa.string(), "Specimen type", nullable=False),
+        Column("PARENT", pa.string(), "Parent specimen identifier; null for a primary collection"),
+        Column("LEVEL", pa.int32(), "1 for a primary collection, parent's LEVEL + 1 for a derivative (RELSPEC convention)", nullable=False),
+    ),
+))
+
+_register(Table(
+    name="custody.issues",
+    path="custody/issues.parquet",
+    description="Custody findings: rule violations against the protocol and good practice.",
+    key=("RULE", N.SPECIMEN_ID, "EVENT_ID"),
+    columns=(
+        Column("RULE", pa.string(), "Rule identifier (assets/custody_rules.yaml)", nullable=False),
+        Column("SEVERITY", pa.string(), "ERROR, WARNING or INFO", nullable=False),
+        _usubjid(nullable=True), _specimen(nullable=True), _timepoint(),
+        Column("EVENT_ID", pa.string(), "Event the finding is about, if any"),
+        Column("MESSAGE", pa.string(), "Plain-language explanation", nullable=False),
+    ),
+))
+
+# --- pipeline --------------------------------------------------------------------
+
+_register(Table(
+    name="pipeline.inputs",
+    path="pipeline_info/inputs.parquet",
+    description="Checksums of every input file a run read.",
+    key=("PATH",),
+    columns=(
+        Column("ROLE", pa.string(), "What the file is to the run", nullable=False),
+        Column("PATH", pa.string(), "Path as given", nullable=False),
+        Column("BYTES", pa.int64(), "Size", unit="bytes", nullable=False),
+        Column("SHA256", pa.string(), "SHA-256 of the file content", nullable=False),
+    ),
+))
+
+
+# --- writing and reading ---------------------------------------------------------
+
+def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
+    """Check ``df`` against the declared table and convert it to Arrow.
+
+    Columns are put in declared order; a missing or undeclared column, a null in a
+    non-nullable column, or a value that does not convert is a programming error
+    reported with the table and column name.
+    """
+    tbl = TABLES[name]
+    declared = tbl.column_names
+    missing = [c for c in declared if c not in df.columns]
+    extra = [c for c in df.columns if c not in declared]
+    if missing or extra:
+        raise BiomarkersError(f"table {name}: missing columns {missing}, undeclared columns {extra}")
+    schema = tbl.schema()
+    arrays = []
+    for col in tbl.columns:
+        series = df[col.name]
+        try:
+            arr = pa.array(series, type=col.type, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise BiomarkersError(f"table {name}: column {col.name} does not convert to {col.type}: {exc}") from None
+        if not col.nullable and arr.null_count:
+            raise BiomarkersError(f"table {name}: column {col.name} has {arr.null_count} null values but is required")
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _metadata(tbl: Table, provenance: dict | None) -> dict[bytes, bytes]:
+    payload = {
+        "table": tbl.name,
+        "description": tbl.description,
+        "key": list(tbl.key),
+        "columns": [
+            {"name": c.name, "type": str(c.type), "unit": c.unit, "description": c.description, "source": c.source}
+            for c in tbl.columns
+        ],
+        "provenance": provenance or {},
+    }
+    return {METADATA_KEY: json.dumps(payload, sort_keys=True).encode()}
+
+
+def write_table(df: pd.DataFrame, name: str, outdir: str | Path, *, provenance: dict | None = None) -> Path:
+    """Write ``df`` as the declared table under ``outdir`` (atomically). Returns the path."""
+    tbl = TABLES[name]
+    arrow = to_arrow(df.reset_index(drop=True), name)
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **_metadata(tbl, provenance)})
+    path = Path(outdir) / tbl.path
+    with atomic_path(path) as tmp:
+        pq.write_table(arrow, tmp, compression="zstd")
+    return path
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    return pq.read_table(path).to_pandas()
+
+
+def table_metadata(path: str | Path) -> dict:
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta.get(METADATA_KEY, b"{}"))
+
+
+def data_dictionary() -> pd.DataFrame:
+    rows = []
+    for tbl in TABLES.values():
+        for col in tbl.columns:
+            rows.append({
+                "table": tbl.path, "column": col.name, "type": str(col.type), "unit": col.unit,
+                "required": not col.nullable, "description": col.description, "source": col.source,
+            })
+    return pd.DataFrame(rows)
+
+
+def data_dictionary_markdown() -> str:
+    lines = [
+        "# Data dictionary",
+        "",
+        "Generated by `biomarkers schemas --markdown` from `src/biomarkers/schemas.py`; do not edit by hand.",
+        "Each Parquet file also carries this dictionary in its metadata (key `biomarkers`).",
+        "",
+    ]
+    for tbl in TABLES.values():
+        lines += [f"## `{tbl.path}`", "", tbl.description, ""]
+        if tbl.key:
+            lines += [f"Key: {', '.join(f'`{k}`' for k in tbl.key)}", ""]
+        lines += ["| column | type | unit | required | description | source |", "|---|---|---|---|---|---|"]
+        for col in tbl.columns:
+            desc = col.description.replace("|", "\\|")
+            lines.append(f"| `{col.name}` | {col.type} | {col.unit} | {'yes' if not col.nullable else ''} | {desc} | {col.source} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,40 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from biomarkers import schemas
+from biomarkers.errors import BiomarkersError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_data_dictionary_doc_is_generated_from_the_registry():
+    doc = (ROOT / "docs" / "data-dictionary.md").read_text()
+    assert doc == schemas.data_dictionary_markdown(), "run `make docs` to regenerate docs/data-dictionary.md"
+
+
+def test_write_table_embeds_dictionary_and_rejects_undeclared_columns(tmp_path):
+    frame = pd.DataFrame({"ROLE": ["samplesheet"], "PATH": ["/x.csv"], "BYTES": [3], "SHA256": ["ab"]})
+    path = schemas.write_table(frame, "pipeline.inputs", tmp_path, provenance={"step": "test"})
+    assert path == tmp_path / "pipeline_info" / "inputs.parquet"
+    meta = schemas.table_metadata(path)
+    assert meta["table"] == "pipeline.inputs" and meta["provenance"] == {"step": "test"}
+    assert [c["name"] for c in meta["columns"]] == ["ROLE", "PATH", "BYTES", "SHA256"]
+    pd.testing.assert_frame_equal(schemas.read_table(path), frame)
+    with pytest.raises(BiomarkersError, match="undeclared columns \\['EXTRA'\\]"):
+        schemas.write_table(frame.assign(EXTRA=1), "pipeline.inputs", tmp_path)
+    with pytest.raises(BiomarkersError, match="SHA256 has 1 null"):
+        schemas.write_table(frame.assign(SHA256=[None]), "pipeline.inputs", tmp_path)
+    # the failed writes left nothing behind but the first, complete file
+    assert sorted(p.name for p in (tmp_path / "pipeline_info").iterdir()) == ["inputs.parquet"]
+
+
+def test_every_table_declares_its_key_columns_and_unique_paths():
+    paths = [t.path for t in schemas.TABLES.values()]
+    assert len(paths) == len(set(paths))
+    for tbl in schemas.TABLES.values():
+        assert tbl.path.endswith(".parquet")
+        assert set(tbl.key) <= set(tbl.column_names)
+        for marker in tbl.biomarkers:
+            assert marker.column in tbl.column_names
