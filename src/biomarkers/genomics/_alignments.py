@@ -1,0 +1,132 @@
+"""Open BAM/CRAM and FASTA files with the checks a user needs before hours of work.
+
+- CRAM needs its reference: refused up front, because htslib would otherwise try to
+  fetch the reference over the network by MD5 (and fail slowly, or silently differ).
+- A BAM/CRAM without an index gets one when its folder is writable, else a clear error;
+  an unsorted one is refused.
+- Contig names are compared with the reference (``chr1`` vs ``1`` is named as such).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pysam
+
+from ..errors import InputError
+
+__all__ = ["open_alignments", "open_reference", "check_contigs", "read_group_samples", "is_cram"]
+
+_INDEX_SUFFIXES = {".bam": (".bai", ".csi"), ".cram": (".crai",)}
+
+
+def is_cram(path: str | Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"CRAM"
+
+
+def open_reference(path: str | Path) -> pysam.FastaFile:
+    """Open a plain or bgzip-compressed FASTA, creating its .fai if the folder allows."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("reference FASTA not found", file=path)
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic[:2] == b"\x1f\x8b" and not (magic[3] & 0x04):
+        # gzip without the BGZF extra field: random access is impossible
+        raise InputError("reference is gzip- but not bgzip-compressed; recompress it with `bgzip`", file=path)
+    fai = Path(str(path) + ".fai")
+    if not fai.exists() and not os.access(path.parent, os.W_OK):
+        raise InputError("reference has no .fai index and its folder is not writable; run `samtools faidx` on it", file=path)
+    try:
+        return pysam.FastaFile(str(path))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot open reference FASTA: {exc}", file=path) from None
+
+
+def _index_path(path: Path) -> Path | None:
+    for suffix in _INDEX_SUFFIXES.get(path.suffix, (".bai", ".csi", ".crai")):
+        for candidate in (Path(str(path) + suffix), path.with_suffix(suffix)):
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def open_alignments(
+    path: str | Path,
+    reference: str | Path | None = None,
+    *,
+    index: str | Path | None = None,
+    create_index: bool = True,
+) -> pysam.AlignmentFile:
+    """Open a coordinate-sorted, indexed BAM or CRAM for random access.
+
+    Raises :class:`InputError` naming the file for: missing file, CRAM without
+    reference, unsorted file, no index in a read-only folder.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("alignment file not found", file=path)
+    cram = is_cram(path)
+    if cram and reference is None:
+        raise InputError("CRAM needs its reference FASTA (give --fasta); refusing to fetch it over the network", file=path)
+    mode = "rc" if cram else "rb"
+    kwargs = {"reference_filename": str(reference)} if cram else {}
+    try:
+        probe = pysam.AlignmentFile(str(path), mode, check_sq=False, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a readable BAM/CRAM: {exc}", file=path) from None
+    sort_order = probe.header.to_dict().get("HD", {}).get("SO")
+    probe.close()
+    if sort_order not in (None, "coordinate"):
+        raise InputError(f"alignments are sorted by {sort_order}, not by coordinate; run `samtools sort`", file=path)
+    index_path = Path(index) if index else _index_path(path)
+    if index_path is None:
+        if not create_index:
+            raise InputError("alignment file has no index; run `samtools index`", file=path)
+        if not os.access(path.parent, os.W_OK):
+            raise InputError("alignment file has no index and its folder is not writable; run `samtools index` on it", file=path)
+        try:
+            pysam.index(str(path))
+        except pysam.utils.SamtoolsError as exc:
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "indexing failed"
+            raise InputError(f"cannot index (is it sorted by coordinate?): {detail}", file=path) from None
+        index_path = _index_path(path)
+    try:
+        handle = pysam.AlignmentFile(str(path), mode, index_filename=str(index_path), **kwargs)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot open with its index {index_path}: {exc}", file=path) from None
+    return handle
+
+
+def check_contigs(alignments: pysam.AlignmentFile, reference: pysam.FastaFile, *, file: str | Path) -> None:
+    """Refuse a BAM whose contigs are not the reference's (names and lengths)."""
+    ref_lengths = dict(zip(reference.references, reference.lengths))
+    bam_lengths = dict(zip(alignments.references, alignments.lengths))
+    shared = set(ref_lengths) & set(bam_lengths)
+    if not shared:
+        bam_chr = any(c.startswith("chr") for c in bam_lengths)
+        ref_chr = any(c.startswith("chr") for c in ref_lengths)
+        if bam_chr != ref_chr:
+            example_bam = next(iter(bam_lengths), "?")
+            example_ref = next(iter(ref_lengths), "?")
+            raise InputError(
+                f"contig names differ from the reference's: the alignments use '{example_bam}', the reference "
+                f"'{example_ref}' (one has the 'chr' prefix, the other not)", file=file)
+        raise InputError("no contig in common with the reference; is it the right reference build?", file=file)
+    for name in sorted(shared):
+        if ref_lengths[name] != bam_lengths[name]:
+            raise InputError(
+                f"contig {name} is {bam_lengths[name]:,} bp in the alignments but {ref_lengths[name]:,} bp in the "
+                "reference: a different build", file=file, field=name)
+
+
+def read_group_samples(alignments: pysam.AlignmentFile) -> list[str]:
+    """Sample names (``SM``) of the read groups, in header order, without repeats."""
+    seen: list[str] = []
+    for rg in alignments.header.to_dict().get("RG", []):
+        sm = rg.get("SM")
+        if sm and sm not in seen:
+            seen.append(sm)
+    return seen
