@@ -38,3 +38,15 @@ def test_every_table_declares_its_key_columns_and_unique_paths():
         assert set(tbl.key) <= set(tbl.column_names)
         for marker in tbl.biomarkers:
             assert marker.column in tbl.column_names
+
+
+def test_concat_parts_sorts_by_key_and_checks_table_name(tmp_path):
+    rows = [("b", "/b", 2, "bb"), ("a", "/a", 1, "aa")]
+    paths = []
+    for i, (role, path, size, digest) in enumerate(rows):
+        frame = pd.DataFrame({"ROLE": [role], "PATH": [path], "BYTES": [size], "SHA256": [digest]})
+        paths.append(schemas.write_table(frame, "pipeline.inputs", tmp_path / f"part{i}"))
+    merged = schemas.concat_parts(paths, "pipeline.inputs")
+    assert merged["PATH"].tolist() == ["/a", "/b"]
+    with pytest.raises(BiomarkersError, match="holds table 'pipeline.inputs'"):
+        schemas.concat_parts(paths, "custody.issues")

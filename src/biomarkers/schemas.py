@@ -37,6 +37,8 @@ __all__ = [
     "to_arrow",
     "write_table",
     "read_table",
+    "concat_parts",
+    "table_metadata",
     "data_dictionary",
     "data_dictionary_markdown",
 ]
@@ -286,6 +288,25 @@ def write_table(df: pd.DataFrame, name: str, outdir: str | Path, *, provenance: 
 
 def read_table(path: str | Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
+
+
+def concat_parts(paths: list[str | Path], name: str) -> pd.DataFrame:
+    """Concatenate per-task parts of one declared table (e.g. one TMB row per Nextflow task).
+
+    Parts are sorted by the table's key so the result does not depend on the order
+    tasks finished in.
+    """
+    tbl = TABLES[name]
+    frames = []
+    for path in paths:
+        meta = table_metadata(path)
+        if meta.get("table") != name:
+            raise BiomarkersError(f"{path} holds table {meta.get('table')!r}, not {name!r}")
+        frames.append(read_table(path))
+    if not frames:
+        return pd.DataFrame({c.name: pd.Series(dtype=c.type.to_pandas_dtype()) for c in tbl.columns})
+    merged = pd.concat(frames, ignore_index=True)
+    return merged.sort_values(list(tbl.key) or tbl.column_names[:1], kind="stable").reset_index(drop=True)
 
 
 def table_metadata(path: str | Path) -> dict:
