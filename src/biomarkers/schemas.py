@@ -216,6 +216,22 @@ _register(Table(
     ),
 ))
 
+_register(Table(
+    name="custody.completeness",
+    path="custody/completeness.parquet",
+    description="Expected versus collected specimens: one row per subject, due timepoint and specimen type (expected or collected).",
+    key=(N.USUBJID, N.TIMEPOINT, N.SPECIMEN_TYPE),
+    columns=(
+        _studyid(), _usubjid(),
+        Column(N.ARMCD, pa.string(), "Randomized arm code", source="randomization list"),
+        _timepoint(nullable=False),
+        Column(N.SPECIMEN_TYPE, pa.string(), "Specimen type", nullable=False),
+        Column("EXPECTED", pa.bool_(), "The protocol expects this type at this due timepoint for the arm (required, not optional)", nullable=False),
+        Column("COLLECTED", pa.bool_(), "At least one specimen of this type exists for the subject at this timepoint", nullable=False),
+        Column("N_SPECIMENS", pa.int32(), "Specimens of this type at this timepoint (primary and derived)", nullable=False),
+    ),
+))
+
 # --- pipeline --------------------------------------------------------------------
 
 _register(Table(
