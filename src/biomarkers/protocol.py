@@ -80,6 +80,8 @@ class Protocol:
     specimen_id_pattern: re.Pattern
     randomization: dict
     sites: tuple[str, ...]
+    clinical_sites: tuple[str, ...]
+    central_biobank: str
     specimen_types: dict[str, SpecimenType]
     assays: dict[str, dict]
     arms: dict[str, Arm]
@@ -230,6 +232,11 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
     if ratio_arms != set(arms):
         raise InputError(f"randomization ratio names arms {sorted(ratio_arms)} but arms are {sorted(arms)}", file=path, field="study.randomization.ratio")
     study = raw["study"]
+    for key in ("clinical_sites", "central_biobank"):
+        named = study[key] if isinstance(study[key], list) else [study[key]]
+        for site in named:
+            if site not in study["sites"]:
+                raise InputError(f"site '{site}' is not in study.sites", file=path, field=f"study.{key}")
     return Protocol(
         path=path,
         studyid=study["studyid"],
@@ -237,6 +244,8 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
         specimen_id_pattern=re.compile(study["specimen_id_pattern"]),
         randomization=study["randomization"],
         sites=tuple(study["sites"]),
+        clinical_sites=tuple(study["clinical_sites"]),
+        central_biobank=study["central_biobank"],
         specimen_types=types,
         assays=raw["assays"],
         arms=arms,

@@ -26,8 +26,8 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    # "simulate": ("biomarkers.cli.simulate", "write a complete synthetic trial with known truth"),
-    # "demo": ("biomarkers.cli.demo", "simulate a trial and run the whole pipeline on it"),
+    "simulate": ("biomarkers.cli.simulate", "write a complete synthetic trial with known truth"),
+    "demo": ("biomarkers.cli.demo", "simulate a trial and run the whole pipeline on it"),
     "run": ("biomarkers.cli.run", "run every available step in-process on this machine"),
     # "custody": ("biomarkers.cli.custody", "chain-of-custody ledger: import, record, verify, check"),
     "schemas": ("biomarkers.cli.schemas", "print the output data dictionary or input JSON Schemas"),

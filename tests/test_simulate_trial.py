@@ -1,0 +1,79 @@
+"""The trial stage of the simulator: randomization, outcomes and milestones follow the protocol."""
+
+import datetime as dt
+import filecmp
+import json
+
+import pandas as pd
+import pytest
+
+from biomarkers.protocol import load_protocol
+from biomarkers.simulate import simulate_trial
+
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory):
+    return simulate_trial(tmp_path_factory.mktemp("sim") / "trial", n_subjects=54, seed=1, violation_rate=0.0)
+
+
+def test_randomization_is_2_to_1_in_permuted_blocks_within_strata(trial):
+    subjects = pd.read_csv(trial.outdir / "subjects.csv")
+    assert list(subjects.columns) == ["USUBJID", "SITEID", "ARMCD", "STRATUM", "RANDDT"]
+    assert len(subjects) == 54 and subjects["USUBJID"].is_unique
+    protocol = load_protocol()
+    assert subjects["USUBJID"].map(lambda s: bool(protocol.usubjid_pattern.match(s))).all()
+    for _, group in subjects.sort_values("RANDDT", kind="stable").groupby("STRATUM", sort=False):
+        arms = group["ARMCD"].tolist()
+        for start in range(0, len(arms) - len(arms) % 3, 3):  # every complete block of 3 holds 2 EXP, 1 CTRL
+            assert sorted(arms[start:start + 3]) == ["CTRL", "EXP", "EXP"]
+        # an incomplete last block can only be short of its remaining allocations
+        assert arms.count("EXP") - 2 * arms.count("CTRL") in range(-2, 3)
+
+
+def test_milestones_stop_at_progression_and_follow_the_arm(trial):
+    truth = pd.read_csv(trial.outdir / "truth" / "subjects.csv")
+    milestones = pd.read_csv(trial.outdir / "milestones.csv", parse_dates=["DATE"])
+    by_subject = {k: dict(zip(g["MILESTONE"], g["DATE"])) for k, g in milestones.groupby("USUBJID")}
+    cutoff = pd.Timestamp(trial.data_cutoff)
+    for subj in truth.itertuples():
+        dates = by_subject[subj.USUBJID]
+        rand = pd.Timestamp(subj.RANDDT)
+        assert dates["RAND"] == rand
+        assert max(dates.values()) <= cutoff
+        if subj.PFS_EVENT:
+            progression = rand + pd.Timedelta(days=subj.PFS_DAYS)
+            assert dates["PROGRESSION"] == progression
+            assert all(d <= progression for d in dates.values())
+        else:
+            assert "PROGRESSION" not in dates
+        assert ("SURGERY" in dates) <= (subj.ARMCD == "EXP")
+        assert ("C4D1" in dates) <= (subj.ARMCD == "CTRL")
+        assert ("MAINT_START" in dates) <= (subj.STRATUM == "CPS>=1")
+        if "MAINT_START" in dates:
+            assert dates["MAINT_START"] < dates["MAINT_END"]
+    # several EXP subjects reach surgery, and the MSI-H subjects are hypermutated
+    assert sum("SURGERY" in d for d in by_subject.values()) >= 10
+    assert (truth.loc[truth["MSI_STATUS"] == "MSI-H", "TMB_TARGET"] >= 25).all()
+    assert (truth["MSI_STATUS"] == "MSI-H").sum() == 3
+    assert 4 <= truth["TMB_HIGH"].sum() <= 20
+
+
+def test_outcome_model_is_recorded(trial):
+    model = json.loads((trial.outdir / "truth" / "outcome_model.json").read_text())
+    assert model["pfs_log_hr_tmb_high"] == -0.8 and model["adjusted_for"] == ["ARMCD"]
+    assert dt.date.fromisoformat(model["data_cutoff"]) == dt.date.fromisoformat(trial.data_cutoff)
+
+
+def test_same_seed_same_files(trial, tmp_path):
+    again = simulate_trial(tmp_path / "again", n_subjects=54, seed=1, violation_rate=0.0)
+    for name in ("subjects.csv", "milestones.csv", "params.yaml", "truth/subjects.csv"):
+        assert filecmp.cmp(trial.outdir / name, again.outdir / name, shallow=False), name
+    other = simulate_trial(tmp_path / "other", n_subjects=54, seed=2, violation_rate=0.0)
+    assert not filecmp.cmp(trial.outdir / "subjects.csv", other.outdir / "subjects.csv", shallow=False)
+
+
+def test_simulate_cli_rejects_bad_arguments_in_one_line(cli, tmp_path):
+    result = cli("simulate", "--outdir", str(tmp_path / "t"), "--subjects", "2")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "biomarkers simulate: error: field '--subjects': simulate at least 3 subjects (one randomization block) (got 2)"
+    assert not (tmp_path / "t").exists()
