@@ -50,3 +50,11 @@ def test_concat_parts_sorts_by_key_and_checks_table_name(tmp_path):
     assert merged["PATH"].tolist() == ["/a", "/b"]
     with pytest.raises(BiomarkersError, match="holds table 'pipeline.inputs'"):
         schemas.concat_parts(paths, "custody.issues")
+
+
+def test_assets_are_flat_so_the_wheel_bundles_them_all():
+    # pyproject's package-data glob `_assets/*` takes files, not folders
+    assert [p.name for p in (ROOT / "assets").iterdir() if p.is_dir()] == []
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"_assets/*"' in pyproject
+    assert (ROOT / "src" / "biomarkers" / "_assets").resolve() == (ROOT / "assets").resolve()
