@@ -232,6 +232,15 @@ _register(Table(
     ),
 ))
 
+# --- genomics: TMB (issue #3) ------------------------------------------------------
+
+
+# --- genomics: MSI (issue #4) ------------------------------------------------------
+
+
+# --- analysis: outcomes and biomarker tables (issue #5); analysis.* stays last ------
+
+
 # --- pipeline --------------------------------------------------------------------
 
 _register(Table(

@@ -41,4 +41,10 @@ def _custody_run(ctx: "RunContext") -> None:
 
 STEPS: list[Step] = [
     Step("custody", "chain of custody: import, verify, check against the protocol", _custody_skip, _custody_run),
+
+    # tmb (issue #3)
+
+    # msi (issue #4)
+
+    # analysis, then report, always last (issue #5)
 ]

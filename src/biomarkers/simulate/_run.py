@@ -24,6 +24,14 @@ log = get_logger("simulate")
 # what earlier ones put in the SimulatedTrial.
 STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
     ("trial", simulate_subjects),
+
+    # ("custody", simulate_custody),  # issue #2
+
+    # ("tmb", simulate_tmb),  # issue #3: reference, BAMs, VCFs (MSI repeats included)
+
+    # ("msi", simulate_msi),  # issue #4: MSI truth and panel-of-normals inputs
+
+    # ("clinical", simulate_clinical),  # issue #5: ADSL, ADTTE, ADRS
 ]
 
 
