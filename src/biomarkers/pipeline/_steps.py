@@ -39,12 +39,27 @@ def _custody_run(ctx: "RunContext") -> None:
     run_custody_step(ctx)
 
 
+def _msi_skip(ctx: "RunContext") -> str | None:
+    if ctx.samplesheet_rows("wes_tumor", "panel_tumor").empty:
+        return "no tumour BAM/CRAM in the samplesheet (assay wes_tumor or panel_tumor)"
+    if not ctx.params.get("fasta"):
+        return "no reference FASTA (--fasta)"
+    return None
+
+
+def _msi_run(ctx: "RunContext") -> None:
+    from ..genomics.msi import run_msi_step
+
+    run_msi_step(ctx)
+
+
 STEPS: list[Step] = [
     Step("custody", "chain of custody: import, verify, check against the protocol", _custody_skip, _custody_run),
 
     # tmb (issue #3)
 
-    # msi (issue #4)
+    Step("msi", "microsatellite instability: scan, baseline from the panel of normals, call each tumour, merge",
+         lambda ctx: _msi_skip(ctx), lambda ctx: _msi_run(ctx)),
 
     # analysis, then report, always last (issue #5)
 ]

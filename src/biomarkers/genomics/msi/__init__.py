@@ -26,6 +26,7 @@ from ._baseline import build_baseline, read_baseline, sites_digest, write_baseli
 from ._call import MSI_H, MSS, NOT_EVALUABLE, benjamini_hochberg, call_sites, chi_square, summarise, total_variation
 from ._config import load_msi_config
 from ._reads import count_lengths, count_lengths_file, decode_counts, encode_counts
+from ._step import run_msi_step
 from ._sites import check_reference, read_sites, reference_digest, scan_sites, write_sites
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
     "count_lengths", "count_lengths_file", "encode_counts", "decode_counts",
     "build_baseline", "baseline_from_bams", "write_baseline", "read_baseline", "sites_digest",
     "chi_square", "benjamini_hochberg", "total_variation", "call_sites", "summarise", "call_msi",
-    "write_call_parts", "merge_parts", "plot_msi", "MSI_H", "MSS", "NOT_EVALUABLE",
+    "write_call_parts", "merge_parts", "plot_msi", "run_msi_step", "MSI_H", "MSS", "NOT_EVALUABLE",
 ]
 
 log = get_logger("msi")
