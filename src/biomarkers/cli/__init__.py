@@ -35,8 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
     # "msi": ("biomarkers.cli.msi", "microsatellite instability: scan, baseline, call, merge"),
 
-    # "analysis": ("biomarkers.cli.analysis", "join biomarker tables to ADaM outcomes; exploratory associations"),
-    # "report": ("biomarkers.cli.report", "one self-contained HTML report of a results folder"),
+    "analysis": ("biomarkers.cli.analysis", "join biomarker tables to ADaM outcomes; exploratory associations"),
+    "report": ("biomarkers.cli.report", "one self-contained HTML report of a results folder"),
 
     "schemas": ("biomarkers.cli.schemas", "print the output data dictionary or input JSON Schemas"),
 }

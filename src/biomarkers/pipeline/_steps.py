@@ -39,6 +39,29 @@ def _custody_run(ctx: "RunContext") -> None:
     run_custody_step(ctx)
 
 
+def _analysis_skip(ctx: "RunContext") -> str | None:
+    missing = [k for k in ("adsl", "adtte", "adrs") if not ctx.params.get(k)]
+    if missing:
+        return f"no clinical data sets given (--{', --'.join(missing)})"
+    return None
+
+
+def _analysis_run(ctx: "RunContext") -> None:
+    from ..outcomes import run_analysis
+
+    for key in ("adsl", "adtte", "adrs", "outcomes_config"):
+        if ctx.params.get(key):
+            ctx.record_input(key, ctx.params[key])
+    run_analysis(ctx.outdir, adsl=ctx.params["adsl"], adtte=ctx.params["adtte"], adrs=ctx.params["adrs"],
+                 config=ctx.params.get("outcomes_config"), protocol=ctx.protocol)
+
+
+def _report_run(ctx: "RunContext") -> None:
+    from ..report import build_report
+
+    build_report(ctx.outdir, protocol=ctx.protocol)
+
+
 STEPS: list[Step] = [
     Step("custody", "chain of custody: import, verify, check against the protocol", _custody_skip, _custody_run),
 
@@ -47,4 +70,6 @@ STEPS: list[Step] = [
     # msi (issue #4)
 
     # analysis, then report, always last (issue #5)
+    Step("analysis", "outcomes from ADaM joined to every biomarker table; exploratory associations", _analysis_skip, _analysis_run),
+    Step("report", "one self-contained HTML report of the results", lambda ctx: None, _report_run),
 ]
