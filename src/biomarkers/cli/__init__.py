@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
     # "tmb": ("biomarkers.cli.tmb", "tumour mutational burden of one tumour specimen; collect per-specimen parts"),
 
-    # "msi": ("biomarkers.cli.msi", "microsatellite instability: scan, baseline, call, merge"),
+    "msi": ("biomarkers.cli.msi", "microsatellite instability: scan, baseline, call, merge"),
 
     "analysis": ("biomarkers.cli.analysis", "join biomarker tables to ADaM outcomes; exploratory associations"),
     "report": ("biomarkers.cli.report", "one self-contained HTML report of a results folder"),
