@@ -418,3 +418,28 @@ def test_language_server_catches_errors(tmp_path):
     assert re.search(r"^workflows/biomarkers\.nf:\d+: error: .*TUMOR_INPUTS", out, re.M), out
     assert re.search(r"^conf/base\.config:\d+: error:", out, re.M), out
     assert re.search(r"^subworkflows/local/utils_biomarkers/main\.nf:1: error: Plugin 'nf-sqldb'", out, re.M), out
+
+
+# --- containers -------------------------------------------------------------------
+
+def test_container_recipes_install_this_package():
+    """The image tag follows the package version, and the recipes copy only files
+    that exist and install the package as a wheel (carrying assets/)."""
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    config = (ROOT / "nextflow.config").read_text()
+    assert f"process.container = 'biomarkers:{version}'" in config
+    assert re.search(rf"^\s*version = '{re.escape(version)}'", config, re.M), "manifest.version"
+    dockerfile = (ROOT / "containers" / "Dockerfile").read_text()
+    assert f"-t biomarkers:{version} ." in dockerfile
+    for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.M):
+        for source in sources.split():
+            assert (ROOT / source).exists(), f"Dockerfile copies a missing {source}"
+    assert "pip wheel" in dockerfile and "pip install --no-cache-dir /wheels/*.whl" in dockerfile
+    definition = (ROOT / "containers" / "Singularity.def").read_text()
+    files = re.search(r"^%files\n(.*?)\n\n", definition, re.M | re.S).group(1)
+    for line in files.splitlines():
+        assert (ROOT / line.split()[0]).exists(), f"Singularity.def copies a missing {line.split()[0]}"
+    assert "pip wheel" in definition
+    assert f'"${{projectDir}}/containers/biomarkers.sif"' in config
