@@ -300,8 +300,13 @@ def check_custody(raw_events: list[dict], protocol: Protocol, subjects: pd.DataF
 
     # -- schedule: missed, out of window, unexpected ---------------------------------
     collected: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    timepoints_of: dict[str, set[str]] = defaultdict(set)
+    primaries_of: dict[str, list[str]] = defaultdict(list)
     for s in spec.values():
         collected[(s["subject"], s["timepoint"])][s["type"]].append(s["sid"])
+        timepoints_of[s["subject"]].add(s["timepoint"])
+        if s["parent"] is None:
+            primaries_of[s["subject"]].append(s["sid"])
     completeness = []
     for subj, arm in sorted(arm_of.items()):
         ms = milestones.get(subj, {})
@@ -319,13 +324,14 @@ def check_custody(raw_events: list[dict], protocol: Protocol, subjects: pd.DataF
                 if stype in required and stype not in have:
                     found.add("MISSED_COLLECTION", f"{stype} expected at {tp_id} (window {due.window_start} to {due.window_end}) was not collected",
                               subject=subj, timepoint=tp_id)
-        for (s_subj, tp_id), have in sorted(collected.items()):
-            if s_subj != subj or tp_id in due_now:
+        for tp_id in sorted(timepoints_of.get(subj, ())):
+            if tp_id in due_now:
                 continue
+            have = collected[(subj, tp_id)]
             for stype in sorted(have):
                 completeness.append({N.USUBJID: subj, N.ARMCD: arm, N.TIMEPOINT: tp_id, N.SPECIMEN_TYPE: stype,
                                      "EXPECTED": False, "COLLECTED": True, "N_SPECIMENS": len(have[stype])})
-        for sid in sorted(x for x in spec if spec[x]["subject"] == subj and spec[x]["parent"] is None):
+        for sid in sorted(primaries_of.get(subj, ())):
             s = spec[sid]
             tp_id, created = s["timepoint"], s["created"]
             kw = {"subject": subj, "specimen": sid, "timepoint": tp_id, "event": created["event_id"]}

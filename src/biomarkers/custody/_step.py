@@ -46,10 +46,11 @@ def check_ledger(ledger: str | Path, *, subjects: str | Path, milestones: str | 
     sheet = samplesheet
     if isinstance(samplesheet, (str, Path)):
         sheet = read_samplesheet(samplesheet, protocol, subjects=set(subj[N.USUBJID]), check_files=False)
-    verify_ledger(ledger).raise_if_broken()
+    report = verify_ledger(ledger)
+    report.raise_if_broken()
     result = check_custody(read_ledger(ledger), protocol, subj, ms, samplesheet=sheet, data_cutoff=data_cutoff)
     if outdir is not None:
-        write_custody_outputs(result, outdir, provenance={"ledger_head": verify_ledger(ledger).head})
+        write_custody_outputs(result, outdir, provenance={"ledger_head": report.head, "ledger_events": report.n_events})
     counts = result.issues["SEVERITY"].value_counts().to_dict()
     log.info("custody check: %d specimens, %d events, %d issues (%s)", len(result.specimens), len(result.events),
              len(result.issues), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none")
