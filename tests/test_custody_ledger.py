@@ -234,3 +234,19 @@ def test_missing_required_column_names_it(tmp_path, cli):
     assert result.returncode == 2
     assert result.stderr.strip().endswith(f"{bad}, line 1, field 'actor_id': required column is missing from the header")
     assert not (tmp_path / "l.sqlite").exists()
+
+
+def test_record_without_event_id_is_idempotent(tmp_path, cli):
+    export = write_export(tmp_path / "export.csv", small_export_rows())
+    ledger = tmp_path / "ledger.sqlite"
+    assert cli("custody", "import", "--ledger", str(ledger), str(export)).returncode == 0
+    args = ("custody", "record", "--ledger", str(ledger), "--type", "MOVED", "--subject", SUBJ, "--specimen", "SP01001-0002",
+            "--occurred-at", "2025-03-01T08:00:00+08:00", "--actor", "STAFF09", "--site", "SITE01",
+            "--set", "storage_unit=F2", "--set", "rack=R1", "--set", "box=B1", "--set", "position_row=A", "--set", "position_col=2")
+    first, second = cli(*args), cli(*args)
+    assert first.returncode == 0 and first.stdout.startswith("recorded REC-")
+    assert second.returncode == 0 and second.stdout.startswith("already recorded as REC-")
+    assert len(read_ledger(ledger)) == 6
+    bad = cli("custody", "record", "--ledger", str(ledger), "--type", "MOVED", "--subject", SUBJ, "--specimen", "SP01001-0002",
+              "--occurred-at", "2025-03-01T08:00:00", "--actor", "STAFF09", "--site", "SITE01")
+    assert bad.returncode == 2 and "field 'occurred_at': date-time has no time zone" in bad.stderr
