@@ -214,3 +214,16 @@ def test_pipeline_step_imports_checks_and_is_idempotent(clean, tmp_path):
     assert pd.read_parquet(tmp_path / "results" / "custody" / "issues.parquet").empty
     inputs = pd.read_parquet(tmp_path / "results" / "pipeline_info" / "inputs.parquet")
     assert (inputs["ROLE"] == "custody_export").sum() == 5
+
+
+def test_empty_ledger_gives_empty_tables(clean, tmp_path):
+    from biomarkers.custody import append_events
+
+    trial, _, _, _ = clean
+    ledger = tmp_path / "empty.sqlite"
+    append_events(ledger, [])
+    result = check_ledger(ledger, subjects=trial.outdir / "subjects.csv", milestones=trial.outdir / "milestones.csv", outdir=tmp_path / "out")
+    assert result.specimens.empty and result.issues.empty and result.completeness.empty
+    assert sorted(p.name for p in (tmp_path / "out" / "custody").iterdir()) == [
+        "completeness.parquet", "completeness.png", "events.parquet", "issues.parquet", "issues_by_rule.png",
+        "lineage.parquet", "specimens.parquet"]

@@ -414,6 +414,7 @@ def check_custody(raw_events: list[dict], protocol: Protocol, subjects: pd.DataF
     events_df = pd.DataFrame(event_rows, columns=[N.STUDYID, N.USUBJID, "BESEQ", "BEREFID", "BETERM", "BEDECOD", "BECAT", "BESTDTC",
                                                   "BEDTC", "BELOC", "BEPARTY", "BEPRTYID", "EVENT_ID", "VOIDED", "CORRECTED_BY", "DETAILS", "HASH"])
     comp = pd.DataFrame(completeness, columns=[N.USUBJID, N.ARMCD, N.TIMEPOINT, N.SPECIMEN_TYPE, "EXPECTED", "COLLECTED", "N_SPECIMENS"])
+    comp = comp.astype({"EXPECTED": bool, "COLLECTED": bool, "N_SPECIMENS": "int32"})
     comp.insert(0, N.STUDYID, studyid)
     comp = comp.sort_values([N.USUBJID, N.TIMEPOINT, N.SPECIMEN_TYPE]).reset_index(drop=True)
     issues_out = issues.copy()

@@ -74,7 +74,7 @@ def _plot_completeness(comp: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    expected = comp[comp["EXPECTED"]]
+    expected = comp[comp["EXPECTED"].astype(bool)]
     fig_h = 2 + 0.12 * max(1, expected[N.USUBJID].nunique())
     fig, ax = plt.subplots(figsize=(9, min(fig_h, 30)))
     if expected.empty:
