@@ -19,7 +19,7 @@ import pandas as pd
 from .. import names as N
 from ..assets import load_config
 from ..protocol import Protocol, load_protocol
-from ._events import CREATION_EVENTS, _validator
+from ._events import CREATION_EVENTS, _parse_time, _validator
 from ._ledger import read_ledger
 from ._sprec import sprec_code
 
@@ -99,9 +99,7 @@ def effective_events(raw: list[dict]) -> tuple[list[dict], dict[str, str]]:
         elif e["event_type"] == "CORRECTED":
             fld, value = e["corrected_field"], e["corrected_value"]
             if fld in ("occurred_at", "recorded_at"):
-                parsed = dt.datetime.fromisoformat(value)
-                target[fld] = parsed.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
-                target[fld.replace("_at", "_offset")] = parsed.isoformat()[19:] or "+00:00"
+                target[fld], target[fld.replace("_at", "_offset")] = _parse_time(value, fld, {})
             else:
                 kind = props[fld].get("type")
                 target[fld] = float(value) if kind == "number" else (value.lower() in {"true", "yes", "1"} if kind == "boolean" else value)
@@ -291,10 +289,10 @@ def check_custody(raw_events: list[dict], protocol: Protocol, subjects: pd.DataF
     for pos, intervals in sorted(positions.items()):
         intervals.sort(key=lambda x: (x[0], x[3]["seq"]))
         for i, (t_in, _t_out, sid, ev) in enumerate(intervals):
-            for o_in, o_out, osid, _oev in intervals[:i]:
+            for o_in, o_out, osid, oev in intervals[:i]:
                 if osid != sid and o_in <= t_in < o_out:
                     s = spec[sid]
-                    found.add("STORAGE_POSITION_CONFLICT", f"stored in {'/'.join(pos)}, where {osid} has been since {_fmt(o_in)}",
+                    found.add("STORAGE_POSITION_CONFLICT", f"stored in {'/'.join(pos)}, where {osid} has been since {_fmt(_local(oev))}",
                               subject=s["subject"], specimen=sid, timepoint=s["timepoint"], event=ev["event_id"])
                     break
 
