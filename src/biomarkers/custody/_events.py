@@ -320,6 +320,7 @@ def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protoco
     rows: list[tuple[str, dict]] = []
     for path in exports:
         rows.extend(parse_export(path, protocol))
+        log.info("custody import: %s read and validated (%d rows so far)", path.name, len(rows))
     existing = read_ledger(ledger) if Path(ledger).exists() else []
     fresh = _check_batch(rows, existing, protocol, subjects)
     fresh.sort(key=_order_key)
