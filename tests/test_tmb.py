@@ -146,6 +146,10 @@ def test_depth_from_ad_and_vaf_from_ad_when_dp_and_af_are_absent(files, tmp_path
 def test_poisson_interval_is_garwood_exact():
     assert tmb.poisson_interval(0) == pytest.approx((0.0, 3.688879), abs=1e-6)
     assert tmb.poisson_interval(10) == pytest.approx((4.795389, 18.390356), abs=1e-6)
+    from scipy.stats import chi2
+
+    for k in (1, 3, 57, 400):
+        assert tmb.poisson_interval(k, 0.9) == pytest.approx((chi2.ppf(0.05, 2 * k) / 2, chi2.ppf(0.95, 2 * k + 2) / 2))
     est = tmb.tmb_estimate(10, 1_000_000, tmb_high=10)
     assert (est.tmb, est.tmb_high) == (10.0, True)
     assert tmb.tmb_estimate(9, 1_000_000, tmb_high=10).tmb_high is False
