@@ -144,3 +144,32 @@ def test_collect_refuses_foreign_files(cli, tmp_path):
     bogus.write_text("not parquet")
     result = cli("tmb", "collect", "--outdir", str(tmp_path / "r"), str(bogus))
     _assert_bad(result, tmp_path / "r", "x.parquet")
+
+
+def test_pipeline_step_counts_every_tumour_specimen(inputs, tmp_path):
+    from biomarkers.pipeline import load_params, run_pipeline
+
+    d = inputs["dir"]
+    second = write_vcf(d / "SP-T2.vcf.gz", _lines()[:3], samples=("SP-T2", "SP-N1"), extra_header=["##normal_sample=SP-N1"])
+    subject = "NCT07007182-01-001"
+    sheet = d / "samplesheet.csv"
+    sheet.write_text(
+        "subject,specimen,timepoint,specimen_type,assay,file,normal_specimen,sample_name\n"
+        f"{subject},SP-T1,BASELINE,DNA,wes_tumor,{inputs['tumour']},SP-N1,\n"
+        f"{subject},SP-N1,BASELINE,DNA,wes_normal,{inputs['normal']},,\n"
+        f"{subject},SP-T1,BASELINE,DNA,vcf_somatic,{inputs['vcf']},SP-N1,SP-T1\n"
+        f"{subject},SP-T2,SURGERY,DNA,vcf_somatic,{second},SP-N1,\n")
+    subjects = d / "subjects.csv"
+    subjects.write_text(f"USUBJID,SITEID,ARMCD,STRATUM,RANDDT\n{subject},S01,EXP,CPS>=1,2026-01-05\n")
+    params = load_params(None, {"input": str(sheet), "outdir": str(tmp_path / "results"), "targets": str(inputs["targets"]),
+                                "fasta": str(inputs["ref"]), "subjects": str(subjects)})
+    status = run_pipeline(params, only=["tmb"])
+    assert status == {"tmb": "done"}
+    table = read_table(tmp_path / "results" / "genomics" / "tmb.parquet")
+    assert table["SPECIMEN_ID"].tolist() == ["SP-T1", "SP-T2"]
+    # SP-T1 has its BAMs (paired callable territory); SP-T2 has none: the merged targets
+    assert table["DENOMINATOR_SOURCE"].tolist() == ["BAM_DEPTH", "TARGET_BED"]
+    assert table["CALLABLE_BASES"].tolist() == [100, 1200 + 1500 + 300]
+    assert table["N_COUNTED"].tolist() == [2, 1]
+    assert (tmp_path / "results" / "genomics" / "tmb.png").exists()
+    assert not list((tmp_path / "results").glob("tmb-parts-*"))

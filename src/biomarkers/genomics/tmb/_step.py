@@ -34,7 +34,9 @@ def tmb_tasks(samplesheet: pd.DataFrame) -> list[dict]:
     tasks = []
     for _, vcf_row in samplesheet[samplesheet[N.SS_ASSAY] == "vcf_somatic"].iterrows():
         specimen = vcf_row[N.SS_SPECIMEN]
-        bam_row = by_key.get((specimen, "wes_tumor")) or by_key.get((specimen, "panel_tumor"))
+        bam_row = by_key.get((specimen, "wes_tumor"))
+        if bam_row is None:
+            bam_row = by_key.get((specimen, "panel_tumor"))
         normal_id = vcf_row.get(N.SS_NORMAL)
         if (not isinstance(normal_id, str) or not normal_id) and bam_row is not None:
             normal_id = bam_row.get(N.SS_NORMAL)
