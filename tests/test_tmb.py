@@ -208,3 +208,18 @@ def test_tmb_from_bam_reports_measured_denominator_and_not_callable(files, tmp_p
     # every counted candidate lies in 150-350, so nothing changes but the denominator; 2500 stays not callable
     assert variants["FIRST_FAILED_FILTER"].tolist() == EXPECTED_PAIRED
     assert summary["TMB"].item() == pytest.approx(8 / 0.0002)
+
+
+def test_indels_are_left_aligned_with_the_reference_so_respellings_are_duplicates(tmp_path):
+    import pysam
+
+    fasta = tmp_path / "r.fa"
+    fasta.write_text(">chr1\nACGTTTTGCA\n")
+    pysam.faidx(str(fasta))
+    with pysam.FastaFile(str(fasta)) as ref:
+        # deleting one T of the TTTT run, spelled at its end, is the same as at its start
+        assert tmb.normalize(7, "TG", "G", chrom="chr1", reference=ref) == (3, "GT", "G")
+        assert tmb.normalize(6, "TTG", "TG", chrom="chr1", reference=ref) == (3, "GT", "G")
+        assert tmb.normalize(7, "T", "TT", chrom="chr1", reference=ref) == (3, "G", "GT")
+        assert tmb.normalize(2, "CGT", "CAT") == (3, "G", "A")  # trimmed MNV-looking SNV
+    assert tmb.normalize(7, "TG", "G") == (7, "TG", "G")  # without the reference: trimmed only

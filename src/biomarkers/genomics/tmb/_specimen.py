@@ -59,15 +59,14 @@ def tmb_specimen(
     target_regions = read_bed(targets, what="target BED")
     if target_regions.total_bases == 0:
         raise InputError("target BED has no interval", file=targets)
-    reference_contigs = None
-    if fasta is not None:
-        with open_reference(fasta) as ref:
-            reference_contigs = set(ref.references)
-        missing = [c for c in target_regions.contigs if c not in reference_contigs]
+    reference = open_reference(fasta) if fasta is not None else None
+    if reference is not None:
+        missing = [c for c in target_regions.contigs if c not in set(reference.references)]
         if missing:
+            reference.close()
             raise InputError("target BED names a contig that is not in the reference FASTA", file=targets, field="contig", value=missing[0])
     coding = read_bed(coding_bed, what="coding BED") if coding_bed else None
-    spots = read_hotspots(hotspots) if hotspots else None
+    spots = read_hotspots(hotspots, reference) if hotspots else None
 
     with open_vcf(vcf) as variants_file:
         tumour, normal_sample = choose_samples(variants_file.header, tumour_sample=tumour_sample, specimen=specimen, file=vcf)
@@ -101,8 +100,10 @@ def tmb_specimen(
         with Progress(f"variants {specimen}", every=5.0, logger=log) as prog:
             variants = count_variants(
                 variants_file, rules, tumour_sample=tumour, tumour_only=not paired, targets=target_regions,
-                callable_regions=territory, coding=coding, hotspots=spots, reference_contigs=reference_contigs,
+                callable_regions=territory, coding=coding, hotspots=spots, reference=reference,
                 file=vcf, on_record=prog.update)
+    if reference is not None:
+        reference.close()
 
     counts = funnel(variants)
     estimate = tmb_estimate(counts["N_COUNTED"], callable_bases, tmb_high=rules["tmb_high"], level=rules["ci_level"])
