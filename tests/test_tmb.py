@@ -170,10 +170,10 @@ def test_bed_is_merged_once_and_end_before_start_is_refused(tmp_path):
 
 def test_target_depth_matches_an_independent_pileup(tmp_path):
     bam = write_bam(tmp_path / "t.bam", standard_reads())
-    targets = tmb.read_bed(write_bed(tmp_path / "t.bed", [("chr1", 50, 2100), ("chr2", 150, 350)]))
+    targets = tmb.read_bed(write_bed(tmp_path / "t.bed", [("chr1", 50, 2150), ("chr2", 150, 350)]))
     for bq in (20, 0):
         depth = tmb.target_depth(bam, targets, min_mapq=20, min_baseq=bq)
-        assert np.array_equal(depth.depth["chr1"], reference_depth(bam, "chr1", 50, 2100, min_baseq=bq))
+        assert np.array_equal(depth.depth["chr1"], reference_depth(bam, "chr1", 50, 2150, min_baseq=bq))
         assert np.array_equal(depth.depth["chr2"], reference_depth(bam, "chr2", 150, 350, min_baseq=bq))
     # hand-checked: an overlapping (here non-proper) pair counts once per base
     depth = tmb.target_depth(bam, targets, min_mapq=20, min_baseq=0).depth["chr1"]
@@ -223,3 +223,15 @@ def test_indels_are_left_aligned_with_the_reference_so_respellings_are_duplicate
         assert tmb.normalize(7, "T", "TT", chrom="chr1", reference=ref) == (3, "G", "GT")
         assert tmb.normalize(2, "CGT", "CAT") == (3, "G", "A")  # trimmed MNV-looking SNV
     assert tmb.normalize(7, "TG", "G") == (7, "TG", "G")  # without the reference: trimmed only
+
+
+def test_second_mate_is_not_counted_where_the_first_mate_has_a_deletion(tmp_path):
+    """samtools depth -s drops the second mate's bases inside the first mate's span, deletions included."""
+    from tmb_fixtures import pair
+
+    first, second = pair("p", 0, 100, 130)
+    first.cigarstring = "40M3D20M"  # deletion at 140-143, inside the overlap 130-163
+    bam = write_bam(tmp_path / "p.bam", [first, second])
+    depth = tmb.target_depth(bam, tmb.read_bed(write_bed(tmp_path / "t.bed", [("chr1", 100, 200)])), min_baseq=0).depth["chr1"]
+    assert depth[140 - 100:143 - 100].tolist() == [0, 0, 0]
+    assert depth[130 - 100:140 - 100].tolist() == [1] * 10 and depth[163 - 100:190 - 100].tolist() == [1] * 27

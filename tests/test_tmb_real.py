@@ -113,7 +113,8 @@ def test_callable_territory_equals_samtools_paired(real_data, tool, tmp_path):
 
 
 def _non_proper_overlap_excess(bam, regions):
-    """Per target base: how many non-proper overlapping pairs cover it with both mates (pysam, slow)."""
+    """Per target base: how many second mates of non-proper pairs have a base inside their first
+    mate's span (pysam, slow): samtools -s and we drop those bases, mosdepth keeps them."""
     import pysam
 
     excess = {c: np.zeros(int((e - s).sum()), dtype=np.int64) for c, (s, e) in regions.intervals.items()}
@@ -134,7 +135,7 @@ def _non_proper_overlap_excess(bam, regions):
                     if i >= 0 and p < ends[i]:
                         excess[r.reference_name][offsets[i] + p - starts[i]] += 1
             elif r.reference_start <= r.next_reference_start < r.reference_end:
-                first[r.query_name] = aligned
+                first[r.query_name] = set(range(r.reference_start, r.reference_end))
     return excess
 
 

@@ -103,6 +103,10 @@ def standard_reads(depth: int = 30, seed: int = 3) -> list:
     reads.append(make_read("sup", 0, 1500, "60M", flag=0x800, rng=rng))
     reads.append(make_read("qcf", 0, 1500, "60M", flag=0x200, rng=rng))
     reads.append(make_read("lowmq", 0, 1500, "60M", mapq=10, rng=rng))
+    # a pair whose first mate has a deletion inside the overlap
+    first, second = pair("delpair", 0, 2000, 2030, rng=rng)
+    first.cigarstring = "40M3D20M"
+    reads += [first, second]
     # CIGARs: deletion, insertion, soft clip, reference skip; low base qualities
     reads.append(make_read("del", 0, 1500, "20M5D30M", rng=rng))
     reads.append(make_read("ins", 0, 1500, "20M4I30M", rng=rng))
@@ -116,7 +120,8 @@ def standard_reads(depth: int = 30, seed: int = 3) -> list:
 
 
 def reference_depth(bam: Path, contig: str, start: int, end: int, *, min_mapq=20, min_baseq=20, excluded=0xF04) -> np.ndarray:
-    """Slow, independent per-base depth: pysam aligned pairs, first mate wins in overlaps."""
+    """Slow, independent per-base depth: pysam aligned pairs; the second mate's bases inside
+    the first mate's reference span do not count (samtools depth -s)."""
     depth = np.zeros(end - start, dtype=np.int64)
     first_mate_positions: dict[str, set[int]] = {}
     with pysam.AlignmentFile(str(bam)) as fh:
@@ -129,7 +134,7 @@ def reference_depth(bam: Path, contig: str, start: int, end: int, *, min_mapq=20
                 if r.query_name in first_mate_positions:
                     mate_positions = first_mate_positions.pop(r.query_name)
                 elif r.reference_start <= r.next_reference_start < r.reference_end:
-                    first_mate_positions[r.query_name] = {p for _, p in aligned}
+                    first_mate_positions[r.query_name] = set(range(r.reference_start, r.reference_end))
             quals = r.query_qualities
             for q, p in aligned:
                 if start <= p < end and quals[q] >= min_baseq and p not in mate_positions:
