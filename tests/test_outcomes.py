@@ -177,21 +177,33 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("what,edits,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
-def test_bad_adam_input_is_one_line_naming_file_row_field_and_exit_2(tmp_path, cli, what, edits, message):
+def test_bad_adam_input_is_one_line_naming_file_row_field_and_exit_2(tmp_path, capsys, what, edits, message):
+    from biomarkers.cli import main
+
     paths = _tiny(tmp_path, **edits)
     results = tmp_path / "results"
-    proc = cli("analysis", "--results", str(results), "--adsl", str(paths["adsl"]), "--adtte", str(paths["adtte"]), "--adrs", str(paths["adrs"]))
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    code = main(["analysis", "--results", str(results), "--adsl", str(paths["adsl"]), "--adtte", str(paths["adtte"]), "--adrs", str(paths["adrs"])])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
     assert message in lines[0]
     assert not (results / "analysis").exists()
 
 
-def test_tiny_trial_end_to_end_months_and_flags(tmp_path, cli):
-    paths = _tiny(tmp_path)
+def test_bad_input_from_the_command_line_as_a_user_runs_it(tmp_path, cli):
+    paths = _tiny(tmp_path, adtte=_set(3, "CNSR", 2))
     proc = cli("analysis", "--results", str(tmp_path / "r"), "--adsl", str(paths["adsl"]), "--adtte", str(paths["adtte"]), "--adrs", str(paths["adrs"]))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"biomarkers analysis: error: {paths['adtte']}, row 4, field 'CNSR': "
+                                   "CNSR must be 0 (event) or 1 (censored) (got 2)")
+
+
+def test_tiny_trial_end_to_end_months_and_flags(tmp_path):
+    from biomarkers.cli import main
+
+    paths = _tiny(tmp_path)
+    assert main(["analysis", "--results", str(tmp_path / "r"), "--adsl", str(paths["adsl"]), "--adtte", str(paths["adtte"]), "--adrs", str(paths["adrs"])]) == 0
     subjects = schemas.read_table(tmp_path / "r" / "analysis" / "subjects.parquet")
     assert subjects.PFS_MONTHS.tolist() == pytest.approx([100 / DAYS_PER_MONTH, 50 / DAYS_PER_MONTH, 30 / DAYS_PER_MONTH])
     assert subjects.PFS_EVENT.tolist() == [1, 1, 0] and subjects.OS_EVENT.tolist() == [0, 1, 0]
