@@ -191,15 +191,23 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     assert {"TMB_LIKE_BL", "TMB_LIKE_CHG", "TMB_LIKE_GROUP"} <= {c["name"] for c in meta["columns"]}
 
 
-def test_duckdb_joins_analysis_wide_to_adsl_in_one_line(simulated):
-    duckdb = pytest.importorskip("duckdb")
-    trial, results, _, _ = simulated
-    adsl_csv = results / "adsl.csv"
-    import pyreadstat
+README_JOIN = ("import duckdb, pyreadstat; adsl = pyreadstat.read_xport('adam/adsl.xpt')[0]; "
+               "duckdb.sql(\"SELECT * FROM adsl JOIN 'results/analysis/analysis_wide.parquet' USING (STUDYID, USUBJID)\")"
+               ".write_csv('joined.csv')")
 
-    pyreadstat.read_xport(str(trial.outdir / "adam" / "adsl.xpt"))[0].to_csv(adsl_csv, index=False)
-    wide = results / "analysis" / "analysis_wide.parquet"
-    joined = duckdb.sql(f"SELECT * FROM read_csv_auto('{adsl_csv}') JOIN '{wide}' USING (STUDYID, USUBJID)").df()
+
+def test_duckdb_joins_analysis_wide_to_adsl_in_one_line(simulated, tmp_path):
+    """The README's one line, run as written (ADSL straight from SAS transport, no renaming)."""
+    pytest.importorskip("duckdb")
+    import subprocess
+    import sys
+
+    trial, results, _, _ = simulated
+    (tmp_path / "adam").symlink_to(trial.outdir / "adam")
+    (tmp_path / "results").symlink_to(results)
+    proc = subprocess.run([sys.executable, "-c", README_JOIN], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    joined = pd.read_csv(tmp_path / "joined.csv")
     assert len(joined) == N_SUBJECTS and {"ITTFL", "RANDDT", "PFS_MONTHS", "TMB_LIKE_BL"} <= set(joined.columns)
 
 
