@@ -237,6 +237,61 @@ _register(Table(
 
 # --- genomics: MSI (issue #4) ------------------------------------------------------
 
+_MSI_MODE = Column("MODE", pa.string(), "paired (tumour vs its normal) or tumor_only (tumour vs the panel-of-normals baseline)", nullable=False)
+
+_register(Table(
+    name="genomics.msi",
+    path="genomics/msi.parquet",
+    description="Microsatellite instability per tumour specimen: sites evaluated and unstable, score, status and the protocol's MSI-H exclusion flag.",
+    key=(N.SPECIMEN_ID,),
+    columns=(
+        _studyid(), _usubjid(), _specimen(), _timepoint(),
+        Column("NORMAL_SPECIMEN_ID", pa.string(), "Matched normal specimen (paired mode); null in tumour-only mode", source="samplesheet"),
+        _MSI_MODE,
+        Column("SITES_SCANNED", pa.int64(), "Microsatellites in the site table (biomarkers msi scan)", nullable=False),
+        Column("SITES_EVALUATED", pa.int64(), "Sites with enough spanning reads in the tumour and its reference (normal or baseline), not excluded", nullable=False),
+        Column("SITES_UNSTABLE", pa.int64(), "Evaluated sites whose tumour length distribution differs from the reference (q < alpha)", nullable=False),
+        Column("SITES_EXCLUDED", pa.int64(), "Sites the baseline excluded (unstable in normals or too few covered normals); 0 in paired mode", nullable=False),
+        Column("MSI_SCORE", pa.float64(), "Unstable sites as a percentage of evaluated sites (MSIsensor's score); null when not evaluable", unit="%"),
+        Column("THRESHOLD", pa.float64(), "Score at or above which the specimen is MSI-H (assets/msi.yaml, per mode)", unit="%", nullable=False),
+        Column("MSI_STATUS", pa.string(), "MSI-H, MSS, or NOT_EVALUABLE when no site had enough coverage", nullable=False),
+        Column("QC", pa.string(), "PASS, or NOT_EVALUABLE when no site could be evaluated", nullable=False),
+        Column("MSI_H_EXCLUSION", pa.bool_(), "True when MSI-H: meets the protocol's exclusion criterion (MSI-H/dMMR); null when not evaluable"),
+    ),
+    biomarkers=(
+        Biomarker(column="MSI_SCORE", name="MSI score", modality="genomics", unit="%", cutoff="MSI_STATUS", qc_column="QC"),
+        Biomarker(column="MSI_STATUS", name="MSI status", modality="genomics", cutoff="MSI_STATUS", qc_column="QC"),
+    ),
+))
+
+_register(Table(
+    name="genomics.msi_sites",
+    path="genomics/msi_sites.parquet",
+    description="Microsatellite evidence per site and tumour specimen: repeat-length distributions, test, q-value and call (sites with at least one spanning read).",
+    key=(N.SPECIMEN_ID, "SITE_ID"),
+    columns=(
+        _studyid(), _usubjid(), _specimen(), _timepoint(), _MSI_MODE,
+        Column("SITE_ID", pa.string(), "CHROM:START:UNIT of the site in the site table", nullable=False),
+        Column("CHROM", pa.string(), "Contig", nullable=False),
+        Column("START", pa.int64(), "Repeat tract start, 0-based", nullable=False),
+        Column("END", pa.int64(), "Repeat tract end, 0-based exclusive", nullable=False),
+        Column("UNIT", pa.string(), "Repeat unit", nullable=False),
+        Column("REF_REPEATS", pa.int64(), "Repeats of the unit in the reference", nullable=False),
+        Column("TUMOR_DEPTH", pa.int64(), "Tumour fragments spanning the repeat with both flanks", nullable=False),
+        Column("TUMOR_LENGTHS", pa.string(), "Tumour repeat-length distribution, 'length:fragments' pairs (length in bases)", nullable=False),
+        Column("REFERENCE_DEPTH", pa.int64(), "Normal (paired) or pooled baseline (tumour-only) fragments spanning the repeat", nullable=False),
+        Column("REFERENCE_LENGTHS", pa.string(), "Normal or baseline repeat-length distribution, 'length:fragments' pairs", nullable=False),
+        Column("DISPERSION", pa.float64(), "Baseline dispersion the statistic was divided by (1 in paired mode)", nullable=False),
+        Column("STATISTIC", pa.float64(), "Pearson chi-square of tumour vs reference lengths (divided by DISPERSION); null when not evaluated"),
+        Column("DF", pa.int64(), "Degrees of freedom (distinct lengths - 1)", nullable=False),
+        Column("P_VALUE", pa.float64(), "Chi-square p-value; null when not evaluated"),
+        Column("Q_VALUE", pa.float64(), "Benjamini-Hochberg q-value over the specimen's evaluated sites"),
+        Column("SHIFT", pa.float64(), "Fraction of tumour fragments off the reference distribution (total variation distance)"),
+        Column("MEAN_LENGTH_DIFF", pa.float64(), "Mean repeat length, tumour minus reference", unit="bases"),
+        Column("CALL", pa.string(), "UNSTABLE, STABLE, LOW_COVERAGE or EXCLUDED (by the baseline)", nullable=False),
+    ),
+))
+
 
 # --- analysis: outcomes and biomarker tables (issue #5); analysis.* stays last ------
 

@@ -39,6 +39,20 @@ def _custody_run(ctx: "RunContext") -> None:
     run_custody_step(ctx)
 
 
+def _msi_skip(ctx: "RunContext") -> str | None:
+    if ctx.samplesheet_rows("wes_tumor", "panel_tumor").empty:
+        return "no tumour BAM/CRAM in the samplesheet (assay wes_tumor or panel_tumor)"
+    if not ctx.params.get("fasta"):
+        return "no reference FASTA (--fasta)"
+    return None
+
+
+def _msi_run(ctx: "RunContext") -> None:
+    from ..genomics.msi import run_msi_step
+
+    run_msi_step(ctx)
+
+
 def _analysis_skip(ctx: "RunContext") -> str | None:
     missing = [k for k in ("adsl", "adtte", "adrs") if not ctx.params.get(k)]
     if missing:
@@ -67,7 +81,8 @@ STEPS: list[Step] = [
 
     # tmb (issue #3)
 
-    # msi (issue #4)
+    Step("msi", "microsatellite instability: scan, baseline from the panel of normals, call each tumour, merge",
+         _msi_skip, _msi_run),
 
     # analysis, then report, always last (issue #5)
     Step("analysis", "outcomes from ADaM joined to every biomarker table; exploratory associations", _analysis_skip, _analysis_run),

@@ -16,6 +16,7 @@ from ..assets import load_schema
 from ._container import SimulatedTrial, stage_rng
 from ._trial import simulate_subjects
 from ._clinical import simulate_clinical
+from ._custody import simulate_custody
 
 __all__ = ["STAGES", "simulate_trial"]
 
@@ -26,7 +27,7 @@ log = get_logger("simulate")
 STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
     ("trial", simulate_subjects),
 
-    # ("custody", simulate_custody),  # issue #2
+    ("custody", simulate_custody),  # issue #2
 
     # ("tmb", simulate_tmb),  # issue #3: reference, BAMs, VCFs (MSI repeats included)
 

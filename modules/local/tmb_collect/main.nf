@@ -1,0 +1,34 @@
+// Merge the per-specimen TMB parts into genomics/tmb.parquet, genomics/tmb_variants.parquet and plots.
+process TMB_COLLECT {
+    tag "all specimens"
+    label 'process_single'
+
+    input:
+    path parts, stageAs: 'parts/*'
+
+    output:
+    path "genomics/*", emit: tables
+    path "versions.yml", emit: versions
+
+    script:
+    def args = task.ext.args ?: ''
+    """
+    biomarkers tmb collect ${args} --outdir . ${parts}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        biomarkers: \$(biomarkers --version | sed 's/^biomarkers //')
+    END_VERSIONS
+    """
+
+    stub:
+    """
+    mkdir -p genomics
+    touch genomics/tmb.parquet genomics/tmb_variants.parquet
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        biomarkers: stub
+    END_VERSIONS
+    """
+}
