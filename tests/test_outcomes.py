@@ -210,3 +210,20 @@ def test_tiny_trial_end_to_end_months_and_flags(tmp_path):
     assert subjects.RESPONDER.tolist() == [True, False, False]
     assert subjects.DISEASE_CONTROL.tolist() == [True, True, False]
     assert subjects.STRATUM.tolist() == ["CPS>=1", "CPS<1", "CPS>=1"]
+
+
+def test_population_flag_keeps_flagged_subjects_only(tmp_path):
+    paths = _tiny(tmp_path, adsl=lambda f: f.assign(ITTFL=["Y", "N", "Y"]))
+    config = tmp_path / "c.yaml"
+    config.write_text("adsl: {population_flag: ITTFL, stratum_map: {'CPS>=1': POS, 'CPS<1': NEG}}\n")
+    out = run_analysis(tmp_path / "r", adsl=paths["adsl"], adtte=paths["adtte"], adrs=paths["adrs"], config=config)
+    assert out["subjects"].USUBJID.tolist() == ["S1-001", "S1-003"]
+    assert out["subjects"].STRATUM.tolist() == ["POS", "POS"]
+    assert out["wide"].USUBJID.tolist() == ["S1-001", "S1-003"]
+
+
+def test_unknown_outcomes_config_key_is_an_input_error(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("adrs: {confirm: true}\n")
+    with pytest.raises(InputError, match="confirm"):
+        load_outcomes_config(config)

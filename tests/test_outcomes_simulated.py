@@ -50,9 +50,12 @@ def register_tmb_like() -> schemas.Table:
             schemas.Column(N.TIMEPOINT, pa.string(), "timepoint"),
             schemas.Column("BURDEN", pa.float64(), "mutations per megabase", unit="mut/Mb"),
             schemas.Column("QC", pa.string(), "QC status"),
+            schemas.Column("INSTABILITY", pa.string(), "MSI-like status (categorical)"),
         ),
         biomarkers=(schemas.Biomarker(column="BURDEN", name="TMB_LIKE", modality="fixture", unit="mut/Mb",
-                                      cutoff=10.0, qc_column="QC"),),
+                                      cutoff=10.0, qc_column="QC"),
+                    schemas.Biomarker(column="INSTABILITY", name="MSI like", modality="fixture", cutoff="INSTABILITY",
+                                      qc_column="QC")),
     )
     schemas.TABLES[TABLE] = tbl
     schemas.refresh_analysis_wide()
@@ -63,7 +66,7 @@ def write_tmb_like(trial: SimulatedTrial, results, extra_subject: str | None = N
     truth = pd.read_csv(trial.truth_dir / "subjects.csv")
     rows = pd.DataFrame({N.STUDYID: "NCT07007182", N.USUBJID: truth[N.USUBJID],
                          N.SPECIMEN_ID: [f"SP{i:04d}B" for i in range(len(truth))], N.TIMEPOINT: "BASELINE",
-                         "BURDEN": truth["TMB_TARGET"], "QC": "PASS"})
+                         "BURDEN": truth["TMB_TARGET"], "QC": "PASS", "INSTABILITY": truth["MSI_STATUS"]})
     # every tenth subject measured again at surgery (a change from baseline), and one failing-QC value
     again = rows.iloc[::10].assign(SPECIMEN_ID=lambda f: f[N.SPECIMEN_ID].str.replace("B", "S"), TIMEPOINT="SURGERY",
                                    BURDEN=lambda f: f["BURDEN"] + 1.5)
@@ -177,8 +180,8 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     trial, results, table, out = simulated
     truth = pd.read_csv(trial.truth_dir / "subjects.csv").set_index(N.USUBJID)
     long = schemas.read_table(results / "analysis" / "biomarkers_long.parquet")
-    assert len(long) == len(table) and set(long.SOURCE_TABLE) == {TABLE} and set(long.MODALITY) == {"fixture"}
-    assert long.loc[long.SPECIMEN_ID == "SPFAIL", "QC_PASS"].tolist() == [False]
+    assert len(long) == 2 * len(table) and set(long.SOURCE_TABLE) == {TABLE} and set(long.MODALITY) == {"fixture"}
+    assert long.loc[long.SPECIMEN_ID == "SPFAIL", "QC_PASS"].tolist() == [False, False]
     wide = schemas.read_table(results / "analysis" / "analysis_wide.parquet").set_index(N.USUBJID)
     assert len(wide) == N_SUBJECTS
     np.testing.assert_allclose(wide.loc[truth.index, "TMB_LIKE_BL"], truth["TMB_TARGET"])
@@ -187,6 +190,13 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     assert wide.drop(index=remeasured)["TMB_LIKE_CHG"].isna().all()    # the failing-QC value is not a change
     assert (wide["TMB_LIKE_GROUP"] == np.where(wide["TMB_LIKE_BL"] >= 10, "HIGH", "LOW")).all()
     assert (wide.loc[truth.index, "TMB_LIKE_GROUP"].eq("HIGH") == truth["TMB_HIGH"]).all()
+    # a categorical biomarker: its values are the groups
+    assert (wide.loc[truth.index, "MSI_LIKE_BL_TEXT"] == truth["MSI_STATUS"]).all()
+    assert (wide.loc[truth.index, "MSI_LIKE_GROUP"] == truth["MSI_STATUS"]).all() and wide["MSI_LIKE_BL"].isna().all()
+    assoc = out["associations"]
+    msi = assoc[(assoc.BIOMARKER == "MSI like") & (assoc.POPULATION == "ALL") & (assoc.ENDPOINT == "ORR")]
+    assert set(msi.GROUP) == {"MSI-H", "MSS", "MSI-H vs MSS"} and set(msi.CUTOFF) == {"categories"}
+    assert msi.loc[msi.GROUP == "MSI-H", "N"].item() == int((truth["MSI_STATUS"] == "MSI-H").sum())
     meta = schemas.table_metadata(results / "analysis" / "analysis_wide.parquet")
     assert {"TMB_LIKE_BL", "TMB_LIKE_CHG", "TMB_LIKE_GROUP"} <= {c["name"] for c in meta["columns"]}
 
@@ -220,3 +230,19 @@ def test_biomarker_subject_absent_from_adsl_is_listed_not_dropped(simulated, tmp
     text = str(err.value)
     assert "tmb_like.parquet" in text and "NCT07007182-99-999" in text and "absent from ADSL" in text and "USUBJID" in text
     assert not (results / "analysis").exists()
+
+
+def test_pipeline_runs_analysis_then_report_from_params(simulated, tmp_path):
+    from biomarkers.pipeline import load_params, run_pipeline
+    import yaml
+
+    trial, _, _, _ = simulated
+    params_file = trial.outdir / "params.yaml"
+    params_file.write_text(yaml.safe_dump({k: v for k, v in trial.params.items() if k != "violation_rate"}))
+    params = load_params(params_file, {"outdir": str(tmp_path / "results")})
+    status = run_pipeline(params, only=["analysis", "report"])
+    assert status == {"analysis": "done", "report": "done"}
+    assert (tmp_path / "results" / "analysis" / "analysis_wide.parquet").is_file()
+    assert (tmp_path / "results" / "report" / "index.html").is_file()
+    inputs = schemas.read_table(tmp_path / "results" / "pipeline_info" / "inputs.parquet")
+    assert {"adsl", "adtte", "adrs"} <= set(inputs.ROLE)

@@ -40,7 +40,9 @@ def biomarker_tables(results: str | Path) -> list[tuple[schemas.Table, Path]]:
 def biomarkers_long(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame:
     """``analysis.biomarkers_long`` from every biomarker table under ``results``.
 
-    A subject in a biomarker table but not in ADSL is an input error (listed, not dropped).
+    ``subjects`` holds STUDYID and USUBJID of every ADSL subject (before any population
+    flag). A subject in a biomarker table but not in ADSL is an input error (listed,
+    not dropped).
     """
     studyid = dict(zip(subjects[N.USUBJID], subjects[N.STUDYID]))
     frames = []
