@@ -126,3 +126,17 @@ def test_report_without_analysis_or_custody_still_has_every_section(tmp_path, cl
     assert "Not available" in html
     missing = cli("report", "--results", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "results folder not found" in missing.stderr
+
+
+def test_report_from_inputs_staged_as_symbolic_links(results, tmp_path):
+    """Nextflow stages a task's inputs as links (custody/*, genomics/*, analysis/*): same report."""
+    out, page = results
+    staged = tmp_path / "work"
+    for folder in ("custody", "fixturemodality", "analysis"):
+        (staged / folder).mkdir(parents=True)
+        for item in (out / folder).iterdir():
+            (staged / folder / item.name).symlink_to(item)
+    html = build_report(staged).read_text()
+    original = page.read_text()
+    assert html.count("data:image/png;base64,") == original.count("data:image/png;base64,") >= 7
+    assert '<section id="modality-fixturemodality">' in html

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from pathlib import Path
 
 import numpy as np
@@ -211,13 +212,19 @@ def _tables(results: Path) -> str:
 
 
 def _pngs(results: Path) -> dict[str, list[Path]]:
-    """PNGs other steps wrote, by top-level results folder (report/ and analysis/ excluded)."""
+    """PNGs other steps wrote, by top-level results folder (report/ and analysis/ excluded).
+
+    Symbolic links are followed: Nextflow stages a task's inputs as links.
+    """
     found: dict[str, list[Path]] = {}
-    for path in sorted(results.rglob("*.png")):
-        rel = path.relative_to(results)
-        if len(rel.parts) < 2 or rel.parts[0] in ("report", "analysis") or any(p.startswith(".") for p in rel.parts):
+    for top in sorted(p for p in results.iterdir() if p.is_dir()):
+        if top.name in ("report", "analysis") or top.name.startswith("."):
             continue
-        found.setdefault(rel.parts[0], []).append(path)
+        for folder, dirs, files in os.walk(top, followlinks=True):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.lower().endswith(".png"):
+                    found.setdefault(top.name, []).append(Path(folder) / name)
     return found
 
 
