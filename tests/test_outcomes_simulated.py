@@ -51,11 +51,13 @@ def register_tmb_like() -> schemas.Table:
             schemas.Column("BURDEN", pa.float64(), "mutations per megabase", unit="mut/Mb"),
             schemas.Column("QC", pa.string(), "QC status"),
             schemas.Column("INSTABILITY", pa.string(), "MSI-like status (categorical)"),
+            schemas.Column("HIGH_FLAG", pa.bool_(), "burden >= 10 (a boolean group column)"),
         ),
         biomarkers=(schemas.Biomarker(column="BURDEN", name="TMB_LIKE", modality="fixture", unit="mut/Mb",
                                       cutoff=10.0, qc_column="QC"),
                     schemas.Biomarker(column="INSTABILITY", name="MSI like", modality="fixture", cutoff="INSTABILITY",
-                                      qc_column="QC")),
+                                      qc_column="QC"),
+                    schemas.Biomarker(column="HIGH_FLAG", name="TMB-like high", modality="fixture", cutoff="HIGH_FLAG")),
     )
     schemas.TABLES[TABLE] = tbl
     schemas.refresh_analysis_wide()
@@ -66,7 +68,8 @@ def write_tmb_like(trial: SimulatedTrial, results, extra_subject: str | None = N
     truth = pd.read_csv(trial.truth_dir / "subjects.csv")
     rows = pd.DataFrame({N.STUDYID: "NCT07007182", N.USUBJID: truth[N.USUBJID],
                          N.SPECIMEN_ID: [f"SP{i:04d}B" for i in range(len(truth))], N.TIMEPOINT: "BASELINE",
-                         "BURDEN": truth["TMB_TARGET"], "QC": "PASS", "INSTABILITY": truth["MSI_STATUS"]})
+                         "BURDEN": truth["TMB_TARGET"], "QC": "PASS", "INSTABILITY": truth["MSI_STATUS"],
+                         "HIGH_FLAG": truth["TMB_TARGET"] >= 10})
     # every tenth subject measured again at surgery (a change from baseline), and one failing-QC value
     again = rows.iloc[::10].assign(SPECIMEN_ID=lambda f: f[N.SPECIMEN_ID].str.replace("B", "S"), TIMEPOINT="SURGERY",
                                    BURDEN=lambda f: f["BURDEN"] + 1.5)
@@ -188,8 +191,8 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     trial, results, table, out = simulated
     truth = pd.read_csv(trial.truth_dir / "subjects.csv").set_index(N.USUBJID)
     long = schemas.read_table(results / "analysis" / "biomarkers_long.parquet")
-    assert len(long) == 2 * len(table) and set(long.SOURCE_TABLE) == {TABLE} and set(long.MODALITY) == {"fixture"}
-    assert long.loc[long.SPECIMEN_ID == "SPFAIL", "QC_PASS"].tolist() == [False, False]
+    assert len(long) == 3 * len(table) and set(long.SOURCE_TABLE) == {TABLE} and set(long.MODALITY) == {"fixture"}
+    assert long.loc[long.SPECIMEN_ID == "SPFAIL", "QC_PASS"].tolist() == [False, True, False]  # the flag has no QC column
     wide = schemas.read_table(results / "analysis" / "analysis_wide.parquet").set_index(N.USUBJID)
     assert len(wide) == N_SUBJECTS
     np.testing.assert_allclose(wide.loc[truth.index, "TMB_LIKE_BL"], truth["TMB_TARGET"])
@@ -205,6 +208,8 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     msi = assoc[(assoc.BIOMARKER == "MSI like") & (assoc.POPULATION == "ALL") & (assoc.ENDPOINT == "ORR")]
     assert set(msi.GROUP) == {"MSI-H", "MSS", "MSI-H vs MSS"} and set(msi.CUTOFF) == {"categories"}
     assert msi.loc[msi.GROUP == "MSI-H", "N"].item() == int((truth["MSI_STATUS"] == "MSI-H").sum())
+    # a boolean group column: TRUE/FALSE groups, the same subjects as the numeric cut-off
+    assert (wide["TMB_LIKE_HIGH_GROUP"].eq("TRUE") == wide["TMB_LIKE_GROUP"].eq("HIGH")).all()
     meta = schemas.table_metadata(results / "analysis" / "analysis_wide.parquet")
     assert {"TMB_LIKE_BL", "TMB_LIKE_CHG", "TMB_LIKE_GROUP"} <= {c["name"] for c in meta["columns"]}
 

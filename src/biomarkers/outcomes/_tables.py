@@ -66,9 +66,9 @@ def _long_rows(frame: pd.DataFrame, tbl: schemas.Table, marker: schemas.Biomarke
     values = frame[marker.column]
     text = None
     if not numeric:
-        text = values.astype(object).where(values.notna(), None)
+        text = _as_text(values)
     elif isinstance(marker.cutoff, str) and marker.cutoff in frame.columns:
-        text = frame[marker.cutoff].astype(object).where(frame[marker.cutoff].notna(), None)
+        text = _as_text(frame[marker.cutoff])
     if marker.qc_column and marker.qc_column in frame.columns:
         qc = frame[marker.qc_column].astype(object).where(frame[marker.qc_column].notna(), None)
         qc_pass = qc.isin(marker.qc_pass)
@@ -90,6 +90,18 @@ def _long_rows(frame: pd.DataFrame, tbl: schemas.Table, marker: schemas.Biomarke
         "QC_PASS": qc_pass.astype(bool),
         "SOURCE_TABLE": tbl.name,
     })
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Categorical values as text (booleans become TRUE/FALSE), missing as None."""
+    def one(v):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return None
+        if isinstance(v, (bool, np.bool_)):
+            return "TRUE" if v else "FALSE"
+        return str(v)
+
+    return pd.Series([one(v) for v in values], index=values.index, dtype=object)
 
 
 def timepoint_order(protocol: Protocol):
