@@ -126,11 +126,16 @@ def biomarker_cutoffs(config: dict) -> dict[str, tuple[str, float | str | None]]
     """``{biomarker name: (column stem, cut-off)}`` from the declarations, config overriding."""
     overrides = config["associations"].get("cutoffs", {})
     out: dict[str, tuple[str, float | str | None]] = {}
+    stems: set[str] = set()
     for tbl in schemas.TABLES.values():
         if tbl.name.startswith("analysis."):
             continue
         for marker in tbl.biomarkers:
-            out.setdefault(marker.name, (schemas._column_label(marker.name), overrides.get(marker.name, marker.cutoff)))
+            stem = schemas._column_label(marker.name)
+            if marker.name in out or stem in stems:  # first declaration wins, as in analysis.wide
+                continue
+            stems.add(stem)
+            out[marker.name] = (stem, overrides.get(marker.name, marker.cutoff))
     return out
 
 
