@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyreadstat
@@ -227,3 +229,44 @@ def test_unknown_outcomes_config_key_is_an_input_error(tmp_path):
     config.write_text("adrs: {confirm: true}\n")
     with pytest.raises(InputError, match="confirm"):
         load_outcomes_config(config)
+
+
+@pytest.mark.real_data
+def test_no_direct_identifiers_reach_the_outputs(real_data, tmp_path):
+    # pharmaverse ADSL carries birth dates (BRTHDTC); random.cdisc.data carries investigator names (INVNAM)
+    adsl = read_adam(real_data("clinical/pharmaverse_adsl.xpt"))
+    config = tmp_path / "c.yaml"
+    config.write_text("adsl: {stratum_variable: null}\nadtte: {unit_if_missing: DAYS}\n")
+    run_analysis(tmp_path / "r", adsl=real_data("clinical/pharmaverse_adsl.xpt"), adtte=real_data("clinical/pharmaverse_adtte_onco.xpt"),
+                 adrs=real_data("clinical/pharmaverse_adrs_onco.csv.gz"), config=config)
+    from biomarkers.report import build_report
+
+    html = build_report(tmp_path / "r").read_text()
+    identifiers = set(adsl["BRTHDTC"].dropna().astype(str))
+    assert identifiers and not any(value in html for value in identifiers)
+    for path in (tmp_path / "r" / "analysis").glob("*.parquet"):
+        frame = schemas.read_table(path)
+        assert not {"BRTHDTC", "INVNAM", "AGE", "SEX", "RACE"} & set(frame.columns)
+        text = frame.astype(str).to_numpy().ravel()
+        assert not identifiers & set(text)
+
+
+def test_same_inputs_same_outputs(tmp_path):
+    from biomarkers.report import build_report
+
+    paths = _tiny(tmp_path)
+    outputs = []
+    for name in ("a", "b"):
+        results = tmp_path / name
+        run_analysis(results, adsl=paths["adsl"], adtte=paths["adtte"], adrs=paths["adrs"])
+        build_report(results)
+        outputs.append({p.relative_to(results): p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()})
+    assert outputs[0].keys() == outputs[1].keys() and len(outputs[0]) >= 6
+    for rel in outputs[0]:
+        if rel.suffix == ".png":
+            assert outputs[0][rel] == outputs[1][rel], rel
+        elif rel.suffix == ".parquet":
+            pd.testing.assert_frame_equal(schemas.read_table(tmp_path / "a" / rel), schemas.read_table(tmp_path / "b" / rel))
+    # the report names its results folder; apart from that it is identical
+    html = [o[Path("report/index.html")].decode().replace(str(tmp_path / n), "X") for o, n in zip(outputs, "ab")]
+    assert html[0] == html[1]
