@@ -23,6 +23,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import textwrap
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -443,3 +445,58 @@ def test_container_recipes_install_this_package():
         assert (ROOT / line.split()[0]).exists(), f"Singularity.def copies a missing {line.split()[0]}"
     assert "pip wheel" in definition
     assert f'"${{projectDir}}/containers/biomarkers.sif"' in config
+
+
+# --- process scripts run as a task would (without Nextflow) ------------------------
+# Not a run of main.nf: each module's script block is rendered the way Nextflow
+# renders it for one task (inputs staged under their names, Groovy interpolations
+# and the script's `def`s evaluated) and run with bash in a fresh folder, with the
+# pipeline's bin/ on PATH as Nextflow puts it. The declared outputs must appear.
+
+def task_script(process: str, inputs: dict[str, str]) -> tuple[str, list[str]]:
+    """(bash script, declared output globs) of a process for these input values."""
+    _, body = all_processes()[process]
+    script = section(body, "script")
+    values = {**inputs, "task.process": f"BIOMARKERS:{process}"}
+    for name, expr in re.findall(r"^\s*def\s+(\w+)\s*=\s*(.+?)\s*$", script, re.M):
+        if re.fullmatch(r"task\.ext\.\w+\s*\?:\s*''", expr):
+            values[name] = ""
+            continue
+        cond, yes, no = re.fullmatch(r"(.+?)\s*\?\s*(\"[^\"]*\"|'[^']*')\s*:\s*(\"[^\"]*\"|'[^']*')", expr).groups()
+        values[name] = render((yes if values.get(cond.strip()) else no)[1:-1], values)
+    shell = re.search(r'"""(.*?)"""', script, re.S).group(1)
+    # Nextflow strips the common indentation of a script (heredoc terminators rely on it).
+    shell = textwrap.dedent(render(shell.replace("\\$", "\0"), values).replace("\0", "$"))
+    outputs = [render(out, values) for out in declared_outputs(body)]
+    return shell, outputs
+
+
+def run_task(process: str, inputs: dict[str, str], workdir: Path) -> list[Path]:
+    shell, outputs = task_script(process, inputs)
+    workdir.mkdir(parents=True, exist_ok=True)
+    # bin/biomarkers runs with the python3 on PATH: this test's, as a container's would be.
+    path = os.pathsep.join([str(ROOT / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]])
+    env = {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=workdir, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{process} task failed:\n{shell}\n{result.stderr[-3000:]}"
+    found = []
+    for out in outputs:
+        matches = sorted(workdir.glob(out))
+        assert matches, f"{process} did not write its declared output {out}"
+        found.extend(matches)
+    return found
+
+
+def test_simulate_task_writes_the_trial_and_versions(tmp_path):
+    found = run_task("SIMULATE", {"n_subjects": "3", "seed": "7"}, tmp_path / "task")
+    trial = tmp_path / "task" / "simulated_trial"
+    assert trial in found and (trial / "params.yaml").is_file() and (trial / "truth").is_dir()
+    import yaml
+
+    from biomarkers import __version__
+
+    versions = yaml.safe_load((tmp_path / "task" / "versions.yml").read_text())
+    assert versions == {"BIOMARKERS:SIMULATE": {"biomarkers": __version__}}
+    # The pipeline reads the trial's parameters as biomarkers run does.
+    params = yaml.safe_load((trial / "params.yaml").read_text())
+    assert set(params) <= set(schema_params())
