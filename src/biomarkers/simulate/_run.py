@@ -15,6 +15,8 @@ from ..samplesheet import SAMPLESHEET_SCHEMA, read_samplesheet
 from ..assets import load_schema
 from ._container import SimulatedTrial, stage_rng
 from ._trial import simulate_subjects
+from ._clinical import simulate_clinical
+from ._custody import simulate_custody
 
 __all__ = ["STAGES", "simulate_trial"]
 
@@ -25,13 +27,13 @@ log = get_logger("simulate")
 STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
     ("trial", simulate_subjects),
 
-    # ("custody", simulate_custody),  # issue #2
+    ("custody", simulate_custody),  # issue #2
 
     # ("tmb", simulate_tmb),  # issue #3: reference, BAMs, VCFs (MSI repeats included)
 
     # ("msi", simulate_msi),  # issue #4: MSI truth and panel-of-normals inputs
 
-    # ("clinical", simulate_clinical),  # issue #5: ADSL, ADTTE, ADRS
+    ("clinical", simulate_clinical),  # issue #5: ADSL, ADTTE, ADRS
 ]
 
 
