@@ -65,6 +65,9 @@ VALUES = {
     "meta.subject": "NCT07007182-S01-0001",
     "meta.timepoint": "BASELINE",
     "meta.sample_name": "TUMOR",
+    "meta.normal_specimen": "NCT07007182-S01-0001-BC01-DNA",
+    "config": "config.yaml",
+    "protocol": "protocol.yaml",
     "vcf": "NCT07007182-S01-0001-BX01-DNA.vcf.gz",
     "tumor_bam": "NCT07007182-S01-0001-BX01-DNA.bam",
     "normal_bam": "NCT07007182-S01-0001-BC01-DNA.bam",
@@ -291,7 +294,10 @@ def runner_files() -> list[str]:
     from biomarkers.schemas import TABLES
 
     files = [t.path for t in TABLES.values() if not t.path.startswith("pipeline_info/")]
-    return [*files, "report/index.html"]
+    # The MSI step keeps its site table and baseline beside its tables.
+    msi_step = (ROOT / "src" / "biomarkers" / "genomics" / "msi" / "_step.py").read_text()
+    assert '"genomics" / "msi"' in msi_step and '"sites.tsv.gz"' in msi_step and '"baseline.tsv.gz"' in msi_step
+    return [*files, "genomics/msi/sites.tsv.gz", "genomics/msi/baseline.tsv.gz", "report/index.html"]
 
 
 @pytest.mark.parametrize("process", sorted(published_patterns()))

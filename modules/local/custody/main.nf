@@ -13,6 +13,7 @@ process CUSTODY {
     path milestones
     path samplesheet, stageAs: 'samplesheet/*'
     val data_cutoff
+    path protocol
 
     output:
     path "custody/*.parquet", emit: tables
@@ -25,6 +26,7 @@ process CUSTODY {
     def has_exports = exports ? 'yes' : ''
     def samplesheet_opt = samplesheet ? "--samplesheet ${samplesheet}" : ''
     def cutoff_opt = data_cutoff ? "--data-cutoff ${data_cutoff}" : ''
+    def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     """
     if [ -n "${has_ledger}" ]; then
         cp -L ${ledger} custody.sqlite
@@ -34,7 +36,7 @@ process CUSTODY {
         biomarkers custody import --ledger custody.sqlite ${exports}
     fi
     biomarkers custody verify --ledger custody.sqlite
-    biomarkers custody check ${args} --ledger custody.sqlite --subjects ${subjects} --milestones ${milestones} ${samplesheet_opt} ${cutoff_opt} --outdir .
+    biomarkers custody check ${args} --ledger custody.sqlite --subjects ${subjects} --milestones ${milestones} ${samplesheet_opt} ${cutoff_opt} ${protocol_opt} --outdir .
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
