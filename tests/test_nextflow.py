@@ -506,3 +506,95 @@ def test_simulate_task_writes_the_trial_and_versions(tmp_path):
     # The pipeline reads the trial's parameters as biomarkers run does.
     params = yaml.safe_load((trial / "params.yaml").read_text())
     assert set(params) <= set(schema_params())
+
+
+def stage(workdir: Path, files: list[Path], under: str = "") -> str:
+    """Link files into a task folder as Nextflow stages them; return the names the
+    script sees (space-separated), or '' for no file."""
+    names = []
+    for f in files:
+        target = workdir / under / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(f.resolve())
+        names.append(str(target.relative_to(workdir)))
+    return " ".join(names)
+
+
+def publish(process: str, workdir: Path, outdir: Path) -> list[Path]:
+    """Copy a task's outputs matching its conf/modules.config pattern to outdir."""
+    pattern = published_patterns()[process]
+    published = []
+    for found in sorted(workdir.glob(pattern)):
+        rel = found.relative_to(workdir)
+        dest = outdir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if found.is_dir():
+            shutil.copytree(found, dest, symlinks=False, dirs_exist_ok=True)
+        else:
+            shutil.copy(found, dest)
+        published.append(dest)
+    return published
+
+
+@pytest.fixture(scope="module")
+def simulated_trial(tmp_path_factory):
+    task = tmp_path_factory.mktemp("simulate")
+    run_task("SIMULATE", {"n_subjects": "6", "seed": "3"}, task)
+    return task / "simulated_trial"
+
+
+def test_process_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_path):
+    """The custody, analysis and report tasks, chained as the workflow chains them on
+    the simulated trial, publish the same files and the same tables as
+    `biomarkers run --params-file simulated_trial/params.yaml`."""
+    import pandas as pd
+    import yaml
+
+    params = yaml.safe_load((simulated_trial / "params.yaml").read_text())
+    runner_out = tmp_path / "runner"
+    result = subprocess.run([sys.executable, "-m", "biomarkers", "run", "--params-file", str(simulated_trial / "params.yaml"),
+                             "--outdir", str(runner_out), "--only", "custody", "analysis", "report"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    nf_out = tmp_path / "nextflow"
+    custody = tmp_path / "work" / "custody"
+    custody.mkdir(parents=True)
+    run_task("CUSTODY", {
+        "exports": stage(custody, sorted(simulated_trial.glob(params["custody_exports"])), "exports"),
+        "ledger": "",
+        "subjects": stage(custody, [simulated_trial / params["subjects"]]),
+        "milestones": stage(custody, [simulated_trial / params["milestones"]]),
+        "samplesheet": stage(custody, [simulated_trial / params["input"]], "samplesheet") if params.get("input") else "",
+        "data_cutoff": params.get("data_cutoff", ""),
+        "protocol": "",
+    }, custody)
+    custody_tables = publish("CUSTODY", custody, nf_out)
+
+    analysis = tmp_path / "work" / "analysis"
+    analysis.mkdir(parents=True)
+    run_task("ANALYSIS", {
+        "custody_tables": stage(analysis, custody_tables, "custody"),
+        "genomics_tables": "",
+        **{key: stage(analysis, [simulated_trial / params[key]]) for key in ("adsl", "adtte", "adrs")},
+        "config": "",
+    }, analysis)
+    analysis_tables = publish("ANALYSIS", analysis, nf_out)
+
+    report = tmp_path / "work" / "report"
+    report.mkdir(parents=True)
+    run_task("REPORT", {
+        "custody_tables": stage(report, custody_tables, "custody"),
+        "genomics_tables": "",
+        "analysis_tables": stage(report, analysis_tables, "analysis"),
+    }, report)
+    publish("REPORT", report, nf_out)
+
+    def files(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_relative_to(root / "pipeline_info")}
+
+    assert files(nf_out) == files(runner_out)
+    assert {"custody/issues.parquet", "analysis/analysis_wide.parquet", "report/index.html"} <= files(nf_out)
+    for rel in sorted(files(nf_out)):
+        if rel.endswith(".parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(nf_out / rel), pd.read_parquet(runner_out / rel), obj=rel)
