@@ -46,6 +46,7 @@ workflow BIOMARKERS {
         ch_tmb.map { p -> fastaWithIndex(p.fasta) }.first(),
         ch_tmb.map { p -> file(p.targets) }.first(),
         ch_tmb.map { p -> optionalFile(p.coding_bed) }.first(),
+        ch_tmb.map { p -> optionalFile(p.subjects) }.first(),
     )
     GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, run_params.filter { p -> p.fasta }.first())
     ch_versions = ch_versions.mix(GENOMICS_TMB.out.versions, GENOMICS_MSI.out.versions)
