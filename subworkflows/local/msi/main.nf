@@ -17,8 +17,9 @@ workflow GENOMICS_MSI {
     run_params   // value channel: Map of the run's parameters (fasta given)
 
     main:
-    ch_fasta = run_params.map { p -> fastaWithIndex(p.fasta) }
-    ch_config = run_params.map { p -> optionalFile(p.msi_config) }
+    // Value channels: every MSI task reads them.
+    ch_fasta = run_params.map { p -> fastaWithIndex(p.fasta) }.first()
+    ch_config = run_params.map { p -> optionalFile(p.msi_config) }.first()
 
     ch_scan = run_params.filter { p -> !p.msi_sites }
     MSI_SCAN(
