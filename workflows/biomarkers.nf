@@ -4,8 +4,9 @@
  * custody/, genomics/, analysis/, report/, pipeline_info/.
  *
  * A step runs when its inputs are given, as in `biomarkers run`: custody with a
- * ledger or custody exports; TMB and MSI with tumour rows in the samplesheet, the
- * reference FASTA and the targets; analysis with ADSL, ADTTE and ADRS; the report always.
+ * ledger or custody exports; TMB with tumour rows, their somatic VCFs, the reference
+ * FASTA and the targets; MSI with tumour rows and the FASTA; analysis with ADSL,
+ * ADTTE and ADRS; the report always.
  */
 
 include { CUSTODY        } from '../modules/local/custody/main'
@@ -14,7 +15,7 @@ include { REPORT         } from '../modules/local/report/main'
 include { TUMOUR_INPUTS  } from '../subworkflows/local/inputs/main'
 include { GENOMICS_TMB   } from '../subworkflows/local/tmb/main'
 include { GENOMICS_MSI   } from '../subworkflows/local/msi/main'
-include { fastaWithIndex; optionalFile; indexedFiles } from '../subworkflows/local/utils_biomarkers/main'
+include { fastaWithIndex; optionalFile } from '../subworkflows/local/utils_biomarkers/main'
 
 workflow BIOMARKERS {
     take:
@@ -33,19 +34,21 @@ workflow BIOMARKERS {
         ch_custody.map { p -> file(p.milestones) },
         ch_custody.map { p -> optionalFile(p.input) },
         ch_custody.map { p -> p.data_cutoff ?: '' },
+        ch_custody.map { p -> optionalFile(p.protocol) },
     )
     ch_versions = ch_versions.mix(CUSTODY.out.versions)
 
-    // Genomics: TMB and MSI share the reference and the targets
+    // Genomics: TMB (needs the targets) and MSI, from the same tumour BAMs
     TUMOUR_INPUTS(rows)
-    ch_genome = run_params.filter { p -> p.fasta && p.targets }
-    ch_fasta = ch_genome.map { p -> fastaWithIndex(p.fasta) }.first()
-    ch_targets = ch_genome.map { p -> file(p.targets) }.first()
-    ch_coding = ch_genome.map { p -> optionalFile(p.coding_bed) }.first()
-    ch_pon = ch_genome.map { p -> indexedFiles(p.pon) }.first()
-
-    GENOMICS_TMB(TUMOUR_INPUTS.out.tumours_with_vcf, ch_fasta, ch_targets, ch_coding)
-    GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, ch_fasta, ch_targets, ch_pon)
+    ch_tmb = run_params.filter { p -> p.fasta && p.targets }
+    GENOMICS_TMB(
+        TUMOUR_INPUTS.out.tumours_with_vcf,
+        ch_tmb.map { p -> fastaWithIndex(p.fasta) }.first(),
+        ch_tmb.map { p -> file(p.targets) }.first(),
+        ch_tmb.map { p -> optionalFile(p.coding_bed) }.first(),
+        ch_tmb.map { p -> optionalFile(p.subjects) }.first(),
+    )
+    GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, run_params.filter { p -> p.fasta }.first())
     ch_versions = ch_versions.mix(GENOMICS_TMB.out.versions, GENOMICS_MSI.out.versions)
 
     ch_custody_tables = CUSTODY.out.tables.collect().ifEmpty([])
@@ -59,6 +62,7 @@ workflow BIOMARKERS {
         ch_adam.map { p -> file(p.adsl) },
         ch_adam.map { p -> file(p.adtte) },
         ch_adam.map { p -> file(p.adrs) },
+        ch_adam.map { p -> optionalFile(p.outcomes_config) },
     )
     ch_versions = ch_versions.mix(ANALYSIS.out.versions)
 

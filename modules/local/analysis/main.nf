@@ -11,6 +11,7 @@ process ANALYSIS {
     path adsl
     path adtte
     path adrs
+    path config
 
     output:
     path "analysis/*", emit: tables
@@ -18,8 +19,9 @@ process ANALYSIS {
 
     script:
     def args = task.ext.args ?: ''
+    def config_opt = config ? "--config ${config}" : ''
     """
-    biomarkers analysis ${args} --results . --adsl ${adsl} --adtte ${adtte} --adrs ${adrs}
+    biomarkers analysis ${args} --results . --adsl ${adsl} --adtte ${adtte} --adrs ${adrs} ${config_opt}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

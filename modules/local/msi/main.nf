@@ -6,9 +6,10 @@ process MSI {
     label 'process_medium'
 
     input:
-    tuple val(meta), path(tumor_bam), path(tumor_index), path(normal_bam), path(normal_index), path(baseline)
-    path sites
+    tuple val(meta), path(tumor_bam), path(tumor_index), path(normal_bam), path(normal_index), path(baseline, stageAs: 'baseline/*')
+    path sites, stageAs: 'sites/*'
     tuple path(fasta), path(fasta_index)
+    path config
 
     output:
     tuple val(meta), path("${meta.id}.msi.parquet"), path("${meta.id}.msi_sites.parquet"), emit: parts
@@ -17,8 +18,10 @@ process MSI {
     script:
     def args = task.ext.args ?: ''
     def mode_opt = normal_bam ? "--normal-bam ${normal_bam}" : "--baseline ${baseline}"
+    def normal_specimen_opt = normal_bam ? "--normal-specimen ${meta.normal_specimen}" : ''
+    def config_opt = config ? "--config ${config}" : ''
     """
-    biomarkers msi call ${args} --sites ${sites} --tumor-bam ${tumor_bam} ${mode_opt} --fasta ${fasta} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} --outdir .
+    biomarkers msi call ${args} --sites ${sites} --tumor-bam ${tumor_bam} ${mode_opt} --fasta ${fasta} ${config_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} ${normal_specimen_opt} --outdir .
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

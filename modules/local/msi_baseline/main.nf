@@ -1,23 +1,26 @@
 // Baseline of each microsatellite's length distribution from a panel of normals,
-// for tumour-only calls. Runs only when the samplesheet has tumour-only specimens.
+// for tumour-only calls. Runs only when the samplesheet has tumour-only specimens
+// and no baseline was given (--msi_baseline). Published to genomics/msi/baseline.tsv.gz.
 process MSI_BASELINE {
     tag "panel of normals"
     label 'process_medium'
 
     input:
-    path sites
+    path sites, stageAs: 'sites/*'
     tuple path(fasta), path(fasta_index)
     path normal_bams, stageAs: 'pon/*'
     path normal_indices, stageAs: 'pon/*'
+    path config
 
     output:
-    path "baseline.tsv.gz", emit: baseline
+    path "genomics/msi/baseline.tsv.gz", emit: baseline
     path "versions.yml", emit: versions
 
     script:
     def args = task.ext.args ?: ''
+    def config_opt = config ? "--config ${config}" : ''
     """
-    biomarkers msi baseline ${args} --sites ${sites} --fasta ${fasta} --output baseline.tsv.gz ${normal_bams}
+    biomarkers msi baseline ${args} --sites ${sites} --fasta ${fasta} ${config_opt} --output genomics/msi/baseline.tsv.gz ${normal_bams}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -27,7 +30,8 @@ process MSI_BASELINE {
 
     stub:
     """
-    echo | gzip > baseline.tsv.gz
+    mkdir -p genomics/msi
+    echo | gzip > genomics/msi/baseline.tsv.gz
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -1,10 +1,12 @@
-// Merge the per-specimen TMB parts into genomics/tmb.parquet, genomics/tmb_variants.parquet and plots.
+// Merge the per-specimen TMB parts into genomics/tmb.parquet, genomics/tmb_variants.parquet
+// and the plot (by arm when the randomization list is given).
 process TMB_COLLECT {
     tag "all specimens"
     label 'process_single'
 
     input:
     path parts, stageAs: 'parts/*'
+    path subjects
 
     output:
     path "genomics/*", emit: tables
@@ -12,8 +14,9 @@ process TMB_COLLECT {
 
     script:
     def args = task.ext.args ?: ''
+    def subjects_opt = subjects ? "--subjects ${subjects}" : ''
     """
-    biomarkers tmb collect ${args} --outdir . ${parts}
+    biomarkers tmb collect ${args} --outdir . ${subjects_opt} ${parts}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

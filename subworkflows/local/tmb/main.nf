@@ -10,13 +10,14 @@ workflow GENOMICS_TMB {
     fasta              // value channel: [fasta, [indices]]
     targets            // value channel: target BED
     coding_bed         // value channel: coding BED or []
+    subjects           // value channel: randomization list CSV or [] (TMB by arm in the plot)
 
     main:
     TMB(tumours_with_vcf, fasta, targets, coding_bed)
     ch_parts = TMB.out.parts
         .flatMap { _meta, tmb, variants -> [tmb, variants] }
         .collect(sort: { a, b -> a.name <=> b.name })
-    TMB_COLLECT(ch_parts)
+    TMB_COLLECT(ch_parts, subjects)
 
     emit:
     tables = TMB_COLLECT.out.tables
