@@ -32,8 +32,6 @@ STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
 
     ("genome", simulate_genome),  # issues #3, #4: reference, BAMs, somatic VCFs, panel of normals; TMB/MSI truth
 
-    # ("msi", simulate_msi),  # issue #4: MSI truth and panel-of-normals inputs
-
     ("clinical", simulate_clinical),  # issue #5: ADSL, ADTTE, ADRS
 ]
 
