@@ -660,6 +660,9 @@ def simulate_genome(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Ge
                                   "END": m.end, "UNIT": m.unit, "REF_REPEATS": m.repeats, "SHIFT_UNITS": units,
                                   "UNSTABLE": i in unstable, "SHIFTED_READ_FRACTION": round(fraction, 4)})
 
+        for row in normals[normals[N.USUBJID] == usubjid].itertuples(index=False):
+            normal_layouts.pop(row.SPECIMEN_ID, None)  # a subject's reads are done with: free them
+
     pon_paths = []
     for k in range(1, cfg["panel_of_normals"] + 1):
         prng = stage_rng(trial.seed, f"genome:PON{k}")

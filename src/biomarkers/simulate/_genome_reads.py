@@ -38,6 +38,7 @@ class Layout:
     contig: np.ndarray  # int32
     frag: np.ndarray  # int64 fragment id (pairs share it; secondary/supplementary borrow one)
     mate: np.ndarray  # int64 index of the mate record, -1 for secondary/supplementary
+    bam_mate: np.ndarray  # int64 record whose position goes in RNEXT/PNEXT (secondary/supplementary: the primary's mate)
     flag: np.ndarray  # uint16
     mapq: np.ndarray  # uint8
     qual: np.ndarray  # (n, L) uint8
@@ -142,8 +143,9 @@ def sample_layout(merged_targets_global: np.ndarray, contig_bounds: np.ndarray, 
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     mate_sorted = np.where(mate[order] >= 0, rank[np.where(mate[order] >= 0, mate[order], 0)], -1)
+    bam_mate = np.concatenate([r_mate, r_mate[e_src]])[order]
     return Layout(
-        gpos=gpos[order], contig=contig_all[order], frag=frag[order], mate=mate_sorted,
+        gpos=gpos[order], contig=contig_all[order], frag=frag[order], mate=mate_sorted, bam_mate=rank[bam_mate],
         flag=flag_all[order], mapq=mapq_all[order], qual=qual[order],
         ref_len=np.full(len(gpos), L, dtype=np.int64),
     )
@@ -374,8 +376,8 @@ def to_read_table(layout: Layout, contig_offsets: np.ndarray, name_prefix: str) 
     pos = (layout.gpos - contig_offsets[contig]).astype(np.int32)
     has_mate = layout.mate >= 0
     m = np.where(has_mate, layout.mate, 0)
-    mate_contig = np.where(has_mate, contig[m], -1).astype(np.int32)
-    mate_pos = np.where(has_mate, pos[m], -1).astype(np.int32)
+    mate_contig = contig[layout.bam_mate].astype(np.int32)
+    mate_pos = pos[layout.bam_mate].astype(np.int32)
     end = layout.gpos + layout.ref_len
     left = np.minimum(layout.gpos, layout.gpos[m])
     right = np.maximum(end, end[m])
