@@ -272,6 +272,12 @@ def test_bad_input_is_one_clear_line(ref, tmp_path, capsys):
                          site_reads(ref["seq"], ref["sites"][3], [18, 18], rng)[::-1] + site_reads(ref["seq"], ref["sites"][0], [12], rng),
                          sort=False)
     fails("--tumor-bam", str(unsorted), "--normal-bam", str(bam), "--fasta", str(ref["fasta"]), match="not by coordinate")
+    # a truncated BAM (its index intact)
+    truncated = tmp_path / "trunc.bam"
+    big = _sample(ref, tmp_path / "big.bam", rng, depth=60)
+    truncated.write_bytes(big.read_bytes()[:len(big.read_bytes()) // 2])
+    (tmp_path / "trunc.bam.bai").write_bytes((tmp_path / "big.bam.bai").read_bytes())
+    fails("--tumor-bam", str(truncated), "--normal-bam", str(bam), "--fasta", str(ref["fasta"]), match="truncated")
     # neither normal nor baseline: argparse refuses
     with pytest.raises(SystemExit) as exit_info:
         cli_main([*base, "--tumor-bam", str(bam), "--fasta", str(ref["fasta"])])

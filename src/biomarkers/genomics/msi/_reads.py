@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pysam
 
+from ...errors import InputError
 from ...log import Progress, get_logger
 from .._alignments import check_contigs, open_alignments, open_reference
 from ._sites import check_reference
@@ -182,8 +183,11 @@ def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, 
                 log.warning("%s: no contig %s in the alignments' header; its %d site(s) count as not covered",
                             Path(bam).name, ", ".join(missing[:3]) + ("..." if len(missing) > 3 else ""), n)
             reads = config["reads"]
-            return count_lengths(alignments, sites, min_mapq=reads["min_mapq"], max_reads=reads["max_reads"],
-                                 label=label or Path(bam).name)
+            try:
+                return count_lengths(alignments, sites, min_mapq=reads["min_mapq"], max_reads=reads["max_reads"],
+                                     label=label or Path(bam).name)
+            except OSError as exc:  # truncated or corrupt blocks surface only while reading
+                raise InputError(f"cannot read the alignments: {exc}", file=bam) from None
         finally:
             alignments.close()
     finally:
