@@ -34,7 +34,7 @@ def test_hcc1954_paired_is_evaluable_and_mss(hcc):
     summary, calls = msi.call_msi(sites, hcc["tumour"], hcc["fasta"], normal_bam=hcc["normal"], subject="NCT07007182-01-001",
                                   specimen="HCC1954-T", timepoint="BASELINE", normal_specimen="HCC1954-N")
     row = summary.iloc[0]
-    # the ~30x normal spans 27 of the 40 repeats with >= 20 reads; HCC1954 is a microsatellite-stable line
+    # the ~30x normal spans 27 of the 40 repeats with >= 20 reads; none differs from the tumour
     assert (row["SITES_SCANNED"], row["SITES_EVALUATED"], row["SITES_UNSTABLE"], row["MSI_STATUS"]) == (40, 27, 0, "MSS")
     site = calls.set_index("SITE_ID").loc["8:107653363:T"]  # T6: tumour 497 x 6 bases and one stutter read
     assert (site["TUMOR_LENGTHS"], site["REFERENCE_LENGTHS"], site["CALL"]) == ("5:1,6:497", "6:21", "STABLE")
