@@ -190,7 +190,7 @@ def write_sites(sites: pd.DataFrame, path: str | Path, *, config: dict | None = 
     header += [f"##contig=<ID={name},length={length}>" for name, length in contigs]
     with atomic_path(path) as tmp:
         # mtime=0: same inputs, same bytes
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
             gz.write(("\n".join(header) + "\n").encode())
             gz.write(sites[SITE_COLUMNS].to_csv(sep="\t", index=False, lineterminator="\n").encode())
     return Path(path)
