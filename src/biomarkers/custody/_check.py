@@ -350,14 +350,20 @@ def check_custody(raw_events: list[dict], protocol: Protocol, subjects: pd.DataF
     # -- samplesheet: every assay file's specimen was consumed by that assay -----------
     if samplesheet is not None and len(samplesheet):
         consumed = {(e["specimen_id"], e.get("assay")) for e in live if e["event_type"] == "CONSUMED"}
+        # one finding per specimen and ledger assay (wes_tumor BAM and vcf_somatic VCF are both WES)
+        unconsumed: dict[tuple[str, str], dict] = {}
         for row in samplesheet.itertuples(index=False):
             assay = getattr(row, N.SS_ASSAY)
             event_assay = protocol.assays.get(assay, {}).get("event_assay")
             specimen = getattr(row, N.SS_SPECIMEN)
             if (specimen, event_assay) not in consumed:
-                where = "is not in the ledger" if specimen not in spec else f"has no CONSUMED event for {event_assay}"
-                found.add("ASSAY_WITHOUT_CONSUMPTION", f"samplesheet lists a {assay} file for {specimen}, which {where}",
-                          subject=getattr(row, N.SS_SUBJECT), specimen=specimen, timepoint=getattr(row, N.SS_TIMEPOINT))
+                entry = unconsumed.setdefault((specimen, event_assay), {"assays": [], "subject": getattr(row, N.SS_SUBJECT),
+                                                                        "timepoint": getattr(row, N.SS_TIMEPOINT)})
+                entry["assays"].append(assay)
+        for (specimen, event_assay), entry in sorted(unconsumed.items()):
+            where = "is not in the ledger" if specimen not in spec else f"has no CONSUMED event for {event_assay}"
+            found.add("ASSAY_WITHOUT_CONSUMPTION", f"samplesheet lists {', '.join(sorted(entry['assays']))} file(s) for {specimen}, which {where}",
+                      subject=entry["subject"], specimen=specimen, timepoint=entry["timepoint"])
 
     issues = pd.DataFrame(found.rows, columns=["RULE", "SEVERITY", N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, "EVENT_ID", "MESSAGE"])
     issues = issues.sort_values([N.USUBJID, N.SPECIMEN_ID, "RULE", "EVENT_ID"], kind="stable", na_position="first").reset_index(drop=True)
