@@ -110,6 +110,7 @@ def _stretches(spec: dict, exon_starts, exon_ends, near_ms, rng) -> list[tuple[i
 
 def _make_layout(g: _Genome, mean_depth: float, factor: np.ndarray, rng) -> Layout:
     layout = sample_layout(g.merged, g.bounds, factor, mean_depth, g.cfg["reads"], rng)
+    layout.min_mapq = g.cfg["callable"]["min_mapq"]
     fill_reference(layout, g.seq)
     return layout
 
@@ -331,12 +332,19 @@ class _Planned:
 
 
 def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, subject_seed: int, purity: float,
-            rng) -> list[_Planned]:
-    """Plan the somatic records of one tumour specimen (positions, alleles, designed fate)."""
+            rng, *, paired: bool = True) -> list[_Planned]:
+    """Plan the somatic records of one tumour specimen (positions, alleles, designed fate).
+
+    Population decoys are counted in paired mode (the filter applies to tumour-only
+    counting only), so they are part of ``n_counted`` there and extra in tumour-only mode.
+    """
     som = g.cfg["somatic"]
     picker = _Picker(som["spacing"])
     good, seq = ctx["good"], g.seq
     n_pop = min(g.cfg["decoys"]["population"], n_counted // 4)
+    if not paired:
+        n_pop = g.cfg["decoys"]["population"]
+        n_counted += n_pop
     planned: list[_Planned] = []
 
     def vaf() -> float:
@@ -353,7 +361,7 @@ def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, sub
             continue
         vrng = np.random.default_rng([subject_seed, p])
         kind = str(vrng.choice(types, p=type_p / type_p.sum()))
-        planned.append(_plan_counted(kind, p, seq, vrng, vaf()))
+        planned.append(_plan_counted(kind, p, seq, vrng, vaf(), som["nonsense_fraction"]))
         picker.take(p)
         taken += 1
     counted_idx = list(range(len(planned)))
@@ -410,11 +418,11 @@ def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, sub
     return planned
 
 
-def _plan_counted(kind: str, p: int, seq: np.ndarray, vrng, vaf: float) -> _Planned:
+def _plan_counted(kind: str, p: int, seq: np.ndarray, vrng, vaf: float, nonsense: float) -> _Planned:
     ref = chr(seq[p])
     if kind == "snv":
         alt = chr(_random_base(vrng, {seq[p]}))
-        csq = "stop_gained" if vrng.random() < 0.1 else "missense_variant"
+        csq = "stop_gained" if vrng.random() < nonsense else "missense_variant"
         return _Planned("snv", p, ref, [alt], ["counted"], [csq], [None], vaf)
     if kind == "mnv":
         alt = chr(_random_base(vrng, {seq[p]})) + chr(_random_base(vrng, {seq[p + 1]}))
@@ -436,7 +444,7 @@ def _plan_counted(kind: str, p: int, seq: np.ndarray, vrng, vaf: float) -> _Plan
             n += 1
             deleted = seq[p + 1:p + 1 + n].tobytes().decode()
             if n > 8:
-                return _plan_counted("snv", p, seq, vrng, vaf)
+                return _plan_counted("snv", p, seq, vrng, vaf, nonsense)
         csq = "inframe_deletion" if n % 3 == 0 else "frameshift_variant"
         return _Planned("deletion", p, ref + deleted, [ref], ["counted"], [csq], [None], vaf)
     # insertion: inserted bases whose last base differs from the anchor and first differs from the next base
@@ -631,7 +639,7 @@ def simulate_genome(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Ge
             ctx = _contexts(g, tdepth, ndepth, germline_mask, cfg)
             callable_mb = ctx["callable_p"].sum() / 1e6
             n_counted = _tmb_target_count(float(subj["TMB_TARGET"]), callable_mb, cfg["somatic"]["tmb_high_cutoff"])
-            planned = _design(g, ctx, n_counted, pool, subject_seed, purity, trng)
+            planned = _design(g, ctx, n_counted, pool, subject_seed, purity, trng, paired=normal_id is not None)
             records = _realise(g, layout, normal_layout, planned, trng, annotator, ctx["callable_p"], ctx["callable_t"])
             apply_sequencing_errors(layout, cfg["reads"]["sequencing_error"]["max_quality"], cfg["reads"]["sequencing_error"]["rate"], trng)
             # final depth (indels changed alignments): the truth's callable territory

@@ -47,6 +47,7 @@ class Layout:
     # reads carrying a length change: index -> (left matched bases, op 'I' or 'D', length)
     indel: dict = field(default_factory=dict)
     low_q: tuple | None = None  # (rows, cols) of bases below Q20, cached
+    min_mapq: int = 20  # reads below this mapping quality do not count towards depth
 
     def low_quality(self, below: int = 20) -> tuple[np.ndarray, np.ndarray]:
         if self.low_q is None or self.low_q[0] != below:
@@ -64,7 +65,7 @@ class Layout:
 
     @property
     def passing(self) -> np.ndarray:
-        return ((self.flag & EXCLUDED_FLAGS) == 0) & (self.mapq >= 20)
+        return ((self.flag & EXCLUDED_FLAGS) == 0) & (self.mapq >= self.min_mapq)
 
 
 def sample_layout(merged_targets_global: np.ndarray, contig_bounds: np.ndarray, factor: np.ndarray,
