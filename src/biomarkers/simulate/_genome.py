@@ -59,6 +59,8 @@ class _Genome:
     near_ms: np.ndarray  # bool mask: within `spacing` of a microsatellite
     shared_factor: np.ndarray  # capture efficiency per base (low-coverage stretches < 1)
     cfg: dict
+    interior: np.ndarray | None = None  # coding, >= 3 bp from exon ends, away from microsatellites
+    padding: np.ndarray | None = None  # targets >= 9 bp outside exons, away from microsatellites
 
     @property
     def length(self) -> int:
@@ -88,8 +90,11 @@ def _prepare(cfg: dict, rng: np.random.Generator) -> _Genome:
     factor = np.ones(len(seq), dtype=np.float32)
     for s, e, f in _stretches(cfg["reads"]["low_coverage"]["shared"], exon_starts, exon_ends, near_ms, rng):
         factor[s:e] = f
+    base = coding & ~near_ms
+    interior = base & np.roll(base, 3) & np.roll(base, -3)  # keeps consequences simple
+    dilated = np.convolve(coding.astype(np.int8), np.ones(17, dtype=np.int8), mode="same") > 0
     return _Genome(ref, seq, offsets, bounds, merged, target, coding, exon_starts, exon_ends, ms_start, ms_end,
-                   near_ms, factor, cfg)
+                   near_ms, factor, cfg, interior, target & ~dilated & ~near_ms)
 
 
 def _stretches(spec: dict, exon_starts, exon_ends, near_ms, rng) -> list[tuple[int, int, float]]:
@@ -691,17 +696,14 @@ def _contexts(g: _Genome, tdepth: np.ndarray, ndepth: np.ndarray | None, germlin
     callable_t = g.target & (tdepth >= min_depth)
     callable_p = callable_t & (ndepth >= min_depth) if ndepth is not None else callable_t
     nd = ndepth if ndepth is not None else np.full(g.length, 10**6)
-    base = g.coding & ~g.near_ms & ~germline_mask
-    # exon interior (not the first/last 3 bases): keeps consequences simple
-    interior = base & np.roll(base, 3) & np.roll(base, -3)
+    interior = g.interior & ~germline_mask
     som = cfg["somatic"]
     good = interior & callable_p & (tdepth >= som["min_depth"]) & (nd >= min_depth + 5)
-    dilated = np.convolve(g.coding.astype(np.int8), np.ones(17, dtype=np.int8), mode="same") > 0
     return {
         "callable_p": callable_p, "callable_t": callable_t, "good": good,
         "low_depth": interior & (tdepth >= 10) & (tdepth <= 22),
         "high_depth": good & (tdepth >= 70),
-        "padding": g.target & ~dilated & ~g.near_ms & ~germline_mask & callable_p & (tdepth >= som["min_depth"]),
+        "padding": g.padding & ~germline_mask & callable_p & (tdepth >= som["min_depth"]),
         "normal_shallow": interior & (tdepth >= som["min_depth"]) & (nd < min_depth - 4) & g.target,
     }
 
