@@ -11,6 +11,7 @@ A variant sits in a territory (targets, coding BED, callable bases) when its pos
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -190,17 +191,20 @@ def count_variants(
     target_contigs = set(targets.contigs)
     reference_contigs = set(reference.references) if reference is not None else None
     annotation_prefix = f"{annotation.tag}=" if annotation.tag else None
-    wanted_info = set(info_pop_fields)
 
     seen: set[tuple[str, int, str, str]] = set()
     rows: list[tuple] = []
     checked_contigs: set[str] = set()
+    format_layout: dict[str, tuple[int, int, int]] = {}
+    callable_lookup = _IntervalLookup(callable_regions)
+    coding_lookup = _IntervalLookup(coding) if coding is not None else None
+    column = 9 + sample_index
     n_records = 0
-    for rec in vcf:
+    for line in _record_lines(vcf):
         n_records += 1
         if on_record is not None and not n_records & 0x3FF:
             on_record(1024)
-        fields = str(rec).rstrip("\n").split("\t")
+        fields = line.rstrip("\n").split("\t")
         chrom = fields[0]
         if chrom not in checked_contigs:
             where = f"record {chrom}:{fields[1]}"
@@ -215,26 +219,23 @@ def count_variants(
         alts = tuple(fields[4].split(","))
         filt = fields[6]
         info = fields[7]
-        annotation_value = None
-        info_values: dict[str, str] = {}
-        if info != ".":
-            for item in info.split(";"):
-                if annotation_prefix is not None and item.startswith(annotation_prefix):
-                    annotation_value = item[len(annotation_prefix):]
-                elif wanted_info:
-                    key, _, value = item.partition("=")
-                    if key in wanted_info:
-                        info_values[key] = value
-        keys = fields[8].split(":") if len(fields) > 8 else []
-        values = fields[9 + sample_index].split(":") if len(fields) > 9 + sample_index else []
-        sample = dict(zip(keys, values))
-        ad = _ints(sample.get("AD"))
-        dp_text = sample.get("DP")
-        depth = int(dp_text) if dp_text not in (None, ".") and dp_text.isdigit() else None
-        if depth is None and ad is not None and all(v is not None for v in ad):
-            depth = sum(ad)  # type: ignore[arg-type]
-        af_values = sample.get("AF")
-        af_list = af_values.split(",") if af_values not in (None, ".") else None
+        annotation_value = _info_value(info, annotation_prefix) if annotation_prefix is not None else None
+        # tumour FORMAT values, by the positions of DP, AD and AF in this record's FORMAT
+        layout = format_layout.get(fields[8]) if len(fields) > 8 else (-1, -1, -1)
+        if layout is None:
+            keys = fields[8].split(":")
+            layout = tuple(keys.index(k) if k in keys else -1 for k in ("DP", "AD", "AF"))  # type: ignore[assignment]
+            format_layout[fields[8]] = layout  # type: ignore[index]
+        values = fields[column].split(":") if len(fields) > column else []
+        i_dp, i_ad, i_af = layout
+        dp_text = values[i_dp] if 0 <= i_dp < len(values) else None
+        ad = _ints(values[i_ad]) if 0 <= i_ad < len(values) else None
+        af_text = values[i_af] if 0 <= i_af < len(values) else None
+        depth = int(dp_text) if dp_text is not None and dp_text.isdigit() else None
+        ad_total = sum(ad) if ad is not None and None not in ad else None  # type: ignore[arg-type]
+        if depth is None:
+            depth = ad_total
+        af_list = af_text.split(",") if af_text not in (None, ".") else None
         passed_filter = (filt == "PASS") if pass_only else True
 
         for allele_number, alt in enumerate(alts, 1):
@@ -248,25 +249,27 @@ def count_variants(
                     vaf = _float(af_list[allele_number - 1])
                 elif len(alts) == 1:
                     vaf = _float(af_list[0])
-            if vaf is None and ad is not None and alt_reads is not None and all(v is not None for v in ad) and sum(ad) > 0:  # type: ignore[arg-type]
-                vaf = alt_reads / sum(ad)  # type: ignore[arg-type]
+            if vaf is None and alt_reads is not None and ad_total:
+                vaf = alt_reads / ad_total
             if alt_reads is None and vaf is not None and depth is not None:
                 alt_reads = int(round(vaf * depth))
-            v_allele = vep_allele(ref, alts, alt)
-            consequence = annotation.most_severe(annotation_value, alt, v_allele) if annotation.kind != "NONE" else None
+            v_allele = vep_allele(ref, alts, alt) if annotation.kind == "VEP" else alt
+            consequence = annotation.most_severe(annotation_value, alt, v_allele) if annotation_value else None
             pop_af = None
-            for key in info_pop_fields:
-                raw = info_values.get(key)
-                if raw:
-                    pieces = raw.split(",")
-                    piece = pieces[allele_number - 1] if len(pieces) == len(alts) else pieces[0]
-                    for p in piece.split("&"):
-                        val = _float(p) if p != "." else None
-                        if val is not None:
-                            pop_af = val if pop_af is None else max(pop_af, val)
-            csq_af = annotation.population_af(annotation_value, alt, v_allele) if annotation.population_indexes else None
-            if csq_af is not None:
-                pop_af = csq_af if pop_af is None else max(pop_af, csq_af)
+            if info_pop_fields:
+                for key in info_pop_fields:
+                    raw = _info_value(info, key + "=")
+                    if raw:
+                        pieces = raw.split(",")
+                        piece = pieces[allele_number - 1] if len(pieces) == len(alts) else pieces[0]
+                        for p in piece.split("&"):
+                            val = _float(p) if p != "." else None
+                            if val is not None:
+                                pop_af = val if pop_af is None else max(pop_af, val)
+            if annotation.population_indexes and annotation_value:
+                csq_af = annotation.population_af(annotation_value, alt, v_allele)
+                if csq_af is not None:
+                    pop_af = csq_af if pop_af is None else max(pop_af, csq_af)
 
             key = (chrom, pos, nref, nalt)
             failed = None
@@ -288,8 +291,8 @@ def count_variants(
                     failed = "hotspot"
                 else:
                     pos0 = pos - 1
-                    if annotation.kind == "NONE":
-                        coding_ok = coding.contains(chrom, pos0)  # type: ignore[union-attr]
+                    if coding_lookup is not None and annotation.kind == "NONE":
+                        coding_ok = coding_lookup.contains(chrom, pos0)
                         is_syn = False
                     else:
                         coding_ok = consequence in nonsyn or consequence in syn
@@ -298,7 +301,7 @@ def count_variants(
                         failed = "not_coding"
                     elif is_syn and not count_syn:
                         failed = "synonymous"
-                    elif not callable_regions.contains(chrom, pos0):
+                    elif not callable_lookup.contains(chrom, pos0):
                         failed = "not_callable"
             rows.append((chrom, pos, nref, nalt, _variant_type(nref, nalt), filt, depth, alt_reads, vaf,
                          pop_af, consequence, failed is None, failed))
@@ -312,6 +315,52 @@ def count_variants(
         frame[col] = frame[col].astype("float64")
     frame["COUNTED"] = frame["COUNTED"].astype(bool)
     return frame
+
+
+def _record_lines(vcf: pysam.VariantFile):
+    """Data lines of the VCF as text: read straight through BGZF (or plain text) when the
+    file is VCF, which is several times faster than formatting pysam records; BCF records
+    are formatted by htslib."""
+    path = vcf.filename.decode() if isinstance(vcf.filename, bytes) else str(vcf.filename)
+    if vcf.format != "VCF" or not Path(path).is_file():
+        for rec in vcf:
+            yield str(rec)
+        return
+    with open(path, "rb") as probe:
+        compressed = probe.read(2) == b"\x1f\x8b"
+    handle = pysam.BGZFile(path, "rb") if compressed else open(path, "rb")
+    try:
+        for raw in handle:
+            if raw[:1] != b"#":
+                yield raw.decode()
+    finally:
+        handle.close()
+
+
+def _info_value(info: str, prefix: str) -> str | None:
+    """Value of one INFO key (``prefix`` is ``KEY=``) without splitting the whole field."""
+    at = info.find(prefix)
+    while at > 0 and info[at - 1] != ";":
+        at = info.find(prefix, at + 1)
+    if at < 0:
+        return None
+    end = info.find(";", at)
+    return info[at + len(prefix):] if end < 0 else info[at + len(prefix):end]
+
+
+class _IntervalLookup:
+    """Point-in-intervals queries with bisect over Python lists (faster than numpy per call)."""
+
+    def __init__(self, regions: Regions):
+        self._starts = {c: s.tolist() for c, (s, _) in regions.intervals.items()}
+        self._ends = {c: e.tolist() for c, (_, e) in regions.intervals.items()}
+
+    def contains(self, contig: str, pos0: int) -> bool:
+        starts = self._starts.get(contig)
+        if not starts:
+            return False
+        i = bisect.bisect_right(starts, pos0) - 1
+        return i >= 0 and pos0 < self._ends[contig][i]
 
 
 def funnel(variants: pd.DataFrame) -> dict[str, int]:
