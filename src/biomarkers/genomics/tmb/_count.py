@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,20 @@ def _ints(text: str | None) -> list[int | None] | None:
     return out
 
 
+@dataclass
+class _Setup:
+    annotation: Annotation
+    sample_index: int
+    af_per_allele: bool
+    info_pop_fields: list[str]
+    annotation_prefix: str | None
+    reference: pysam.FastaFile | None
+
+
+ATTRIBUTE_COLUMNS = ["RECORD", "ALLELE", "CHROM", "POS", "REF", "ALT", "FILTER", "DEPTH", "ALT_READS", "VAF",
+                     "POPULATION_AF", "CONSEQUENCE"]
+
+
 def count_variants(
     vcf: pysam.VariantFile,
     rules: dict,
@@ -164,56 +179,87 @@ def count_variants(
     reference: pysam.FastaFile | None = None,
     file: str | Path = "",
     on_record: Callable[[int], None] | None = None,
+    vectorized: bool = True,
 ) -> pd.DataFrame:
-    """One row per split ALT allele seen, with COUNTED and FIRST_FAILED_FILTER."""
+    """One row per split ALT allele seen, with COUNTED and FIRST_FAILED_FILTER.
+
+    Per-allele facts (depth, VAF, consequence...) are read from each record's text;
+    with ``vectorized`` (default) a VCF's plain single-base substitutions are read
+    column-wise with pyarrow and every other record by the per-record reader, which
+    is the reference: the tests hold both to the same answer on every file. The filter
+    cascade is then applied to all alleles at once, in file order.
+    """
     header = vcf.header
     fmt_keys = set(header.formats)
     if "AF" not in fmt_keys and "AD" not in fmt_keys:
         raise InputError("VCF declares neither FORMAT AF nor FORMAT AD: the tumour VAF cannot be known", file=file, field="FORMAT")
-    af_per_allele = "AF" in fmt_keys and header.formats["AF"].number == "A"
     annotation: Annotation = detect_annotation(header, rules)
     if annotation.kind == "NONE" and coding is None:
         raise InputError("VCF has no VEP CSQ or SnpEff ANN annotation; give a coding-region BED (--coding-bed)", file=file, field="INFO")
-    sample_index = list(header.samples).index(tumour_sample)
+    setup = _Setup(
+        annotation=annotation,
+        sample_index=list(header.samples).index(tumour_sample),
+        af_per_allele="AF" in fmt_keys and header.formats["AF"].number == "A",
+        info_pop_fields=[f for f in rules["population"]["info_fields"] if f in header.info],
+        annotation_prefix=f"{annotation.tag}=" if annotation.tag else None,
+        reference=reference,
+    )
+    path = _text_path(vcf)
+    if vectorized and path is not None:
+        from ._fast import arrow_attributes, read_body
 
-    variants_rules = rules["variants"]
-    pass_only = variants_rules["pass_only"]
-    min_depth = variants_rules["min_depth"]
-    min_alt = variants_rules["min_alt_reads"]
-    min_vaf = variants_rules["min_vaf"]
-    count_syn = variants_rules["count_synonymous"]
-    max_pop_af = rules["population"]["max_af"]
-    info_pop_fields = [f for f in rules["population"]["info_fields"] if f in header.info]
-    nonsyn = set(rules["consequences"]["nonsynonymous"])
-    syn = set(rules["consequences"]["synonymous"])
-    use_hotspots = bool(hotspots) and tumour_only and rules["hotspots"]["remove_in_tumour_only"]
-    off_target_error = rules["off_target_contigs"] == "error"
-    target_contigs = set(targets.contigs)
+        table = read_body(path)
+        if on_record is not None:
+            on_record(table.num_rows)
+        fast, rest = arrow_attributes(table, setup, rules)
+        slow = _python_attributes(rest, setup)
+        frame = pd.concat([f for f in (fast, slow) if len(f)], ignore_index=True) if len(fast) or len(slow) else slow
+        frame = _typed(frame.sort_values(["RECORD", "ALLELE"], kind="stable").reset_index(drop=True))
+    else:
+        frame = _python_attributes(((i, line) for i, line in enumerate(_record_lines(vcf))), setup, on_record=on_record)
+    _check_contigs(frame, targets, reference, rules, file)
+    return _cascade(frame, rules, tumour_only=tumour_only, callable_regions=callable_regions, coding=coding,
+                    hotspots=hotspots, annotation_kind=annotation.kind)
+
+
+def _text_path(vcf: pysam.VariantFile) -> str | None:
+    path = vcf.filename.decode() if isinstance(vcf.filename, bytes) else str(vcf.filename)
+    return path if vcf.format == "VCF" and Path(path).is_file() else None
+
+
+def _check_contigs(frame: pd.DataFrame, targets: Regions, reference: pysam.FastaFile | None, rules: dict, file) -> None:
+    if frame.empty:
+        return
+    codes, chroms = pd.factorize(frame["CHROM"])
+    _, first_rows = np.unique(codes, return_index=True)
     reference_contigs = set(reference.references) if reference is not None else None
-    annotation_prefix = f"{annotation.tag}=" if annotation.tag else None
+    target_contigs = set(targets.contigs)
+    for chrom, first in zip(chroms, first_rows):
+        where = f"record {chrom}:{frame['RAW_POS'].iat[first]}"
+        if reference_contigs is not None and chrom not in reference_contigs:
+            raise InputError("contig is not in the reference FASTA", file=file, row=where, field="CHROM", value=chrom)
+        if rules["off_target_contigs"] == "error" and chrom not in target_contigs:
+            raise InputError("contig is not in the target BED (restrict the VCF to the targets, or set off_target_contigs: not_callable)",
+                             file=file, row=where, field="CHROM", value=chrom)
 
-    seen: set[tuple[str, int, str, str]] = set()
+
+def _python_attributes(lines, setup: _Setup, on_record: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Per-allele facts of records given as (index, text line): the reference reader."""
+    annotation = setup.annotation
+    annotation_prefix = setup.annotation_prefix
+    info_pop_fields = setup.info_pop_fields
+    af_per_allele = setup.af_per_allele
+    reference = setup.reference
     rows: list[tuple] = []
-    checked_contigs: set[str] = set()
     format_layout: dict[str, tuple[int, int, int]] = {}
-    callable_lookup = _IntervalLookup(callable_regions)
-    coding_lookup = _IntervalLookup(coding) if coding is not None else None
-    column = 9 + sample_index
+    column = 9 + setup.sample_index
     n_records = 0
-    for line in _record_lines(vcf):
+    for record_index, line in lines:
         n_records += 1
         if on_record is not None and not n_records & 0x3FF:
             on_record(1024)
         fields = line.rstrip("\n").split("\t")
         chrom = fields[0]
-        if chrom not in checked_contigs:
-            where = f"record {chrom}:{fields[1]}"
-            if reference_contigs is not None and chrom not in reference_contigs:
-                raise InputError("contig is not in the reference FASTA", file=file, row=where, field="CHROM", value=chrom)
-            if off_target_error and chrom not in target_contigs:
-                raise InputError("contig is not in the target BED (restrict the VCF to the targets, or set off_target_contigs: not_callable)",
-                                 file=file, row=where, field="CHROM", value=chrom)
-            checked_contigs.add(chrom)
         vcf_pos = int(fields[1])
         ref = fields[3]
         alts = tuple(fields[4].split(","))
@@ -236,8 +282,6 @@ def count_variants(
         if depth is None:
             depth = ad_total
         af_list = af_text.split(",") if af_text not in (None, ".") else None
-        passed_filter = (filt == "PASS") if pass_only else True
-
         for allele_number, alt in enumerate(alts, 1):
             if alt == "*" or alt.startswith("<") or alt == ".":
                 continue  # spanning deletions and symbolic alleles are not small variants
@@ -256,65 +300,106 @@ def count_variants(
             v_allele = vep_allele(ref, alts, alt) if annotation.kind == "VEP" else alt
             consequence = annotation.most_severe(annotation_value, alt, v_allele) if annotation_value else None
             pop_af = None
-            if info_pop_fields:
-                for key in info_pop_fields:
-                    raw = _info_value(info, key + "=")
-                    if raw:
-                        pieces = raw.split(",")
-                        piece = pieces[allele_number - 1] if len(pieces) == len(alts) else pieces[0]
-                        for p in piece.split("&"):
-                            val = _float(p) if p != "." else None
-                            if val is not None:
-                                pop_af = val if pop_af is None else max(pop_af, val)
+            for key in info_pop_fields:
+                raw = _info_value(info, key + "=")
+                if raw:
+                    pieces = raw.split(",")
+                    piece = pieces[allele_number - 1] if len(pieces) == len(alts) else pieces[0]
+                    for p in piece.split("&"):
+                        val = _float(p) if p != "." else None
+                        if val is not None:
+                            pop_af = val if pop_af is None else max(pop_af, val)
             if annotation.population_indexes and annotation_value:
                 csq_af = annotation.population_af(annotation_value, alt, v_allele)
                 if csq_af is not None:
                     pop_af = csq_af if pop_af is None else max(pop_af, csq_af)
-
-            key = (chrom, pos, nref, nalt)
-            failed = None
-            if not passed_filter:
-                failed = "filter"
-            elif key in seen:
-                failed = "duplicate"
-            else:
-                seen.add(key)
-                if depth is None or depth < min_depth:
-                    failed = "depth"
-                elif alt_reads is None or alt_reads < min_alt:
-                    failed = "alt_reads"
-                elif vaf is None or vaf < min_vaf:
-                    failed = "vaf"
-                elif tumour_only and pop_af is not None and pop_af > max_pop_af:
-                    failed = "population"
-                elif use_hotspots and key in hotspots:  # type: ignore[operator]
-                    failed = "hotspot"
-                else:
-                    pos0 = pos - 1
-                    if coding_lookup is not None and annotation.kind == "NONE":
-                        coding_ok = coding_lookup.contains(chrom, pos0)
-                        is_syn = False
-                    else:
-                        coding_ok = consequence in nonsyn or consequence in syn
-                        is_syn = consequence in syn
-                    if not coding_ok:
-                        failed = "not_coding"
-                    elif is_syn and not count_syn:
-                        failed = "synonymous"
-                    elif not callable_lookup.contains(chrom, pos0):
-                        failed = "not_callable"
-            rows.append((chrom, pos, nref, nalt, _variant_type(nref, nalt), filt, depth, alt_reads, vaf,
-                         pop_af, consequence, failed is None, failed))
+            rows.append((record_index, allele_number, chrom, pos, nref, nalt, filt, depth, alt_reads, vaf, pop_af,
+                         consequence, vcf_pos))
     if on_record is not None:
         on_record(n_records & 0x3FF)
-    frame = pd.DataFrame.from_records(rows, columns=VARIANT_COLUMNS)
-    frame["POS"] = frame["POS"].astype(np.int64)
+    frame = pd.DataFrame.from_records(rows, columns=ATTRIBUTE_COLUMNS + ["RAW_POS"])
+    return _typed(frame)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for col in ("RECORD", "ALLELE", "POS", "RAW_POS"):
+        frame[col] = frame[col].astype(np.int64)
     for col in ("DEPTH", "ALT_READS"):
         frame[col] = frame[col].astype("Int64")
     for col in ("VAF", "POPULATION_AF"):
         frame[col] = frame[col].astype("float64")
-    frame["COUNTED"] = frame["COUNTED"].astype(bool)
+    for col in ("CHROM", "REF", "ALT", "FILTER", "CONSEQUENCE"):
+        frame[col] = frame[col].astype(object)
     return frame
+
+
+def _contains(regions: Regions, chrom: pd.Series, pos0: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(pos0), dtype=bool)
+    codes, uniques = pd.factorize(chrom)
+    for k, contig in enumerate(uniques):
+        sel = codes == k
+        out[sel] = regions.contains(contig, pos0[sel])
+    return out
+
+
+def _variant_types(refs: np.ndarray, alts: np.ndarray) -> np.ndarray:
+    ref_len = np.fromiter(map(len, refs), dtype=np.int64, count=len(refs))
+    alt_len = np.fromiter(map(len, alts), dtype=np.int64, count=len(alts))
+    out = np.where(ref_len == alt_len, np.where(ref_len == 1, "SNV", "MNV"), "").astype(object)
+    for i in np.flatnonzero(ref_len != alt_len).tolist():
+        out[i] = _variant_type(refs[i], alts[i])
+    return out
+
+
+def _cascade(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_regions: Regions,
+             coding: Regions | None, hotspots: set | None, annotation_kind: str) -> pd.DataFrame:
+    """First failed filter of every allele, in the fixed order (vectorized over alleles)."""
+    v = rules["variants"]
+    n = len(frame)
+    passed_filter = (frame["FILTER"] == "PASS").to_numpy() if v["pass_only"] else np.ones(n, dtype=bool)
+    keys = ["CHROM", "POS", "REF", "ALT"]
+    duplicate = np.zeros(n, dtype=bool)
+    duplicate[passed_filter] = frame.loc[passed_filter, keys].duplicated(keep="first").to_numpy()
+    depth = frame["DEPTH"].astype("float64").to_numpy()
+    alt_reads = frame["ALT_READS"].astype("float64").to_numpy()
+    vaf = frame["VAF"].to_numpy()
+    pop = frame["POPULATION_AF"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        low_depth = np.isnan(depth) | (depth < v["min_depth"])
+        low_alt = np.isnan(alt_reads) | (alt_reads < v["min_alt_reads"])
+        low_vaf = np.isnan(vaf) | (vaf < v["min_vaf"])
+        population = tumour_only & ~np.isnan(pop) & (pop > rules["population"]["max_af"])
+    use_hotspots = bool(hotspots) and tumour_only and rules["hotspots"]["remove_in_tumour_only"]
+    hotspot = np.zeros(n, dtype=bool)
+    if use_hotspots:
+        hotspot = np.fromiter(((c, p, r, a) in hotspots for c, p, r, a in frame[keys].itertuples(index=False, name=None)),  # type: ignore[operator]
+                              dtype=bool, count=n)
+    pos0 = frame["POS"].to_numpy() - 1
+    consequence = frame["CONSEQUENCE"]
+    nonsyn = set(rules["consequences"]["nonsynonymous"])
+    syn = set(rules["consequences"]["synonymous"])
+    if annotation_kind == "NONE":
+        coding_ok = _contains(coding, frame["CHROM"], pos0)  # type: ignore[arg-type]
+        is_syn = np.zeros(n, dtype=bool)
+    else:
+        is_syn = consequence.isin(syn).to_numpy()
+        coding_ok = consequence.isin(nonsyn).to_numpy() | is_syn
+    not_callable = ~_contains(callable_regions, frame["CHROM"], pos0)
+    conditions = [~passed_filter, duplicate, low_depth, low_alt, low_vaf, population, hotspot, ~coding_ok,
+                  is_syn & (not v["count_synonymous"]), not_callable]
+    names = ["filter", "duplicate", "depth", "alt_reads", "vaf", "population", "hotspot", "not_coding", "synonymous",
+             "not_callable"]
+    failed = np.select(conditions, names, default="")
+    out = pd.DataFrame({
+        "CHROM": frame["CHROM"], "POS": frame["POS"], "REF": frame["REF"], "ALT": frame["ALT"],
+        "VARIANT_TYPE": _variant_types(frame["REF"].to_numpy(), frame["ALT"].to_numpy()),
+        "FILTER": frame["FILTER"], "DEPTH": frame["DEPTH"], "ALT_READS": frame["ALT_READS"], "VAF": frame["VAF"],
+        "POPULATION_AF": frame["POPULATION_AF"], "CONSEQUENCE": frame["CONSEQUENCE"],
+        "COUNTED": failed == "",
+        "FIRST_FAILED_FILTER": pd.Series(failed, dtype=object).where(failed != "", None),
+    })
+    out["COUNTED"] = out["COUNTED"].astype(bool)
+    return out
 
 
 def _record_lines(vcf: pysam.VariantFile):
