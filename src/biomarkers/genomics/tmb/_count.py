@@ -213,8 +213,11 @@ def count_variants(
             on_record(table.num_rows)
         fast, rest = arrow_attributes(table, setup, rules)
         slow = _python_attributes(rest, setup)
-        frame = pd.concat([f for f in (fast, slow) if len(f)], ignore_index=True) if len(fast) or len(slow) else slow
-        frame = _typed(frame.sort_values(["RECORD", "ALLELE"], kind="stable").reset_index(drop=True))
+        if len(slow) and len(fast):
+            frame = pd.concat([fast, slow], ignore_index=True)
+            frame = _typed(frame.sort_values(["RECORD", "ALLELE"], kind="stable").reset_index(drop=True))
+        else:
+            frame = _typed(slow if len(slow) else fast)
     else:
         frame = _python_attributes(((i, line) for i, line in enumerate(_record_lines(vcf))), setup, on_record=on_record)
     _check_contigs(frame, targets, reference, rules, file)
@@ -322,20 +325,18 @@ def _python_attributes(lines, setup: _Setup, on_record: Callable[[int], None] | 
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    for col in ("RECORD", "ALLELE", "POS", "RAW_POS"):
-        frame[col] = frame[col].astype(np.int64)
-    for col in ("DEPTH", "ALT_READS"):
-        frame[col] = frame[col].astype("Int64")
-    for col in ("VAF", "POPULATION_AF"):
-        frame[col] = frame[col].astype("float64")
-    for col in ("CHROM", "REF", "ALT", "FILTER", "CONSEQUENCE"):
-        frame[col] = frame[col].astype(object)
+    wanted = {"RECORD": np.int64, "ALLELE": np.int64, "POS": np.int64, "RAW_POS": np.int64, "DEPTH": "Int64",
+              "ALT_READS": "Int64", "VAF": "float64", "POPULATION_AF": "float64", "CHROM": object, "REF": object,
+              "ALT": object, "FILTER": object, "CONSEQUENCE": object}
+    for col, dtype in wanted.items():
+        if frame[col].dtype != dtype:
+            frame[col] = frame[col].astype(dtype)
     return frame
 
 
-def _contains(regions: Regions, chrom: pd.Series, pos0: np.ndarray) -> np.ndarray:
+def _contains(regions: Regions, chrom_codes: tuple[np.ndarray, np.ndarray], pos0: np.ndarray) -> np.ndarray:
     out = np.zeros(len(pos0), dtype=bool)
-    codes, uniques = pd.factorize(chrom)
+    codes, uniques = chrom_codes
     for k, contig in enumerate(uniques):
         sel = codes == k
         out[sel] = regions.contains(contig, pos0[sel])
@@ -378,13 +379,14 @@ def _cascade(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_re
     consequence = frame["CONSEQUENCE"]
     nonsyn = set(rules["consequences"]["nonsynonymous"])
     syn = set(rules["consequences"]["synonymous"])
+    chrom_codes = pd.factorize(frame["CHROM"])
     if annotation_kind == "NONE":
-        coding_ok = _contains(coding, frame["CHROM"], pos0)  # type: ignore[arg-type]
+        coding_ok = _contains(coding, chrom_codes, pos0)  # type: ignore[arg-type]
         is_syn = np.zeros(n, dtype=bool)
     else:
         is_syn = consequence.isin(syn).to_numpy()
         coding_ok = consequence.isin(nonsyn).to_numpy() | is_syn
-    not_callable = ~_contains(callable_regions, frame["CHROM"], pos0)
+    not_callable = ~_contains(callable_regions, chrom_codes, pos0)
     conditions = [~passed_filter, duplicate, low_depth, low_alt, low_vaf, population, hotspot, ~coding_ok,
                   is_syn & (not v["count_synonymous"]), not_callable]
     names = ["filter", "duplicate", "depth", "alt_reads", "vaf", "population", "hotspot", "not_coding", "synonymous",
