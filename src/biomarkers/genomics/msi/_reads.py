@@ -128,12 +128,17 @@ def count_lengths(alignments: pysam.AlignmentFile, sites: pd.DataFrame, *, min_m
             for first, last, lo, hi in _regions(starts, ends, flanks):
                 seen: dict[int, set[str]] = {}
                 looked: dict[int, int] = {}
+                done = first  # sites before this one can get no more reads: their read names are dropped
                 for read in alignments.fetch(chrom, lo, hi):
                     if read.flag & _SKIP_FLAGS or read.mapping_quality < min_mapq:
                         continue
                     r_start = read.reference_start
                     r_end = read.reference_end
                     i = bisect_left(lows, r_start, first, last)
+                    while done < i:  # reads come sorted by start: a site whose flank starts before r_start is complete
+                        seen.pop(done, None)
+                        looked.pop(done, None)
+                        done += 1
                     if i >= last or lows[i] > r_end:
                         continue
                     name = read.query_name
