@@ -210,6 +210,8 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     assert msi.loc[msi.GROUP == "MSI-H", "N"].item() == int((truth["MSI_STATUS"] == "MSI-H").sum())
     # a boolean group column: TRUE/FALSE groups, the same subjects as the numeric cut-off
     assert (wide["TMB_LIKE_HIGH_GROUP"].eq("TRUE") == wide["TMB_LIKE_GROUP"].eq("HIGH")).all()
+    # ... so its associations are not repeated under a second name
+    assert "TMB-like high" not in set(assoc.BIOMARKER) and "TMB_LIKE" in set(assoc.BIOMARKER)
     meta = schemas.table_metadata(results / "analysis" / "analysis_wide.parquet")
     assert {"TMB_LIKE_BL", "TMB_LIKE_CHG", "TMB_LIKE_GROUP"} <= {c["name"] for c in meta["columns"]}
 
