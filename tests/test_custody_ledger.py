@@ -234,3 +234,36 @@ def test_missing_required_column_names_it(tmp_path, cli):
     assert result.returncode == 2
     assert result.stderr.strip().endswith(f"{bad}, line 1, field 'actor_id': required column is missing from the header")
     assert not (tmp_path / "l.sqlite").exists()
+
+
+def test_record_without_event_id_is_idempotent(tmp_path, cli):
+    export = write_export(tmp_path / "export.csv", small_export_rows())
+    ledger = tmp_path / "ledger.sqlite"
+    assert cli("custody", "import", "--ledger", str(ledger), str(export)).returncode == 0
+    args = ("custody", "record", "--ledger", str(ledger), "--type", "MOVED", "--subject", SUBJ, "--specimen", "SP01001-0002",
+            "--occurred-at", "2025-03-01T08:00:00+08:00", "--actor", "STAFF09", "--site", "SITE01",
+            "--set", "storage_unit=F2", "--set", "rack=R1", "--set", "box=B1", "--set", "position_row=A", "--set", "position_col=2")
+    first, second = cli(*args), cli(*args)
+    assert first.returncode == 0 and first.stdout.startswith("recorded REC-")
+    assert second.returncode == 0 and second.stdout.startswith("already recorded as REC-")
+    assert len(read_ledger(ledger)) == 6
+    bad = cli("custody", "record", "--ledger", str(ledger), "--type", "MOVED", "--subject", SUBJ, "--specimen", "SP01001-0002",
+              "--occurred-at", "2025-03-01T08:00:00", "--actor", "STAFF09", "--site", "SITE01")
+    assert bad.returncode == 2 and "field 'occurred_at': date-time has no time zone" in bad.stderr
+
+
+def test_effective_events_apply_a_time_correction_and_keep_its_offset():
+    from biomarkers.custody import effective_events
+
+    base = {"subject_id": SUBJ, "actor_id": "S1", "site": "SITE01", "recorded_at": "2025-03-02T00:00:00Z", "recorded_offset": "+00:00"}
+    raw = [
+        {**base, "seq": 1, "hash": "h1", "event_id": "A", "event_type": "THAWED", "specimen_id": "SP01001-0002",
+         "occurred_at": "2025-03-01T00:00:00Z", "occurred_offset": "+08:00"},
+        {**base, "seq": 2, "hash": "h2", "event_id": "B", "event_type": "CORRECTED", "target_event_id": "A",
+         "corrected_field": "occurred_at", "corrected_value": "2025-03-01T09:30:00.5+01:00", "reason": "clock",
+         "occurred_at": "2025-03-02T00:00:00Z", "occurred_offset": "+00:00"},
+    ]
+    events, _ = effective_events(raw)
+    assert [e["event_id"] for e in events] == ["A"]
+    assert events[0]["occurred_at"] == "2025-03-01T08:30:00.500000Z" and events[0]["occurred_offset"] == "+01:00"
+    assert events[0]["_corrected_by"] == "B" and raw[0]["occurred_at"] == "2025-03-01T00:00:00Z"  # the ledger row is untouched

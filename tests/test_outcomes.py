@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyreadstat
@@ -177,24 +179,94 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("what,edits,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
-def test_bad_adam_input_is_one_line_naming_file_row_field_and_exit_2(tmp_path, cli, what, edits, message):
+def test_bad_adam_input_is_one_line_naming_file_row_field_and_exit_2(tmp_path, capsys, what, edits, message):
+    from biomarkers.cli import main
+
     paths = _tiny(tmp_path, **edits)
     results = tmp_path / "results"
-    proc = cli("analysis", "--results", str(results), "--adsl", str(paths["adsl"]), "--adtte", str(paths["adtte"]), "--adrs", str(paths["adrs"]))
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    code = main(["analysis", "--results", str(results), "--adsl", str(paths["adsl"]), "--adtte", str(paths["adtte"]), "--adrs", str(paths["adrs"])])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
     assert message in lines[0]
     assert not (results / "analysis").exists()
 
 
-def test_tiny_trial_end_to_end_months_and_flags(tmp_path, cli):
-    paths = _tiny(tmp_path)
+def test_bad_input_from_the_command_line_as_a_user_runs_it(tmp_path, cli):
+    paths = _tiny(tmp_path, adtte=_set(3, "CNSR", 2))
     proc = cli("analysis", "--results", str(tmp_path / "r"), "--adsl", str(paths["adsl"]), "--adtte", str(paths["adtte"]), "--adrs", str(paths["adrs"]))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"biomarkers analysis: error: {paths['adtte']}, row 4, field 'CNSR': "
+                                   "CNSR must be 0 (event) or 1 (censored) (got 2)")
+
+
+def test_tiny_trial_end_to_end_months_and_flags(tmp_path):
+    from biomarkers.cli import main
+
+    paths = _tiny(tmp_path)
+    assert main(["analysis", "--results", str(tmp_path / "r"), "--adsl", str(paths["adsl"]), "--adtte", str(paths["adtte"]), "--adrs", str(paths["adrs"])]) == 0
     subjects = schemas.read_table(tmp_path / "r" / "analysis" / "subjects.parquet")
     assert subjects.PFS_MONTHS.tolist() == pytest.approx([100 / DAYS_PER_MONTH, 50 / DAYS_PER_MONTH, 30 / DAYS_PER_MONTH])
     assert subjects.PFS_EVENT.tolist() == [1, 1, 0] and subjects.OS_EVENT.tolist() == [0, 1, 0]
     assert subjects.RESPONDER.tolist() == [True, False, False]
     assert subjects.DISEASE_CONTROL.tolist() == [True, True, False]
     assert subjects.STRATUM.tolist() == ["CPS>=1", "CPS<1", "CPS>=1"]
+
+
+def test_population_flag_keeps_flagged_subjects_only(tmp_path):
+    paths = _tiny(tmp_path, adsl=lambda f: f.assign(ITTFL=["Y", "N", "Y"]))
+    config = tmp_path / "c.yaml"
+    config.write_text("adsl: {population_flag: ITTFL, stratum_map: {'CPS>=1': POS, 'CPS<1': NEG}}\n")
+    out = run_analysis(tmp_path / "r", adsl=paths["adsl"], adtte=paths["adtte"], adrs=paths["adrs"], config=config)
+    assert out["subjects"].USUBJID.tolist() == ["S1-001", "S1-003"]
+    assert out["subjects"].STRATUM.tolist() == ["POS", "POS"]
+    assert out["wide"].USUBJID.tolist() == ["S1-001", "S1-003"]
+
+
+def test_unknown_outcomes_config_key_is_an_input_error(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("adrs: {confirm: true}\n")
+    with pytest.raises(InputError, match="confirm"):
+        load_outcomes_config(config)
+
+
+@pytest.mark.real_data
+def test_no_direct_identifiers_reach_the_outputs(real_data, tmp_path):
+    # pharmaverse ADSL carries birth dates (BRTHDTC); random.cdisc.data carries investigator names (INVNAM)
+    adsl = read_adam(real_data("clinical/pharmaverse_adsl.xpt"))
+    config = tmp_path / "c.yaml"
+    config.write_text("adsl: {stratum_variable: null}\nadtte: {unit_if_missing: DAYS}\n")
+    run_analysis(tmp_path / "r", adsl=real_data("clinical/pharmaverse_adsl.xpt"), adtte=real_data("clinical/pharmaverse_adtte_onco.xpt"),
+                 adrs=real_data("clinical/pharmaverse_adrs_onco.csv.gz"), config=config)
+    from biomarkers.report import build_report
+
+    html = build_report(tmp_path / "r").read_text()
+    identifiers = set(adsl["BRTHDTC"].dropna().astype(str))
+    assert identifiers and not any(value in html for value in identifiers)
+    for path in (tmp_path / "r" / "analysis").glob("*.parquet"):
+        frame = schemas.read_table(path)
+        assert not {"BRTHDTC", "INVNAM", "AGE", "SEX", "RACE"} & set(frame.columns)
+        text = frame.astype(str).to_numpy().ravel()
+        assert not identifiers & set(text)
+
+
+def test_same_inputs_same_outputs(tmp_path):
+    from biomarkers.report import build_report
+
+    paths = _tiny(tmp_path)
+    outputs = []
+    for name in ("a", "b"):
+        results = tmp_path / name
+        run_analysis(results, adsl=paths["adsl"], adtte=paths["adtte"], adrs=paths["adrs"])
+        build_report(results)
+        outputs.append({p.relative_to(results): p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()})
+    assert outputs[0].keys() == outputs[1].keys() and len(outputs[0]) >= 6
+    for rel in outputs[0]:
+        if rel.suffix == ".png":
+            assert outputs[0][rel] == outputs[1][rel], rel
+        elif rel.suffix == ".parquet":
+            pd.testing.assert_frame_equal(schemas.read_table(tmp_path / "a" / rel), schemas.read_table(tmp_path / "b" / rel))
+    # the report names its results folder; apart from that it is identical
+    html = [o[Path("report/index.html")].decode().replace(str(tmp_path / n), "X") for o, n in zip(outputs, "ab")]
+    assert html[0] == html[1]

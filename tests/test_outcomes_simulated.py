@@ -50,9 +50,14 @@ def register_tmb_like() -> schemas.Table:
             schemas.Column(N.TIMEPOINT, pa.string(), "timepoint"),
             schemas.Column("BURDEN", pa.float64(), "mutations per megabase", unit="mut/Mb"),
             schemas.Column("QC", pa.string(), "QC status"),
+            schemas.Column("INSTABILITY", pa.string(), "MSI-like status (categorical)"),
+            schemas.Column("HIGH_FLAG", pa.bool_(), "burden >= 10 (a boolean group column)"),
         ),
         biomarkers=(schemas.Biomarker(column="BURDEN", name="TMB_LIKE", modality="fixture", unit="mut/Mb",
-                                      cutoff=10.0, qc_column="QC"),),
+                                      cutoff=10.0, qc_column="QC"),
+                    schemas.Biomarker(column="INSTABILITY", name="MSI like", modality="fixture", cutoff="INSTABILITY",
+                                      qc_column="QC"),
+                    schemas.Biomarker(column="HIGH_FLAG", name="TMB-like high", modality="fixture", cutoff="HIGH_FLAG")),
     )
     schemas.TABLES[TABLE] = tbl
     schemas.refresh_analysis_wide()
@@ -63,7 +68,8 @@ def write_tmb_like(trial: SimulatedTrial, results, extra_subject: str | None = N
     truth = pd.read_csv(trial.truth_dir / "subjects.csv")
     rows = pd.DataFrame({N.STUDYID: "NCT07007182", N.USUBJID: truth[N.USUBJID],
                          N.SPECIMEN_ID: [f"SP{i:04d}B" for i in range(len(truth))], N.TIMEPOINT: "BASELINE",
-                         "BURDEN": truth["TMB_TARGET"], "QC": "PASS"})
+                         "BURDEN": truth["TMB_TARGET"], "QC": "PASS", "INSTABILITY": truth["MSI_STATUS"],
+                         "HIGH_FLAG": truth["TMB_TARGET"] >= 10})
     # every tenth subject measured again at surgery (a change from baseline), and one failing-QC value
     again = rows.iloc[::10].assign(SPECIMEN_ID=lambda f: f[N.SPECIMEN_ID].str.replace("B", "S"), TIMEPOINT="SURGERY",
                                    BURDEN=lambda f: f["BURDEN"] + 1.5)
@@ -77,17 +83,22 @@ def write_tmb_like(trial: SimulatedTrial, results, extra_subject: str | None = N
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def registered():
+    register_tmb_like()
+    yield
+    del schemas.TABLES[TABLE]
+    schemas.refresh_analysis_wide()
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory, registered):
     root = tmp_path_factory.mktemp("sim")
     trial = simulate_outcomes(root / "trial", N_SUBJECTS, seed=1)
-    register_tmb_like()
     results = root / "results"
     table = write_tmb_like(trial, results)
     out = run_analysis(results, adsl=trial.outdir / trial.params["adsl"], adtte=trial.outdir / trial.params["adtte"],
                        adrs=trial.outdir / trial.params["adrs"])
-    yield trial, results, table, out
-    del schemas.TABLES[TABLE]
-    schemas.refresh_analysis_wide()
+    return trial, results, table, out
 
 
 def test_simulated_adam_reads_back_as_the_simulated_outcomes(simulated):
@@ -144,13 +155,14 @@ def test_known_tmb_high_hazard_ratio_is_recovered(simulated):
     assert comparisons.loc[comparisons.P_VALUE.notna(), "N"].gt(0).all()
 
 
-def test_tmb_high_hazard_ratio_ci_covers_the_truth_across_trials(tmp_path):
+def test_tmb_high_hazard_ratio_ci_covers_the_truth_across_trials(registered, tmp_path):
     """A 95% CI covers the truth in about 95% of trials, not in every one (seed 1's draw is
     extreme: HR 0.19, CI 0.10-0.34 directly on the truth table). So: ten independent trials
     through the package API; the CI must cover the true HR in at least 8 (P(<8) = 1.2% for
     95% intervals) and the estimates must centre on the truth."""
     from biomarkers.outcomes import analysis_wide, associations, biomarkers_long, derive_subjects, load_outcomes_config, read_adam
     from biomarkers.outcomes._associations import groupings
+    from biomarkers.outcomes._tables import biomarker_cutoffs
 
     config = load_outcomes_config()
     config["associations"]["populations"] = ["ALL"]
@@ -164,11 +176,13 @@ def test_tmb_high_hazard_ratio_ci_covers_the_truth_across_trials(tmp_path):
         adam = {k: read_adam(trial.outdir / trial.params[k]) for k in ("adsl", "adtte", "adrs")}
         subjects = derive_subjects(adam["adsl"], adam["adtte"], adam["adrs"], config)
         wide, described = analysis_wide(subjects, biomarkers_long(results, subjects), results, protocol, config)
-        groups = [g for g in groupings(wide, described, {"TMB_LIKE": "TMB_LIKE"}) if g[0] == "TMB_LIKE"]
+        stems = {name: stem for name, (stem, _) in biomarker_cutoffs(config).items()}
+        groups = [g for g in groupings(wide, described, stems) if g[0] == "TMB_LIKE"]
         row = _tmb_cox_row(associations(wide, groups, config))
         covered += row.CI_LOWER <= truth_hr <= row.CI_UPPER
         log_hrs.append(math.log(row.ESTIMATE))
         assert row.ESTIMATE < 1, (seed, row.ESTIMATE)
+    print(f"TMB-high PFS HR over 10 trials: covered {covered}/10, geometric mean {np.exp(np.mean(log_hrs)):.3f} (truth {truth_hr})")
     assert covered >= 8, covered
     assert abs(np.mean(log_hrs) - math.log(truth_hr)) < 0.2, np.exp(np.mean(log_hrs))
 
@@ -177,8 +191,8 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     trial, results, table, out = simulated
     truth = pd.read_csv(trial.truth_dir / "subjects.csv").set_index(N.USUBJID)
     long = schemas.read_table(results / "analysis" / "biomarkers_long.parquet")
-    assert len(long) == len(table) and set(long.SOURCE_TABLE) == {TABLE} and set(long.MODALITY) == {"fixture"}
-    assert long.loc[long.SPECIMEN_ID == "SPFAIL", "QC_PASS"].tolist() == [False]
+    assert len(long) == 3 * len(table) and set(long.SOURCE_TABLE) == {TABLE} and set(long.MODALITY) == {"fixture"}
+    assert long.loc[long.SPECIMEN_ID == "SPFAIL", "QC_PASS"].tolist() == [False, True, False]  # the flag has no QC column
     wide = schemas.read_table(results / "analysis" / "analysis_wide.parquet").set_index(N.USUBJID)
     assert len(wide) == N_SUBJECTS
     np.testing.assert_allclose(wide.loc[truth.index, "TMB_LIKE_BL"], truth["TMB_TARGET"])
@@ -187,19 +201,36 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     assert wide.drop(index=remeasured)["TMB_LIKE_CHG"].isna().all()    # the failing-QC value is not a change
     assert (wide["TMB_LIKE_GROUP"] == np.where(wide["TMB_LIKE_BL"] >= 10, "HIGH", "LOW")).all()
     assert (wide.loc[truth.index, "TMB_LIKE_GROUP"].eq("HIGH") == truth["TMB_HIGH"]).all()
+    # a categorical biomarker: its values are the groups
+    assert (wide.loc[truth.index, "MSI_LIKE_BL_TEXT"] == truth["MSI_STATUS"]).all()
+    assert (wide.loc[truth.index, "MSI_LIKE_GROUP"] == truth["MSI_STATUS"]).all() and wide["MSI_LIKE_BL"].isna().all()
+    assoc = out["associations"]
+    msi = assoc[(assoc.BIOMARKER == "MSI like") & (assoc.POPULATION == "ALL") & (assoc.ENDPOINT == "ORR")]
+    assert set(msi.GROUP) == {"MSI-H", "MSS", "MSI-H vs MSS"} and set(msi.CUTOFF) == {"categories"}
+    assert msi.loc[msi.GROUP == "MSI-H", "N"].item() == int((truth["MSI_STATUS"] == "MSI-H").sum())
+    # a boolean group column: TRUE/FALSE groups, the same subjects as the numeric cut-off
+    assert (wide["TMB_LIKE_HIGH_GROUP"].eq("TRUE") == wide["TMB_LIKE_GROUP"].eq("HIGH")).all()
     meta = schemas.table_metadata(results / "analysis" / "analysis_wide.parquet")
     assert {"TMB_LIKE_BL", "TMB_LIKE_CHG", "TMB_LIKE_GROUP"} <= {c["name"] for c in meta["columns"]}
 
 
-def test_duckdb_joins_analysis_wide_to_adsl_in_one_line(simulated):
-    duckdb = pytest.importorskip("duckdb")
-    trial, results, _, _ = simulated
-    adsl_csv = results / "adsl.csv"
-    import pyreadstat
+README_JOIN = ("import duckdb, pyreadstat; adsl = pyreadstat.read_xport('adam/adsl.xpt')[0]; "
+               "duckdb.sql(\"SELECT * FROM adsl JOIN 'results/analysis/analysis_wide.parquet' USING (STUDYID, USUBJID)\")"
+               ".write_csv('joined.csv')")
 
-    pyreadstat.read_xport(str(trial.outdir / "adam" / "adsl.xpt"))[0].to_csv(adsl_csv, index=False)
-    wide = results / "analysis" / "analysis_wide.parquet"
-    joined = duckdb.sql(f"SELECT * FROM read_csv_auto('{adsl_csv}') JOIN '{wide}' USING (STUDYID, USUBJID)").df()
+
+def test_duckdb_joins_analysis_wide_to_adsl_in_one_line(simulated, tmp_path):
+    """The README's one line, run as written (ADSL straight from SAS transport, no renaming)."""
+    pytest.importorskip("duckdb")
+    import subprocess
+    import sys
+
+    trial, results, _, _ = simulated
+    (tmp_path / "adam").symlink_to(trial.outdir / "adam")
+    (tmp_path / "results").symlink_to(results)
+    proc = subprocess.run([sys.executable, "-c", README_JOIN], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    joined = pd.read_csv(tmp_path / "joined.csv")
     assert len(joined) == N_SUBJECTS and {"ITTFL", "RANDDT", "PFS_MONTHS", "TMB_LIKE_BL"} <= set(joined.columns)
 
 
@@ -212,3 +243,19 @@ def test_biomarker_subject_absent_from_adsl_is_listed_not_dropped(simulated, tmp
     text = str(err.value)
     assert "tmb_like.parquet" in text and "NCT07007182-99-999" in text and "absent from ADSL" in text and "USUBJID" in text
     assert not (results / "analysis").exists()
+
+
+def test_pipeline_runs_analysis_then_report_from_params(simulated, tmp_path):
+    from biomarkers.pipeline import load_params, run_pipeline
+    import yaml
+
+    trial, _, _, _ = simulated
+    params_file = trial.outdir / "params.yaml"
+    params_file.write_text(yaml.safe_dump({k: v for k, v in trial.params.items() if k != "violation_rate"}))
+    params = load_params(params_file, {"outdir": str(tmp_path / "results")})
+    status = run_pipeline(params, only=["analysis", "report"])
+    assert status == {"analysis": "done", "report": "done"}
+    assert (tmp_path / "results" / "analysis" / "analysis_wide.parquet").is_file()
+    assert (tmp_path / "results" / "report" / "index.html").is_file()
+    inputs = schemas.read_table(tmp_path / "results" / "pipeline_info" / "inputs.parquet")
+    assert {"adsl", "adtte", "adrs"} <= set(inputs.ROLE)

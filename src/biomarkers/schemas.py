@@ -234,6 +234,69 @@ _register(Table(
 
 # --- genomics: TMB (issue #3) ------------------------------------------------------
 
+_TMB_FILTER_DOC = {
+    "FILTER": "FILTER not PASS", "DUPLICATE": "the same trimmed variant seen before", "DEPTH": "tumour depth below the minimum",
+    "ALT_READS": "too few tumour reads support the ALT", "VAF": "tumour VAF below the minimum",
+    "POPULATION": "population allele frequency above the maximum (tumour-only mode)",
+    "HOTSPOT": "a known hotspot (tumour-only mode, with --hotspots)", "NOT_CODING": "not a coding consequence (or outside the coding BED)",
+    "SYNONYMOUS": "synonymous (counted only when count_synonymous is true)", "NOT_CALLABLE": "outside the callable territory",
+}
+
+_register(Table(
+    name="genomics.tmb",
+    path="genomics/tmb.parquet",
+    description="Tumour mutational burden: one row per tumour specimen, with the denominator, the variant funnel and the parameters used.",
+    key=(N.SPECIMEN_ID,),
+    columns=(
+        _studyid(), _usubjid(), _specimen(), _timepoint(),
+        Column("TUMOR_SAMPLE", pa.string(), "Tumour sample name in the VCF", nullable=False),
+        Column("NORMAL_SAMPLE", pa.string(), "Matched normal: its VCF sample name, else its BAM file name; null in tumour-only mode"),
+        Column("MODE", pa.string(), "paired (a matched normal was used) or tumour-only", nullable=False),
+        Column("ANNOTATION", pa.string(), "Consequence source: VEP (CSQ), SNPEFF (ANN) or CODING_BED (unannotated VCF)", nullable=False),
+        Column("DENOMINATOR_SOURCE", pa.string(), "BAM_DEPTH (callable bases measured from the BAM/CRAM), TARGET_BED (merged targets, no BAM) or USER_MB (--callable-mb)", nullable=False),
+        Column("TARGET_BASES", pa.int64(), "Bases of the merged target BED (overlaps counted once)", unit="bases", nullable=False),
+        Column("CALLABLE_BASES", pa.int64(), "Denominator: target bases with tumour (and normal) depth >= the threshold", unit="bases", nullable=False),
+        Column("CALLABLE_MB", pa.float64(), "CALLABLE_BASES / 1e6", unit="Mb", nullable=False),
+        Column("N_VARIANTS", pa.int64(), "Variants seen (multi-allelic records split)", nullable=False),
+        *(Column(f"N_{name}", pa.int64(), f"Variants removed by the '{name.lower()}' filter: {doc}", nullable=False) for name, doc in _TMB_FILTER_DOC.items()),
+        Column("N_COUNTED", pa.int64(), "Variants counted (numerator)", nullable=False),
+        Column("TMB", pa.float64(), "Tumour mutational burden: N_COUNTED / CALLABLE_MB", unit="mut/Mb", nullable=False),
+        Column("TMB_CI_LOWER", pa.float64(), "Lower bound of the exact (Garwood) Poisson confidence interval", unit="mut/Mb", nullable=False),
+        Column("TMB_CI_UPPER", pa.float64(), "Upper bound of the exact (Garwood) Poisson confidence interval", unit="mut/Mb", nullable=False),
+        Column("CI_LEVEL", pa.float64(), "Confidence level of the interval", nullable=False),
+        Column("TMB_HIGH", pa.bool_(), "TMB >= TMB_HIGH_CUTOFF", nullable=False),
+        Column("TMB_HIGH_CUTOFF", pa.float64(), "TMB-high threshold used", unit="mut/Mb", nullable=False),
+        Column("PARAMETERS", pa.string(), "Every counting and denominator rule used, canonical JSON", nullable=False),
+    ),
+    biomarkers=(
+        Biomarker(column="TMB", name="TMB", modality="genomics", unit="mut/Mb", cutoff=10.0),
+        Biomarker(column="TMB_HIGH", name="TMB-high", modality="genomics", cutoff="TMB_HIGH"),
+    ),
+))
+
+_register(Table(
+    name="genomics.tmb_variants",
+    path="genomics/tmb_variants.parquet",
+    description="Every variant the TMB step saw (multi-allelic records split, alleles trimmed), whether it counted and, if not, the first filter that removed it.",
+    key=(N.SPECIMEN_ID, "CHROM", "POS", "REF", "ALT"),
+    columns=(
+        _studyid(), _usubjid(), _specimen(), _timepoint(),
+        Column("CHROM", pa.string(), "Contig", nullable=False),
+        Column("POS", pa.int64(), "1-based position of the trimmed allele (anchor base of an indel)", nullable=False),
+        Column("REF", pa.string(), "Reference allele (trimmed)", nullable=False),
+        Column("ALT", pa.string(), "Alternate allele (trimmed)", nullable=False),
+        Column("VARIANT_TYPE", pa.string(), "SNV, MNV, INS, DEL or COMPLEX", nullable=False),
+        Column("FILTER", pa.string(), "FILTER column of the record", nullable=False),
+        Column("DEPTH", pa.int64(), "Tumour depth (FORMAT DP, else sum of AD)", unit="reads"),
+        Column("ALT_READS", pa.int64(), "Tumour reads supporting the ALT (FORMAT AD)", unit="reads"),
+        Column("VAF", pa.float64(), "Tumour variant allele fraction (FORMAT AF, else from AD)"),
+        Column("POPULATION_AF", pa.float64(), "Largest population allele frequency annotated (gnomAD, 1000 Genomes...)"),
+        Column("CONSEQUENCE", pa.string(), "Most severe consequence of the allele across transcripts (null when unannotated)"),
+        Column("COUNTED", pa.bool_(), "Counted in the TMB numerator", nullable=False),
+        Column("FIRST_FAILED_FILTER", pa.string(), "First filter that removed the variant (filter, duplicate, depth, alt_reads, vaf, population, hotspot, not_coding, synonymous, not_callable); null when counted"),
+    ),
+))
+
 
 # --- genomics: MSI (issue #4) ------------------------------------------------------
 

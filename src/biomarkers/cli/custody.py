@@ -103,10 +103,19 @@ def _record(args) -> int:
     fields = {k: v for k, v in fields.items() if v is not None}
     if "recorded_at" not in fields:
         fields["recorded_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    if "event_id" not in fields:
+    derived_id = "event_id" not in fields
+    if derived_id:
+        # the ID is a digest of what happened (not of when it was typed in), so running
+        # the same record command twice records the event once
         content = {k: v for k, v in fields.items() if k != "recorded_at"}
         fields["event_id"] = "REC-" + hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16].upper()
-    event = record_event(args.ledger, fields, protocol=_protocol(args), subjects=_subject_ids(args.subjects))
+    try:
+        event = record_event(args.ledger, fields, protocol=_protocol(args), subjects=_subject_ids(args.subjects))
+    except InputError as exc:
+        if derived_id and exc.field == "event_id" and "already in the ledger" in exc.message:
+            print(f"already recorded as {fields['event_id']}")
+            return 0
+        raise
     print(f"recorded {event['event_id']}")
     return 0
 

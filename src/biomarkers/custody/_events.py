@@ -69,7 +69,7 @@ class _RowValidator:
         self.identifiers = {k for k, v in self.props.items() if v.get("x-identifier")}
         self.patterns = {k: re.compile(v["pattern"]) for k, v in self.props.items() if "pattern" in v}
 
-    def cast(self, raw: dict[str, str], where: dict) -> dict:
+    def cast(self, raw: dict[str, str], where: dict, *, partial: bool = False) -> dict:
         record: dict = {}
         for key, value in raw.items():
             if key in self.identifiers or value is None:
@@ -100,7 +100,7 @@ class _RowValidator:
                 if key in self.patterns and not self.patterns[key].search(value):
                     raise InputError(f"does not match the pattern {spec['pattern']}", field=key, value=value, **where)
                 record[key] = value
-        for key in self.required:
+        for key in () if partial else self.required:
             if key not in record:
                 raise InputError("required value is empty", field=key, **where)
         return record
@@ -175,7 +175,7 @@ def parse_event(raw: dict[str, str], protocol: Protocol, *, where: dict, timepoi
             _parse_time(record["corrected_value"], "corrected_value", where)
         else:
             try:
-                _validator().cast({target: record["corrected_value"]}, where)
+                _validator().cast({target: record["corrected_value"]}, where, partial=True)
             except InputError as exc:
                 raise InputError(f"not a valid {target}: {exc.message}", field="corrected_value",
                                  value=record["corrected_value"], **where) from None
@@ -320,6 +320,7 @@ def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protoco
     rows: list[tuple[str, dict]] = []
     for path in exports:
         rows.extend(parse_export(path, protocol))
+        log.info("custody import: %s read and validated (%d rows so far)", path.name, len(rows))
     existing = read_ledger(ledger) if Path(ledger).exists() else []
     fresh = _check_batch(rows, existing, protocol, subjects)
     fresh.sort(key=_order_key)

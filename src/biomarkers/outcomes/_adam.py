@@ -104,7 +104,7 @@ def load_outcomes_config(path: str | Path | None = None) -> dict:
 
 def _merge(base: dict, override: dict) -> dict:
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict) and key not in ("stratum_map", "cutoffs"):
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key not in ("stratum_map", "cutoffs", "reference_groups"):
             _merge(base[key], value)
         else:
             base[key] = value

@@ -35,7 +35,9 @@ def groupings(wide: pd.DataFrame, described: dict[str, str], stems: dict[str, st
     return out
 
 
-def _reference(levels: list[str], groups: pd.Series) -> str:
+def _reference(levels: list[str], groups: pd.Series, preferred: str | None) -> str:
+    if preferred in levels:
+        return preferred
     if "LOW" in levels:
         return "LOW"
     counts = groups.value_counts()
@@ -183,7 +185,7 @@ def associations(wide: pd.DataFrame, groups: list[tuple[str, str, pd.Series]], c
             if not len(frame):
                 continue
             levels = sorted(frame["_GROUP"].unique())
-            ref = _reference(levels, frame["_GROUP"])
+            ref = _reference(levels, frame["_GROUP"], cfg.get("reference_groups", {}).get(name))
             common = {"BIOMARKER": name, "CUTOFF": cutoff, "POPULATION": pop}
             for endpoint in TIME_ENDPOINTS:
                 rows += _time_rows(frame, endpoint, levels, ref, adjust, common, min_n)

@@ -63,6 +63,13 @@ def plot_forest(assoc: pd.DataFrame, path: Path) -> Path | None:
                 fmt="s", color="black", ms=4, capsize=2)
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    lo, hi = float(cox["CI_LOWER"].min()), float(cox["CI_UPPER"].max())
+    ticks = [t for t in (0.01, 0.03, 0.1, 0.25, 0.5, 1, 2, 4, 10, 30, 100) if lo / 1.5 <= t <= hi * 1.5] or [1]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=7)
     ax.set_xlabel("hazard ratio (95% CI), log scale; < 1 favours the first group")

@@ -111,7 +111,7 @@ def best_overall_response(adrs: pd.DataFrame, refs: pd.DataFrame, cfg: dict) -> 
         ovr = ovr[ovr[flag].astype(str).str.upper() == "Y"]
     label = f"DERIVED:{cfg['ovr_paramcd']} ({'confirmed' if cfg['confirmation'] else 'unconfirmed'})"
     if not len(ovr):
-        return {}, label
+        return {}, "none (no BOR or OVR records)"
     require_variables(adrs, ["ADT"], what="ADRS")
     terms = _check_terms(ovr, adrs, missing_terms)
     dates = pd.to_datetime(ovr["ADT"], errors="coerce")

@@ -39,7 +39,7 @@ def run_analysis(results: str | Path, *, adsl: str | Path, adtte: str | Path, ad
     subjects = derive_subjects(frames["ADSL"], frames["ADTTE"], frames["ADRS"], cfg)
     log.info("analysis: %d subjects, %d PFS events, BOR from %s", len(subjects),
              int(subjects["PFS_EVENT"].fillna(0).sum()), subjects["BOR_SOURCE"].iloc[0] if len(subjects) else "-")
-    long = biomarkers_long(results, subjects)
+    long = biomarkers_long(results, frames["ADSL"][[N.STUDYID, N.USUBJID]].astype(str))
     wide, described = analysis_wide(subjects, long, results, protocol, cfg)
     stems = {name: stem for name, (stem, _) in biomarker_cutoffs(cfg).items()}
     groups = groupings(wide, described, stems)

@@ -40,7 +40,9 @@ def biomarker_tables(results: str | Path) -> list[tuple[schemas.Table, Path]]:
 def biomarkers_long(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame:
     """``analysis.biomarkers_long`` from every biomarker table under ``results``.
 
-    A subject in a biomarker table but not in ADSL is an input error (listed, not dropped).
+    ``subjects`` holds STUDYID and USUBJID of every ADSL subject (before any population
+    flag). A subject in a biomarker table but not in ADSL is an input error (listed,
+    not dropped).
     """
     studyid = dict(zip(subjects[N.USUBJID], subjects[N.STUDYID]))
     frames = []
@@ -64,9 +66,9 @@ def _long_rows(frame: pd.DataFrame, tbl: schemas.Table, marker: schemas.Biomarke
     values = frame[marker.column]
     text = None
     if not numeric:
-        text = values.astype(object).where(values.notna(), None)
+        text = _as_text(values)
     elif isinstance(marker.cutoff, str) and marker.cutoff in frame.columns:
-        text = frame[marker.cutoff].astype(object).where(frame[marker.cutoff].notna(), None)
+        text = _as_text(frame[marker.cutoff])
     if marker.qc_column and marker.qc_column in frame.columns:
         qc = frame[marker.qc_column].astype(object).where(frame[marker.qc_column].notna(), None)
         qc_pass = qc.isin(marker.qc_pass)
@@ -88,6 +90,18 @@ def _long_rows(frame: pd.DataFrame, tbl: schemas.Table, marker: schemas.Biomarke
         "QC_PASS": qc_pass.astype(bool),
         "SOURCE_TABLE": tbl.name,
     })
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Categorical values as text (booleans become TRUE/FALSE), missing as None."""
+    def one(v):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return None
+        if isinstance(v, (bool, np.bool_)):
+            return "TRUE" if v else "FALSE"
+        return str(v)
+
+    return pd.Series([one(v) for v in values], index=values.index, dtype=object)
 
 
 def timepoint_order(protocol: Protocol):
@@ -112,11 +126,16 @@ def biomarker_cutoffs(config: dict) -> dict[str, tuple[str, float | str | None]]
     """``{biomarker name: (column stem, cut-off)}`` from the declarations, config overriding."""
     overrides = config["associations"].get("cutoffs", {})
     out: dict[str, tuple[str, float | str | None]] = {}
+    stems: set[str] = set()
     for tbl in schemas.TABLES.values():
         if tbl.name.startswith("analysis."):
             continue
         for marker in tbl.biomarkers:
-            out.setdefault(marker.name, (schemas._column_label(marker.name), overrides.get(marker.name, marker.cutoff)))
+            stem = schemas._column_label(marker.name)
+            if marker.name in out or stem in stems:  # first declaration wins, as in analysis.wide
+                continue
+            stems.add(stem)
+            out[marker.name] = (stem, overrides.get(marker.name, marker.cutoff))
     return out
 
 

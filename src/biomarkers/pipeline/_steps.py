@@ -79,7 +79,10 @@ def _report_run(ctx: "RunContext") -> None:
 STEPS: list[Step] = [
     Step("custody", "chain of custody: import, verify, check against the protocol", _custody_skip, _custody_run),
 
-    # tmb (issue #3)
+    # tmb (issue #3); imported when the step runs (numba, pysam), written inline to stay in this hunk
+    Step("tmb", "tumour mutational burden of every tumour specimen (count, callable territory, collect)",
+         lambda ctx: __import__("biomarkers.genomics.tmb._step", fromlist=["_"]).tmb_skip_reason(ctx),
+         lambda ctx: __import__("biomarkers.genomics.tmb._step", fromlist=["_"]).run_tmb_step(ctx)),
 
     Step("msi", "microsatellite instability: scan, baseline from the panel of normals, call each tumour, merge",
          _msi_skip, _msi_run),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import __version__
@@ -53,8 +55,13 @@ def _img(data: bytes, alt: str) -> str:
 def _table(frame: pd.DataFrame, max_rows: int = 200) -> str:
     if not len(frame):
         return '<p class="note">No rows.</p>'
-    shown = frame.head(max_rows).astype(object).where(frame.head(max_rows).notna(), None).fillna("")
-    text = shown.to_html(index=False, escape=True, na_rep="", border=0, float_format=lambda v: f"{v:.3g}")
+    shown = frame.head(max_rows).copy()
+    for col in shown.columns:
+        if pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = [f"{v:.3g}" if pd.notna(v) else "" for v in shown[col]]
+        else:
+            shown[col] = [str(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA else "" for v in shown[col]]
+    text = shown.to_html(index=False, escape=True, border=0)
     if len(frame) > max_rows:
         text += f'<p class="note">First {max_rows} of {len(frame)} rows; all are in the Parquet table.</p>'
     return text
@@ -82,6 +89,7 @@ def _cohort(subjects: pd.DataFrame | None, specimens: pd.DataFrame | None, comp:
         parts.append(_missing("analysis/subjects.parquet (run the analysis step with ADSL, ADTTE and ADRS)"))
     else:
         counts = pd.crosstab(subjects[N.ARMCD], subjects[N.STRATUM].fillna("(none)"), margins=True, margins_name="Total")
+        counts.columns.name = None
         parts += ["<h3>Randomized subjects by arm and stratum</h3>", _table(counts.reset_index())]
         per_arm = subjects.groupby(N.ARMCD).agg(
             N=(N.USUBJID, "size"), PFS_EVENTS=("PFS_EVENT", "sum"), OS_EVENTS=("OS_EVENT", "sum"),
@@ -93,10 +101,12 @@ def _cohort(subjects: pd.DataFrame | None, specimens: pd.DataFrame | None, comp:
                 per_arm[f"MEDIAN_{endpoint}_MONTHS (95% CI)"] = [
                     _median_text(rows.loc[a]) if a in rows.index else "" for a in per_arm[N.ARMCD]]
         bor = pd.crosstab(subjects[N.ARMCD], subjects["BOR"])
+        bor.columns.name = None
         parts += ["<h3>Outcomes by arm</h3>", _table(per_arm), "<h3>Best overall response (RECIST 1.1)</h3>", _table(bor.reset_index())]
     if specimens is not None:
         primary = specimens[specimens["LEVEL"] == 0] if "LEVEL" in specimens.columns else specimens
         tab = pd.crosstab(primary[N.SPECIMEN_TYPE], primary[N.TIMEPOINT].fillna("-"))
+        tab.columns.name = None
         parts += ["<h3>Primary specimens collected (specimen type x timepoint)</h3>", _table(tab.reset_index())]
     elif comp is not None:
         tab = comp[comp["COLLECTED"]].pivot_table(index=N.SPECIMEN_TYPE, columns=N.TIMEPOINT, values=N.USUBJID, aggfunc="nunique", fill_value=0)
@@ -202,13 +212,19 @@ def _tables(results: Path) -> str:
 
 
 def _pngs(results: Path) -> dict[str, list[Path]]:
-    """PNGs other steps wrote, by top-level results folder (report/ and analysis/ excluded)."""
+    """PNGs other steps wrote, by top-level results folder (report/ and analysis/ excluded).
+
+    Symbolic links are followed: Nextflow stages a task's inputs as links.
+    """
     found: dict[str, list[Path]] = {}
-    for path in sorted(results.rglob("*.png")):
-        rel = path.relative_to(results)
-        if len(rel.parts) < 2 or rel.parts[0] in ("report", "analysis") or any(p.startswith(".") for p in rel.parts):
+    for top in sorted(p for p in results.iterdir() if p.is_dir()):
+        if top.name in ("report", "analysis") or top.name.startswith("."):
             continue
-        found.setdefault(rel.parts[0], []).append(path)
+        for folder, dirs, files in os.walk(top, followlinks=True):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.lower().endswith(".png"):
+                    found.setdefault(top.name, []).append(Path(folder) / name)
     return found
 
 

@@ -14,6 +14,7 @@ from ..protocol import Protocol, load_protocol
 from ..samplesheet import SAMPLESHEET_SCHEMA, read_samplesheet
 from ..assets import load_schema
 from ._container import SimulatedTrial, stage_rng
+from ._genome import simulate_genome
 from ._trial import simulate_subjects
 from ._clinical import simulate_clinical
 from ._custody import simulate_custody
@@ -29,9 +30,7 @@ STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
 
     ("custody", simulate_custody),  # issue #2
 
-    # ("tmb", simulate_tmb),  # issue #3: reference, BAMs, VCFs (MSI repeats included)
-
-    # ("msi", simulate_msi),  # issue #4: MSI truth and panel-of-normals inputs
+    ("genome", simulate_genome),  # issues #3, #4: reference, BAMs, somatic VCFs, panel of normals; TMB/MSI truth
 
     ("clinical", simulate_clinical),  # issue #5: ADSL, ADTTE, ADRS
 ]

@@ -9,6 +9,8 @@ QC-failed, unmapped and low-MAPQ reads are skipped; overlapping mates count once
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +64,9 @@ def _query_pos(cigar: list[tuple[int, int]], ref_start: int, target: int) -> int
     return None
 
 
+_RUNS: dict[str, re.Pattern] = {}
+
+
 def _observed_length(seq: str, q_left: int, left: str, right: str, unit: str) -> int | None:
     """Repeat length (bases) between the flanks, reading the sequence from the left flank's last base."""
     flank = len(left)
@@ -72,56 +77,83 @@ def _observed_length(seq: str, q_left: int, left: str, right: str, unit: str) ->
         if found < 0:
             return None
         q_left = found + flank - 1
-    k = len(unit)
+    run = _RUNS.get(unit)
+    if run is None:
+        run = _RUNS[unit] = re.compile("(?:%s)*%s" % (unit, "".join(f"(?:{c}" for c in unit[:-1]) + ")?" * (len(unit) - 1)))
     begin = q_left + 1
-    p = begin
-    while seq.startswith(unit, p):
-        p += k
-    j = 0
-    while j < k - 1 and p + j < len(seq) and seq[p + j] == unit[j]:
-        j += 1
+    end = run.match(seq, begin).end()  # whole units, then a partial one
     # the repeat-like prefix may run into the right flank (a flank can read like the unit out of phase):
     # the tract ends at the longest prefix the right flank follows
-    end = p + j
     for e in range(end, begin - 1, -1):
         if seq.startswith(right, e):
             return e - begin
     return None
 
 
+def _regions(starts: list[int], ends: list[int], flank: list[int], gap: int = 2000) -> list[tuple[int, int, int, int]]:
+    """Sites (sorted, one contig) grouped into fetch regions: (first site, last site + 1, lo, hi)."""
+    out = []
+    first = 0
+    lo, hi = starts[0] - flank[0], ends[0] + flank[0]
+    for i in range(1, len(starts)):
+        s_lo = starts[i] - flank[i]
+        if s_lo - hi > gap:
+            out.append((first, i, lo, hi))
+            first, lo = i, s_lo
+        hi = max(hi, ends[i] + flank[i])
+    out.append((first, len(starts), lo, hi))
+    return out
+
+
 def count_lengths(alignments: pysam.AlignmentFile, sites: pd.DataFrame, *, min_mapq: int = 20, max_reads: int = 1000,
                   label: str = "reads") -> list[dict[int, int]]:
-    """For each site (row of a site table), ``{repeat length in bases: fragments}``."""
-    out: list[dict[int, int]] = []
-    cols = [sites[c].tolist() for c in ("CHROM", "START", "END", "UNIT", "LEFT_FLANK", "RIGHT_FLANK")]
+    """For each site (row of a site table), ``{repeat length in bases: fragments}``.
+
+    Reads are streamed once per cluster of nearby sites (one index seek per
+    cluster, not per site) and matched to every site whose flanks they span.
+    """
+    out: list[dict[int, int]] = [{} for _ in range(len(sites))]
+    order = sites.reset_index(drop=True)
     with Progress(f"msi {label} (sites)", len(sites), logger=log) as prog:
-        for chrom, start, end, unit, left, right in zip(*cols):
-            flank = len(left)
-            lo, hi = start - flank, end + flank
-            counts: dict[int, int] = {}
-            seen: set[str] = set()
-            looked = 0
-            for read in alignments.fetch(chrom, lo, hi):
-                if read.flag & _SKIP_FLAGS or read.mapping_quality < min_mapq:
-                    continue
-                if read.reference_start > lo or read.reference_end < hi:
-                    continue  # does not anchor both flanks
-                name = read.query_name
-                if name in seen:
-                    continue  # the mate already counted this fragment
-                looked += 1
-                if looked > max_reads:
-                    break
-                q_left = _query_pos(read.cigartuples, read.reference_start, start - 1)
-                if q_left is None:
-                    continue
-                length = _observed_length(read.query_sequence, q_left, left, right, unit)
-                if length is None:
-                    continue
-                seen.add(name)
-                counts[length] = counts.get(length, 0) + 1
-            out.append(counts)
-            prog.update()
+        for chrom, group in order.groupby("CHROM", sort=False):
+            idx = group.sort_values("START", kind="stable").index.to_numpy()
+            starts = order.loc[idx, "START"].tolist()
+            ends = order.loc[idx, "END"].tolist()
+            units = order.loc[idx, "UNIT"].tolist()
+            lefts = order.loc[idx, "LEFT_FLANK"].tolist()
+            rights = order.loc[idx, "RIGHT_FLANK"].tolist()
+            flanks = [len(x) for x in lefts]
+            lows = [s - f for s, f in zip(starts, flanks)]
+            highs = [e + f for e, f in zip(ends, flanks)]
+            for first, last, lo, hi in _regions(starts, ends, flanks):
+                seen: dict[int, set[str]] = {}
+                looked: dict[int, int] = {}
+                for read in alignments.fetch(chrom, lo, hi):
+                    if read.flag & _SKIP_FLAGS or read.mapping_quality < min_mapq:
+                        continue
+                    r_start = read.reference_start
+                    r_end = read.reference_end
+                    i = bisect_left(lows, r_start, first, last)
+                    if i >= last or lows[i] > r_end:
+                        continue
+                    name = read.query_name
+                    seq = cigar = None
+                    while i < last and lows[i] < r_end:
+                        if highs[i] <= r_end:  # the read anchors both flanks of site i
+                            site_seen = seen.setdefault(i, set())
+                            n_looked = looked.get(i, 0)
+                            if name not in site_seen and n_looked < max_reads:
+                                looked[i] = n_looked + 1
+                                if seq is None:
+                                    seq, cigar = read.query_sequence, read.cigartuples
+                                q_left = _query_pos(cigar, r_start, starts[i] - 1)
+                                length = None if q_left is None else _observed_length(seq, q_left, lefts[i], rights[i], units[i])
+                                if length is not None:
+                                    site_seen.add(name)  # the mate of this fragment will not count again
+                                    counts = out[idx[i]]
+                                    counts[length] = counts.get(length, 0) + 1
+                        i += 1
+                prog.update(last - first)
     return out
 
 

@@ -152,6 +152,9 @@ def scan_sites(fasta: str | Path, targets: str | Path | None = None, config: dic
     with Progress("msi scan (bases)", total, logger=log) as prog:
         for chrom, fetch_start, fetch_end, keep_start, keep_end in regions:
             seq = ref.fetch(chrom, fetch_start, fetch_end).upper()
+            if seq.count("N") == len(seq):  # gaps and masked slices: nothing to find
+                prog.update(keep_end - keep_start)
+                continue
             for start, end, unit, left, right in _scan_sequence(seq, fetch_start, scan, patterns):
                 if targets is not None:
                     keep = start < keep_end and end > keep_start  # the tract overlaps the target

@@ -14,9 +14,12 @@ Public API (plain functions over pysam objects and pandas frames):
 from ._bed import Regions, read_bed
 from ._count import choose_samples, count_variants, funnel, normalize, open_vcf, read_hotspots
 from ._estimate import TmbEstimate, poisson_interval, tmb_estimate
+from ._callable import EXCLUDED_FLAGS, TargetDepth, callable_territory, target_depth
 from ._rules import FILTERS, load_rules
+from ._specimen import collect, tmb_specimen, write_parts
 
 __all__ = [
     "FILTERS", "Regions", "TmbEstimate", "choose_samples", "count_variants", "funnel", "load_rules",
     "normalize", "open_vcf", "poisson_interval", "read_bed", "read_hotspots", "tmb_estimate",
+    "EXCLUDED_FLAGS", "TargetDepth", "callable_territory", "target_depth", "collect", "tmb_specimen", "write_parts",
 ]

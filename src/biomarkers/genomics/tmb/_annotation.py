@@ -16,7 +16,8 @@ import pysam
 
 __all__ = ["Annotation", "detect_annotation", "vep_allele"]
 
-_FORMAT_RE = re.compile(r"Format:\s*'?([^'\"]+)'?", re.IGNORECASE)
+# VEP: "... Format: Allele|Consequence|..."; SnpEff: "Functional annotations: 'Allele | Annotation | ...'"
+_FORMAT_RE = re.compile(r"(?:Format|annotations)\s*:\s*['\"]?([^'\"]+)['\"]?", re.IGNORECASE)
 
 
 @dataclass

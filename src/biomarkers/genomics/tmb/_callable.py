@@ -101,7 +101,11 @@ def target_depth(
 ) -> TargetDepth:
     """Per-base depth over ``regions`` in one BAM/CRAM (``samtools depth -a -s`` semantics)."""
     path = Path(path)
-    handle = open_alignments(path, reference)  # sorted, indexed (indexing it if allowed), CRAM reference
+    previous = pysam.set_verbosity(0)  # htslib's own messages would duplicate our one-line errors
+    try:
+        handle = open_alignments(path, reference)  # sorted, indexed (indexing it if allowed), CRAM reference
+    finally:
+        pysam.set_verbosity(previous)
     header_contigs = list(handle.references)
     handle.close()
     contigs, iv_starts, iv_ends, iv_off, lo, hi, contig_index, total = _layout(regions, header_contigs)

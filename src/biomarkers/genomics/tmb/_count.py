@@ -2,8 +2,9 @@
 
 The VCF is read with pysam (VCF or BCF, bgzipped or not) and each record is handled
 from its text form, which is several times faster than pysam's per-sample accessors.
-Multi-allelic records are split; each ALT is trimmed to its minimal representation
-(bcftools norm), so an MNV stays one variant and a repeated record is a duplicate.
+Multi-allelic records are split; each ALT is trimmed to its minimal representation and,
+with the reference, indels are left-aligned (bcftools norm -f), so an MNV stays one
+variant and a repeated record, whatever its spelling, is a duplicate.
 A variant sits in a territory (targets, coding BED, callable bases) when its position
 (POS of the trimmed allele, the anchor base of an indel) does.
 """
@@ -87,12 +88,24 @@ def choose_samples(header: pysam.VariantHeader, *, tumour_sample: str | None = N
     return tumour, normal
 
 
-def normalize(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
-    """Trim a shared suffix, then a shared prefix, keeping one base (bcftools norm)."""
+def normalize(pos: int, ref: str, alt: str, *, chrom: str | None = None,
+              reference: pysam.FastaFile | None = None) -> tuple[int, str, str]:
+    """Trim a shared suffix, then a shared prefix, keeping one base; with the reference,
+    left-align a simple indel as well (bcftools norm -f), so that every spelling of the
+    same indel in a repeat is one variant."""
     while len(ref) > 1 and len(alt) > 1 and ref[-1] == alt[-1]:
         ref, alt = ref[:-1], alt[:-1]
     while len(ref) > 1 and len(alt) > 1 and ref[0] == alt[0]:
         ref, alt, pos = ref[1:], alt[1:], pos + 1
+    if reference is not None and len(ref) != len(alt) and (len(ref) == 1 or len(alt) == 1) and ref[-1] == alt[-1]:
+        window = ""
+        window_start = pos - 1  # 0-based start of `window`
+        while pos > 1 and ref[-1] == alt[-1]:
+            if pos - 2 < window_start:
+                window_start = max(0, pos - 1 - 64)
+                window = reference.fetch(chrom, window_start, pos - 1).upper()
+            base = window[pos - 2 - window_start]
+            ref, alt, pos = base + ref[:-1], base + alt[:-1], pos - 1
     return pos, ref, alt
 
 
@@ -106,13 +119,13 @@ def _variant_type(ref: str, alt: str) -> str:
     return "COMPLEX"
 
 
-def read_hotspots(path: str | Path) -> set[tuple[str, int, str, str]]:
-    """Known hotspots (e.g. COSMIC recurrent mutations) as trimmed (CHROM, POS, REF, ALT)."""
+def read_hotspots(path: str | Path, reference: pysam.FastaFile | None = None) -> set[tuple[str, int, str, str]]:
+    """Known hotspots (e.g. COSMIC recurrent mutations) as normalized (CHROM, POS, REF, ALT)."""
     spots: set[tuple[str, int, str, str]] = set()
     with open_vcf(path) as vcf:
         for rec in vcf:
             for alt in rec.alts or ():
-                pos, ref, a = normalize(rec.pos, rec.ref, alt)
+                pos, ref, a = normalize(rec.pos, rec.ref, alt, chrom=rec.chrom, reference=reference)
                 spots.add((rec.chrom, pos, ref, a))
     return spots
 
@@ -147,7 +160,7 @@ def count_variants(
     callable_regions: Regions,
     coding: Regions | None = None,
     hotspots: set | None = None,
-    reference_contigs: set[str] | None = None,
+    reference: pysam.FastaFile | None = None,
     file: str | Path = "",
     on_record: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
@@ -175,6 +188,7 @@ def count_variants(
     use_hotspots = bool(hotspots) and tumour_only and rules["hotspots"]["remove_in_tumour_only"]
     off_target_error = rules["off_target_contigs"] == "error"
     target_contigs = set(targets.contigs)
+    reference_contigs = set(reference.references) if reference is not None else None
     annotation_prefix = f"{annotation.tag}=" if annotation.tag else None
     wanted_info = set(info_pop_fields)
 
@@ -226,7 +240,7 @@ def count_variants(
         for allele_number, alt in enumerate(alts, 1):
             if alt == "*" or alt.startswith("<") or alt == ".":
                 continue  # spanning deletions and symbolic alleles are not small variants
-            pos, nref, nalt = normalize(vcf_pos, ref, alt)
+            pos, nref, nalt = normalize(vcf_pos, ref, alt, chrom=chrom, reference=reference)
             alt_reads = ad[allele_number] if ad is not None and allele_number < len(ad) else None
             vaf = None
             if af_list is not None:

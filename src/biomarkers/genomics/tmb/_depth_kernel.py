@@ -175,31 +175,21 @@ def _blocks(b, rec):
 
 @njit(cache=True)
 def _resolve_overlap(sa, a_rec, b, b_rec, cov, iv_starts, iv_ends, iv_off, lo, hi, min_bq):
-    """Correct the depth where both mates have an aligned base (both already counted)."""
+    """Uncount the second mate's bases inside the first mate's reference span (both already counted)."""
+    a_end = _ref_end(sa, a_rec)
     b_l_seq = _i32(b, b_rec + 16)
     b_seq = b_rec + 32 + np.int64(b[b_rec + 8]) + 4 * _u16(b, b_rec + 12)
     b_qual = b_seq + (b_l_seq + 1) // 2
-    a_blocks = _blocks(sa, a_rec)
     b_blocks = _blocks(b, b_rec)
-    i = 0
-    j = 0
-    while i < a_blocks.shape[0] and j < b_blocks.shape[0]:
-        a0, aq, al = a_blocks[i, 0], a_blocks[i, 1], a_blocks[i, 2]
+    for j in range(b_blocks.shape[0]):
         b0, bq, bl = b_blocks[j, 0], b_blocks[j, 1], b_blocks[j, 2]
-        s = max(a0, b0)
-        e = min(a0 + al, b0 + bl)
-        for p in range(s, e):
+        e = min(b0 + bl, a_end)
+        for p in range(b0, e):
             t = _territory_index(iv_starts, iv_ends, iv_off, lo, hi, p)
             if t < 0:
                 continue
-            # the first mate keeps its base (already counted with its own quality);
-            # the second mate's base at this position is not counted
             if min_bq <= 0 or b_l_seq == 0 or np.int64(b[b_qual + bq + p - b0]) >= min_bq:
                 cov[t] -= 1
-        if a0 + al <= b0 + bl:
-            i += 1
-        else:
-            j += 1
 
 
 @njit(cache=True)
