@@ -66,6 +66,9 @@ VALUES = {
     "meta.timepoint": "BASELINE",
     "meta.sample_name": "TUMOR",
     "meta.normal_specimen": "NCT07007182-S01-0001-BC01-DNA",
+    "meta.callable_mb": "1.5",
+    "tumor_only": "yes",
+    "hotspots": "hotspots.vcf.gz",
     "config": "config.yaml",
     "protocol": "protocol.yaml",
     "vcf": "NCT07007182-S01-0001-BX01-DNA.vcf.gz",
@@ -667,7 +670,8 @@ def test_genomics_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
             "targets": stage(t, [Path(run_params["targets"])]),
             "coding_bed": stage(t, [Path(run_params["coding_bed"])]) if run_params.get("coding_bed") else "",
             "meta.subject": tumour["subject"], "meta.id": tumour["specimen"], "meta.timepoint": tumour["timepoint"],
-            "meta.sample_name": tumour.get("sample_name", ""),
+            "meta.sample_name": vcf_of[tumour["specimen"]].get("sample_name", ""),
+            "meta.callable_mb": "", "config": "", "hotspots": "", "tumor_only": "",
         }
         tmb_parts += [t / f"{tumour['specimen']}.tmb.parquet", t / f"{tumour['specimen']}.tmb_variants.parquet"]
         run_task("TMB", names, t)
