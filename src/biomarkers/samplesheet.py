@@ -39,11 +39,13 @@ def _cast(value: str, spec: dict):
     return value
 
 
-def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subjects: set[str] | None = None) -> pd.DataFrame:
+def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subjects: set[str] | None = None,
+                     check_files: bool = True) -> pd.DataFrame:
     """Read and validate a samplesheet; return it with file paths made absolute.
 
     ``subjects``, when given, is the randomization list: a row naming any other
-    subject is an error.
+    subject is an error. ``check_files=False`` checks the metadata only (the custody
+    check reads the samplesheet where the assay files are not staged).
     """
     path = Path(path)
     schema = load_schema(SAMPLESHEET_SCHEMA)
@@ -88,7 +90,7 @@ def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subj
         for key, spec in props.items():
             if key in record and spec.get("format") in _PATH_FORMATS:
                 resolved = (path.parent / record[key]).resolve() if not Path(record[key]).is_absolute() else Path(record[key])
-                if spec.get("exists") and not resolved.exists():
+                if check_files and spec.get("exists") and not resolved.exists():
                     raise InputError(f"file does not exist: {resolved}", file=path, row=f"line {line}", field=key, value=record[key])
                 record[key] = str(resolved)
         record["_line"] = line

@@ -300,9 +300,175 @@ _register(Table(
 
 # --- genomics: MSI (issue #4) ------------------------------------------------------
 
+_MSI_MODE = Column("MODE", pa.string(), "paired (tumour vs its normal) or tumor_only (tumour vs the panel-of-normals baseline)", nullable=False)
+
+_register(Table(
+    name="genomics.msi",
+    path="genomics/msi.parquet",
+    description="Microsatellite instability per tumour specimen: sites evaluated and unstable, score, status and the protocol's MSI-H exclusion flag.",
+    key=(N.SPECIMEN_ID,),
+    columns=(
+        _studyid(), _usubjid(), _specimen(), _timepoint(),
+        Column("NORMAL_SPECIMEN_ID", pa.string(), "Matched normal specimen (paired mode); null in tumour-only mode", source="samplesheet"),
+        _MSI_MODE,
+        Column("SITES_SCANNED", pa.int64(), "Microsatellites in the site table (biomarkers msi scan)", nullable=False),
+        Column("SITES_EVALUATED", pa.int64(), "Sites with enough spanning reads in the tumour and its reference (normal or baseline), not excluded", nullable=False),
+        Column("SITES_UNSTABLE", pa.int64(), "Evaluated sites whose tumour length distribution differs from the reference (q < alpha)", nullable=False),
+        Column("SITES_EXCLUDED", pa.int64(), "Sites the baseline excluded (unstable in normals or too few covered normals); 0 in paired mode", nullable=False),
+        Column("MSI_SCORE", pa.float64(), "Unstable sites as a percentage of evaluated sites (MSIsensor's score); null when not evaluable", unit="%"),
+        Column("THRESHOLD", pa.float64(), "Score at or above which the specimen is MSI-H (assets/msi.yaml, per mode)", unit="%", nullable=False),
+        Column("MSI_STATUS", pa.string(), "MSI-H, MSS, or NOT_EVALUABLE when no site had enough coverage", nullable=False),
+        Column("QC", pa.string(), "PASS, or NOT_EVALUABLE when no site could be evaluated", nullable=False),
+        Column("MSI_H_EXCLUSION", pa.bool_(), "True when MSI-H: meets the protocol's exclusion criterion (MSI-H/dMMR); null when not evaluable"),
+    ),
+    biomarkers=(
+        Biomarker(column="MSI_SCORE", name="MSI score", modality="genomics", unit="%", cutoff="MSI_STATUS", qc_column="QC"),
+        Biomarker(column="MSI_STATUS", name="MSI status", modality="genomics", cutoff="MSI_STATUS", qc_column="QC"),
+    ),
+))
+
+_register(Table(
+    name="genomics.msi_sites",
+    path="genomics/msi_sites.parquet",
+    description="Microsatellite evidence per site and tumour specimen: repeat-length distributions, test, q-value and call (sites with at least one spanning read).",
+    key=(N.SPECIMEN_ID, "SITE_ID"),
+    columns=(
+        _studyid(), _usubjid(), _specimen(), _timepoint(), _MSI_MODE,
+        Column("SITE_ID", pa.string(), "CHROM:START:UNIT of the site in the site table", nullable=False),
+        Column("CHROM", pa.string(), "Contig", nullable=False),
+        Column("START", pa.int64(), "Repeat tract start, 0-based", nullable=False),
+        Column("END", pa.int64(), "Repeat tract end, 0-based exclusive", nullable=False),
+        Column("UNIT", pa.string(), "Repeat unit", nullable=False),
+        Column("REF_REPEATS", pa.int64(), "Repeats of the unit in the reference", nullable=False),
+        Column("TUMOR_DEPTH", pa.int64(), "Tumour fragments spanning the repeat with both flanks", nullable=False),
+        Column("TUMOR_LENGTHS", pa.string(), "Tumour repeat-length distribution, 'length:fragments' pairs (length in bases)", nullable=False),
+        Column("REFERENCE_DEPTH", pa.int64(), "Normal (paired) or pooled baseline (tumour-only) fragments spanning the repeat", nullable=False),
+        Column("REFERENCE_LENGTHS", pa.string(), "Normal or baseline repeat-length distribution, 'length:fragments' pairs", nullable=False),
+        Column("DISPERSION", pa.float64(), "Baseline dispersion the statistic was divided by (1 in paired mode)", nullable=False),
+        Column("STATISTIC", pa.float64(), "Pearson chi-square of tumour vs reference lengths (divided by DISPERSION); null when not evaluated"),
+        Column("DF", pa.int64(), "Degrees of freedom (distinct lengths - 1)", nullable=False),
+        Column("P_VALUE", pa.float64(), "Chi-square p-value; null when not evaluated"),
+        Column("Q_VALUE", pa.float64(), "Benjamini-Hochberg q-value over the specimen's evaluated sites"),
+        Column("SHIFT", pa.float64(), "Fraction of tumour fragments off the reference distribution (total variation distance)"),
+        Column("MEAN_LENGTH_DIFF", pa.float64(), "Mean repeat length, tumour minus reference", unit="bases"),
+        Column("CALL", pa.string(), "UNSTABLE, STABLE, LOW_COVERAGE or EXCLUDED (by the baseline)", nullable=False),
+    ),
+))
+
 
 # --- analysis: outcomes and biomarker tables (issue #5); analysis.* stays last ------
 
+_register(Table(
+    name="analysis.subjects",
+    path="analysis/subjects.parquet",
+    description="One row per subject of ADSL with the outcomes derived from ADTTE and ADRS (assets/outcomes.yaml says how).",
+    key=(N.USUBJID,),
+    columns=(
+        _studyid(), _usubjid(),
+        Column(N.ARMCD, pa.string(), "Randomized arm (ADSL variable named by outcomes.yaml adsl.arm_variable)", source="ADSL", nullable=False),
+        Column(N.STRATUM, pa.string(), "CPS stratification stratum (ADSL variable outcomes.yaml adsl.stratum_variable, mapped by adsl.stratum_map)", source="ADSL"),
+        Column("PFS_MONTHS", pa.float64(), "Progression-free survival time: ADTTE AVAL converted from AVALU", unit="months", source="ADTTE PARAMCD PFS"),
+        Column("PFS_EVENT", pa.int32(), "1 = progression or death (CNSR 0), 0 = censored (CNSR 1)", source="ADTTE PARAMCD PFS"),
+        Column("OS_MONTHS", pa.float64(), "Overall survival time: ADTTE AVAL converted from AVALU", unit="months", source="ADTTE PARAMCD OS"),
+        Column("OS_EVENT", pa.int32(), "1 = death (CNSR 0), 0 = censored (CNSR 1)", source="ADTTE PARAMCD OS"),
+        Column("BOR", pa.string(), "Best overall response, RECIST 1.1: CR, PR, SD, NON-CR/NON-PD, PD, NE; MISSING when no assessment", source="ADRS"),
+        Column("BOR_SOURCE", pa.string(), "How BOR was obtained: the ADRS PARAMCD read, or DERIVED:<OVR PARAMCD> (confirmed or unconfirmed)", source="ADRS"),
+        Column("RESPONDER", pa.bool_(), "Objective response: BOR is CR or PR (ORR numerator; subjects without assessment count as non-responders)", nullable=False),
+        Column("DISEASE_CONTROL", pa.bool_(), "Disease control: BOR is CR, PR, SD or NON-CR/NON-PD (DCR numerator)", nullable=False),
+    ),
+))
+
+_register(Table(
+    name="analysis.biomarkers_long",
+    path="analysis/biomarkers_long.parquet",
+    description="Every biomarker value of every modality table in the results, one row per subject, specimen, timepoint and biomarker (tables declare their biomarkers in schemas.py).",
+    key=(N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, "BIOMARKER"),
+    columns=(
+        _studyid(), _usubjid(), _specimen(nullable=True), _timepoint(),
+        Column("BIOMARKER", pa.string(), "Biomarker name (schemas.Biomarker.name)", nullable=False),
+        Column("MODALITY", pa.string(), "Modality the biomarker comes from (genomics, immune, tme, ...)", nullable=False),
+        Column("VALUE", pa.float64(), "Numeric value; null for a categorical biomarker"),
+        Column("VALUE_TEXT", pa.string(), "Categorical value (e.g. MSI status), or the group column's value when the cut-off names one"),
+        Column("UNIT", pa.string(), "Unit of VALUE"),
+        Column("QC_STATUS", pa.string(), "QC status from the source table's QC column, as written there; null when it has none"),
+        Column("QC_PASS", pa.bool_(), "QC status is one of the declared passing values (true when the table has no QC column)", nullable=False),
+        Column("SOURCE_TABLE", pa.string(), "Registered table the value was read from", nullable=False),
+    ),
+))
+
+_register(Table(
+    name="analysis.associations",
+    path="analysis/associations.parquet",
+    description="EXPLORATORY biomarker-outcome associations: per group (median, rate) and per comparison (log-rank, Cox HR adjusted for arm, Fisher's exact), overall and within each arm. Not confirmatory; no multiplicity adjustment.",
+    key=("BIOMARKER", "ENDPOINT", "POPULATION", "ROW_TYPE", "GROUP", "TEST"),
+    columns=(
+        Column("BIOMARKER", pa.string(), "Biomarker (or STRATUM) defining the groups", nullable=False),
+        Column("CUTOFF", pa.string(), "How groups were formed: '>= 10', '> median (4.1)', or 'categories'", nullable=False),
+        Column("ENDPOINT", pa.string(), "PFS, OS, ORR or DCR", nullable=False),
+        Column("POPULATION", pa.string(), "ALL, or ARMCD=<arm> for a within-arm analysis", nullable=False),
+        Column("ROW_TYPE", pa.string(), "GROUP (one group's summary) or COMPARISON (a test between groups)", nullable=False),
+        Column("GROUP", pa.string(), "Group label; for a comparison '<group> vs <reference>' or 'all groups'", nullable=False),
+        Column("TEST", pa.string(), "Kaplan-Meier, Binomial (group rows); log-rank, Cox, Fisher exact (comparisons)", nullable=False),
+        Column("N", pa.int32(), "Subjects in the group or the comparison (every estimate and p-value has its n)", nullable=False),
+        Column("N_EVENTS", pa.int32(), "Events (time-to-event) or responders (ORR, DCR)"),
+        Column("ESTIMATE", pa.float64(), "Median time (months), rate (proportion), hazard ratio or odds ratio, as ESTIMATE_TYPE says"),
+        Column("ESTIMATE_TYPE", pa.string(), "MEDIAN_MONTHS, RATE, HR or OR"),
+        Column("CI_LOWER", pa.float64(), "Lower bound of the 95% confidence interval"),
+        Column("CI_UPPER", pa.float64(), "Upper bound of the 95% confidence interval"),
+        Column("P_VALUE", pa.float64(), "Two-sided p-value (comparisons only); unadjusted, exploratory"),
+        Column("ADJUSTED_FOR", pa.string(), "Covariates of the Cox model (ARMCD overall, none within an arm)"),
+        Column("NOTE", pa.string(), "Why a statistic is missing (too few subjects, no events) or a fitting warning"),
+        Column("EXPLORATORY", pa.bool_(), "Always true: these analyses are exploratory", nullable=False),
+    ),
+))
+
+
+def _column_label(name: str) -> str:
+    """A biomarker name as a column-name stem: upper case, letters, digits and _."""
+    return "".join(ch if ch.isalnum() else "_" for ch in name.upper()).strip("_")
+
+
+def _analysis_wide() -> Table:
+    """``analysis.wide``: its columns follow every biomarker declared so far in the registry."""
+    columns = [
+        _studyid(), _usubjid(),
+        *(c for c in TABLES["analysis.subjects"].columns if c.name not in (N.STUDYID, N.USUBJID)),
+        Column("CUSTODY_EXPECTED", pa.int32(), "Specimens the protocol expected by the data cut-off (type x timepoint)", source="custody/completeness.parquet"),
+        Column("CUSTODY_COLLECTED", pa.int32(), "Of those, collected", source="custody/completeness.parquet"),
+        Column("CUSTODY_COMPLETENESS", pa.float64(), "CUSTODY_COLLECTED / CUSTODY_EXPECTED", source="custody/completeness.parquet"),
+    ]
+    seen: set[str] = set()
+    for tbl in TABLES.values():
+        if tbl.name.startswith("analysis."):
+            continue
+        for marker in tbl.biomarkers:
+            stem = _column_label(marker.name)
+            if stem in seen:
+                continue
+            seen.add(stem)
+            source = f"{tbl.path} {marker.column}"
+            columns += [
+                Column(f"{stem}_BL", pa.float64(), f"{marker.name} at baseline (numeric)", unit=marker.unit, source=source),
+                Column(f"{stem}_BL_TEXT", pa.string(), f"{marker.name} at baseline (categorical value or group column)", source=source),
+                Column(f"{stem}_CHG", pa.float64(), f"{marker.name}: last on-treatment value minus baseline, where measured twice", unit=marker.unit, source=source),
+                Column(f"{stem}_GROUP", pa.string(), f"{marker.name} group at its cut-off (assets/outcomes.yaml or the declaration)", source=source),
+            ]
+    return Table(
+        name="analysis.wide",
+        path="analysis/analysis_wide.parquet",
+        description="One row per subject: outcomes, custody completeness, and each declared biomarker at baseline, its on-treatment change and its cut-off group. Join to ADSL on STUDYID, USUBJID.",
+        key=(N.USUBJID,),
+        columns=tuple(columns),
+    )
+
+
+def refresh_analysis_wide() -> Table:
+    """Re-derive ``analysis.wide`` from the biomarkers declared now (e.g. after a test registers a table)."""
+    TABLES["analysis.wide"] = _analysis_wide()
+    return TABLES["analysis.wide"]
+
+
+_register(_analysis_wide())
 
 # --- pipeline --------------------------------------------------------------------
 

@@ -39,6 +39,43 @@ def _custody_run(ctx: "RunContext") -> None:
     run_custody_step(ctx)
 
 
+def _msi_skip(ctx: "RunContext") -> str | None:
+    if ctx.samplesheet_rows("wes_tumor", "panel_tumor").empty:
+        return "no tumour BAM/CRAM in the samplesheet (assay wes_tumor or panel_tumor)"
+    if not ctx.params.get("fasta"):
+        return "no reference FASTA (--fasta)"
+    return None
+
+
+def _msi_run(ctx: "RunContext") -> None:
+    from ..genomics.msi import run_msi_step
+
+    run_msi_step(ctx)
+
+
+def _analysis_skip(ctx: "RunContext") -> str | None:
+    missing = [k for k in ("adsl", "adtte", "adrs") if not ctx.params.get(k)]
+    if missing:
+        return f"no clinical data sets given (--{', --'.join(missing)})"
+    return None
+
+
+def _analysis_run(ctx: "RunContext") -> None:
+    from ..outcomes import run_analysis
+
+    for key in ("adsl", "adtte", "adrs", "outcomes_config"):
+        if ctx.params.get(key):
+            ctx.record_input(key, ctx.params[key])
+    run_analysis(ctx.outdir, adsl=ctx.params["adsl"], adtte=ctx.params["adtte"], adrs=ctx.params["adrs"],
+                 config=ctx.params.get("outcomes_config"), protocol=ctx.protocol)
+
+
+def _report_run(ctx: "RunContext") -> None:
+    from ..report import build_report
+
+    build_report(ctx.outdir, protocol=ctx.protocol)
+
+
 STEPS: list[Step] = [
     Step("custody", "chain of custody: import, verify, check against the protocol", _custody_skip, _custody_run),
 
@@ -47,7 +84,10 @@ STEPS: list[Step] = [
          lambda ctx: __import__("biomarkers.genomics.tmb._step", fromlist=["_"]).tmb_skip_reason(ctx),
          lambda ctx: __import__("biomarkers.genomics.tmb._step", fromlist=["_"]).run_tmb_step(ctx)),
 
-    # msi (issue #4)
+    Step("msi", "microsatellite instability: scan, baseline from the panel of normals, call each tumour, merge",
+         _msi_skip, _msi_run),
 
     # analysis, then report, always last (issue #5)
+    Step("analysis", "outcomes from ADaM joined to every biomarker table; exploratory associations", _analysis_skip, _analysis_run),
+    Step("report", "one self-contained HTML report of the results", lambda ctx: None, _report_run),
 ]

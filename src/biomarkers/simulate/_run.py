@@ -16,6 +16,8 @@ from ..assets import load_schema
 from ._container import SimulatedTrial, stage_rng
 from ._genome import simulate_genome
 from ._trial import simulate_subjects
+from ._clinical import simulate_clinical
+from ._custody import simulate_custody
 
 __all__ = ["STAGES", "simulate_trial"]
 
@@ -26,13 +28,11 @@ log = get_logger("simulate")
 STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
     ("trial", simulate_subjects),
 
-    # ("custody", simulate_custody),  # issue #2
+    ("custody", simulate_custody),  # issue #2
 
     ("genome", simulate_genome),  # issues #3, #4: reference, BAMs, somatic VCFs, panel of normals; TMB/MSI truth
 
-    # ("msi", simulate_msi),  # issue #4: MSI truth and panel-of-normals inputs
-
-    # ("clinical", simulate_clinical),  # issue #5: ADSL, ADTTE, ADRS
+    ("clinical", simulate_clinical),  # issue #5: ADSL, ADTTE, ADRS
 ]
 
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env nextflow
+/*
+ * biomarkers: biospecimen custody and omics biomarkers of the NCT07007182 trial.
+ *
+ *   nextflow run . -profile test,docker --outdir results
+ *   nextflow run . -profile slurm,singularity -params-file params.yaml --outdir results
+ *
+ * Parameters are declared once, in nextflow_schema.json (nf-schema validates them
+ * here; `biomarkers run` reads the same file). Every process calls one
+ * `biomarkers <command>`; `biomarkers run` runs the same steps in-process.
+ */
+
+include { validateParameters; paramsSummaryLog } from 'plugin/nf-schema'
+include { SIMULATE                 } from './modules/local/simulate/main'
+include { simulatedParams; simulatedSamplesheetRows; samplesheetRows } from './subworkflows/local/utils_biomarkers/main'
+include { BIOMARKERS               } from './workflows/biomarkers'
+
+workflow {
+    validateParameters()
+    log.info(paramsSummaryLog(workflow))
+
+    // The run's parameters, as a Map with paths as absolute strings, and the
+    // samplesheet rows as [meta, file, index]: from the command line (validated by
+    // nf-schema) or, with --simulate (the test profile, which needs no data), from
+    // the simulated trial's params.yaml, as `biomarkers run --params-file` reads it.
+    ch_versions = channel.empty()
+    if (params.simulate) {
+        SIMULATE(params.simulate_subjects, params.seed)
+        ch_versions = ch_versions.mix(SIMULATE.out.versions)
+        ch_params = SIMULATE.out.trial.map { trial -> simulatedParams(trial, params) }.first()
+        ch_rows = ch_params.flatMap { p -> p.input ? simulatedSamplesheetRows(p.input) : [] }
+    } else {
+        ch_params = channel.value(params + [:])
+        ch_rows = params.input ? channel.fromList(samplesheetRows(params.input)) : channel.empty()
+    }
+    BIOMARKERS(ch_params, ch_rows)
+
+    // pipeline_info/: the parameters the steps ran with and every task's software versions
+    // (Nextflow's own execution report, timeline and trace go there too, nextflow.config).
+    ch_params
+        .map { p -> groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(p.sort())) + '\n' }
+        .collectFile(name: 'params.json', storeDir: "${params.outdir}/pipeline_info")
+    ch_versions
+        .mix(BIOMARKERS.out.versions)
+        .map { yml -> yml.text }
+        .unique()
+        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true)
+}

@@ -1,0 +1,36 @@
+// One self-contained HTML report (images embedded) of the results folder.
+process REPORT {
+    tag "report"
+    label 'process_single'
+
+    input:
+    path custody_tables, stageAs: 'custody/*'
+    path genomics_tables, stageAs: 'genomics/*'
+    path analysis_tables, stageAs: 'analysis/*'
+
+    output:
+    path "report/index.html", emit: html
+    path "versions.yml", emit: versions
+
+    script:
+    def args = task.ext.args ?: ''
+    """
+    biomarkers report ${args} --results .
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        biomarkers: \$(biomarkers --version | sed 's/^biomarkers //')
+    END_VERSIONS
+    """
+
+    stub:
+    """
+    mkdir -p report
+    touch report/index.html
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        biomarkers: stub
+    END_VERSIONS
+    """
+}

@@ -1,0 +1,150 @@
+"""Chain-of-custody ledger: import LIMS exports, record one event, verify the hash chain, check against the protocol.
+
+    biomarkers custody import --ledger custody.sqlite EXPORT.csv...
+    biomarkers custody record --ledger custody.sqlite --type THAWED --subject S --specimen SP ...
+    biomarkers custody verify --ledger custody.sqlite [--anchor HASH]
+    biomarkers custody check --ledger custody.sqlite --subjects subjects.csv --milestones milestones.csv \\
+        [--samplesheet samplesheet.csv] [--data-cutoff YYYY-MM-DD] --outdir OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+
+# export column <- record option (the rest go through --set column=value)
+_RECORD_OPTIONS = {
+    "event_id": "--event-id", "event_type": "--type", "subject_id": "--subject", "specimen_id": "--specimen",
+    "specimen_type": "--specimen-type", "parent_specimen_id": "--parent", "timepoint": "--timepoint",
+    "occurred_at": "--occurred-at", "recorded_at": "--recorded-at", "actor_id": "--actor", "site": "--site",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="custody_command", metavar="<subcommand>", required=True)
+
+    imp = sub.add_parser("import", help="validate LIMS custody exports and append their new events (idempotent)")
+    imp.add_argument("--ledger", required=True, help="ledger SQLite file (created if absent)")
+    imp.add_argument("--subjects", help="randomization list CSV: events of other subjects are refused")
+    imp.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
+    imp.add_argument("exports", nargs="+", metavar="EXPORT.csv", help="custody export CSV(s) (assets/custody_export.schema.json)")
+
+    rec = sub.add_parser("record", help="append one custody event")
+    rec.add_argument("--ledger", required=True, help="ledger SQLite file (created if absent)")
+    rec.add_argument("--event-id", help="event ID (default: derived from the event's content, so re-recording adds nothing)")
+    rec.add_argument("--type", required=True, help="event type (COLLECTED, RECEIVED, ..., CORRECTED, VOIDED)")
+    rec.add_argument("--subject", required=True, help="USUBJID")
+    rec.add_argument("--specimen", help="specimen ID")
+    rec.add_argument("--specimen-type", help="protocol specimen type (COLLECTED, ALIQUOTED, DERIVED)")
+    rec.add_argument("--parent", help="parent specimen ID (ALIQUOTED, DERIVED)")
+    rec.add_argument("--timepoint", help="protocol timepoint (COLLECTED)")
+    rec.add_argument("--occurred-at", required=True, help="when it happened, ISO 8601 with a UTC offset")
+    rec.add_argument("--recorded-at", help="when it was recorded (default: now, UTC)")
+    rec.add_argument("--actor", required=True, help="staff ID (never a name)")
+    rec.add_argument("--site", required=True, help="site where it happened")
+    rec.add_argument("--set", action="append", default=[], metavar="COLUMN=VALUE",
+                     help="any other export column, e.g. temperature_c=-80 or target_event_id=E12 (repeatable)")
+    rec.add_argument("--subjects", help="randomization list CSV: refuse unknown subjects")
+    rec.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
+
+    ver = sub.add_parser("verify", help="recompute the hash chain; exit 3 naming the first broken event")
+    ver.add_argument("--ledger", required=True, help="ledger SQLite file")
+    ver.add_argument("--anchor", help="a head hash recorded earlier (detects truncation)")
+
+    chk = sub.add_parser("check", help="check the ledger against the protocol; write OUT/custody/*.parquet and plots")
+    chk.add_argument("--ledger", required=True, help="ledger SQLite file")
+    chk.add_argument("--subjects", required=True, help="randomization list CSV: USUBJID, SITEID, ARMCD, STRATUM, RANDDT")
+    chk.add_argument("--milestones", required=True, help="milestone dates CSV: USUBJID, MILESTONE, DATE")
+    chk.add_argument("--samplesheet", help="samplesheet CSV checked as metadata (assay files need not be present)")
+    chk.add_argument("--data-cutoff", help="data cut-off YYYY-MM-DD: visits whose window closes later are not yet due")
+    chk.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
+    chk.add_argument("--outdir", required=True, help="results folder (writes OUT/custody/)")
+
+
+def main(args: argparse.Namespace) -> int:
+    return {"import": _import, "record": _record, "verify": _verify, "check": _check}[args.custody_command](args)
+
+
+def _protocol(args):
+    from ..protocol import load_protocol
+
+    return load_protocol(args.protocol)
+
+
+def _subject_ids(path):
+    from ..custody import load_subjects
+
+    return None if path is None else set(load_subjects(path)["USUBJID"])
+
+
+def _import(args) -> int:
+    from ..custody import import_exports
+
+    summary = import_exports(args.ledger, args.exports, protocol=_protocol(args), subjects=_subject_ids(args.subjects))
+    print(f"{summary.rows} rows from {summary.files} file(s): {summary.appended} appended, "
+          f"{summary.skipped} already in the ledger")
+    return 0
+
+
+def _record(args) -> int:
+    import datetime as dt
+    import hashlib
+
+    from ..custody import record_event
+    from ..custody._ledger import canonical_json
+    from ..errors import InputError
+
+    fields = {col: getattr(args, opt[2:].replace("-", "_")) for col, opt in _RECORD_OPTIONS.items()}
+    fields["event_type"] = args.type
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError("expected COLUMN=VALUE", field="--set", value=item)
+        fields[key.strip()] = value
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if "recorded_at" not in fields:
+        fields["recorded_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    derived_id = "event_id" not in fields
+    if derived_id:
+        # the ID is a digest of what happened (not of when it was typed in), so running
+        # the same record command twice records the event once
+        content = {k: v for k, v in fields.items() if k != "recorded_at"}
+        fields["event_id"] = "REC-" + hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16].upper()
+    try:
+        event = record_event(args.ledger, fields, protocol=_protocol(args), subjects=_subject_ids(args.subjects))
+    except InputError as exc:
+        if derived_id and exc.field == "event_id" and "already in the ledger" in exc.message:
+            print(f"already recorded as {fields['event_id']}")
+            return 0
+        raise
+    print(f"recorded {event['event_id']}")
+    return 0
+
+
+def _verify(args) -> int:
+    from ..custody import verify_ledger
+
+    report = verify_ledger(args.ledger, anchor=args.anchor)
+    report.raise_if_broken()
+    print(f"{args.ledger}: {report.n_events} events, hash chain intact; head {report.head}")
+    return 0
+
+
+def _check(args) -> int:
+    import datetime as dt
+
+    from ..custody import check_ledger
+    from ..errors import InputError
+
+    cutoff = None
+    if args.data_cutoff:
+        try:
+            cutoff = dt.date.fromisoformat(args.data_cutoff)
+        except ValueError:
+            raise InputError("not a date (YYYY-MM-DD)", field="--data-cutoff", value=args.data_cutoff) from None
+    result = check_ledger(args.ledger, subjects=args.subjects, milestones=args.milestones, samplesheet=args.samplesheet,
+                          data_cutoff=cutoff, protocol=_protocol(args), outdir=args.outdir)
+    counts = result.issues["SEVERITY"].value_counts().to_dict()
+    print(f"{len(result.specimens)} specimens, {len(result.events)} events; issues: "
+          + (", ".join(f"{counts[k]} {k}" for k in sorted(counts)) or "none")
+          + f"; written to {args.outdir}/custody/")
+    return 0

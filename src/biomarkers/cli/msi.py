@@ -1,0 +1,82 @@
+"""Microsatellite instability: scan a reference, build a tumour-only baseline, call a tumour, merge parts.
+
+    biomarkers msi scan --fasta F [--targets BED] [--config msi.yaml] --output sites.tsv.gz
+    biomarkers msi baseline --sites sites.tsv.gz --fasta F [--config msi.yaml] --output baseline.tsv.gz NORMAL.bam...
+    biomarkers msi call --sites sites.tsv.gz --tumor-bam T (--normal-bam N | --baseline baseline.tsv.gz) --fasta F
+        [--config msi.yaml] --subject S --specimen SP --timepoint TP --outdir DIR
+    biomarkers msi merge --outdir OUT PART.parquet...
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="msi_command", metavar="<subcommand>", required=True)
+
+    scan = sub.add_parser("scan", help="find microsatellites in a reference (optionally within targets)",
+                          description="Find microsatellites in a reference FASTA (plain or bgzipped) and write the site table.")
+    scan.add_argument("--fasta", required=True, help="reference FASTA (plain or bgzipped, with .fai)")
+    scan.add_argument("--targets", help="BED of the exome or panel: keep microsatellites overlapping it")
+    scan.add_argument("--config", help="MSI parameters YAML (default: the bundled assets/msi.yaml)")
+    scan.add_argument("--output", required=True, help="site table to write (.tsv.gz)")
+
+    base = sub.add_parser("baseline", help="build the tumour-only baseline from normal BAM/CRAM files",
+                          description="Build each site's expected repeat-length distribution and variability from normals.")
+    base.add_argument("--sites", required=True, help="site table from `biomarkers msi scan`")
+    base.add_argument("--fasta", required=True, help="reference FASTA the site table was scanned on (CRAM needs it)")
+    base.add_argument("--config", help="MSI parameters YAML")
+    base.add_argument("--output", required=True, help="baseline to write (.tsv.gz)")
+    base.add_argument("normals", nargs="+", metavar="NORMAL.bam", help="normal BAM/CRAM files (a panel of normals)")
+
+    call = sub.add_parser("call", help="MSI score and status of one tumour specimen",
+                          description="MSI of one tumour specimen, paired with its normal or against a baseline.")
+    call.add_argument("--sites", required=True, help="site table from `biomarkers msi scan`")
+    call.add_argument("--tumor-bam", required=True, help="tumour BAM/CRAM")
+    ref = call.add_mutually_exclusive_group(required=True)
+    ref.add_argument("--normal-bam", help="matched normal BAM/CRAM (paired mode)")
+    ref.add_argument("--baseline", help="baseline from `biomarkers msi baseline` (tumour-only mode)")
+    call.add_argument("--fasta", required=True, help="reference FASTA (CRAM needs it)")
+    call.add_argument("--config", help="MSI parameters YAML")
+    call.add_argument("--subject", required=True, help="USUBJID")
+    call.add_argument("--specimen", required=True, help="tumour specimen ID")
+    call.add_argument("--timepoint", required=True, help="protocol timepoint")
+    call.add_argument("--normal-specimen", help="specimen ID of the matched normal (recorded in the table)")
+    call.add_argument("--outdir", required=True, help="folder for <specimen>.msi.parquet and <specimen>.msi_sites.parquet")
+
+    merge = sub.add_parser("merge", help="collect per-specimen parts into genomics/msi.parquet, msi_sites.parquet and plots",
+                           description="Collect per-specimen MSI parts into the published tables and plots.")
+    merge.add_argument("--outdir", required=True, help="results folder (writes <outdir>/genomics/)")
+    merge.add_argument("parts", nargs="+", metavar="PART.parquet", help="parts written by `biomarkers msi call`")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..genomics import msi
+
+    config = msi.load_msi_config(args.config) if getattr(args, "config", None) else msi.load_msi_config()
+    if args.msi_command == "scan":
+        sites = msi.scan_sites(args.fasta, args.targets, config)
+        msi.write_sites(sites, args.output, config=config)
+        print(f"{len(sites):,} microsatellites -> {args.output}")
+    elif args.msi_command == "baseline":
+        sites = msi.read_sites(args.sites)
+        baseline = msi.baseline_from_bams(sites, args.normals, args.fasta, config)
+        msi.write_baseline(baseline, sites, args.output, n_normals=len(args.normals))
+        usable = int((~baseline["EXCLUDED"]).sum())
+        print(f"baseline of {len(args.normals)} normals: {usable:,} of {len(baseline):,} sites usable -> {args.output}")
+    elif args.msi_command == "call":
+        sites = msi.read_sites(args.sites)
+        baseline = msi.read_baseline(args.baseline, sites) if args.baseline else None
+        summary, calls = msi.call_msi(sites, args.tumor_bam, args.fasta, normal_bam=args.normal_bam, baseline=baseline,
+                                      config=config, subject=args.subject, specimen=args.specimen, timepoint=args.timepoint,
+                                      normal_specimen=args.normal_specimen)
+        msi.write_call_parts(summary, calls, args.outdir, args.specimen)
+        row = summary.iloc[0]
+        score = "n/a" if row["MSI_STATUS"] == msi.NOT_EVALUABLE else f"{row['MSI_SCORE']:.2f}%"
+        print(f"{args.specimen}: {row['MSI_STATUS']} ({row['MODE']}; score {score}; {row['SITES_UNSTABLE']}/"
+              f"{row['SITES_EVALUATED']} evaluated sites unstable)")
+    elif args.msi_command == "merge":
+        out = msi.merge_parts(args.parts, args.outdir)
+        print(f"merged {len(args.parts)} parts -> {out['msi']}, {out['msi_sites']}")
+    return 0

@@ -1,0 +1,17 @@
+"""One self-contained HTML report of a results folder (<results>/report/index.html)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", required=True, metavar="OUT", help="results folder written by the pipeline's steps")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..report import build_report
+
+    path = build_report(args.results)
+    print(f"report: {path}")
+    return 0

@@ -1,0 +1,124 @@
+"""Tumour-only baseline from normal BAMs: each site's expected length distribution and its variability.
+
+For every site, the normals with enough spanning reads are pooled (the expected
+distribution). Each such normal is then tested against the pool of the others
+(chi-square, as in paired mode): the mean of statistic/df over normals is the
+site's *dispersion*, how much normals disagree beyond sampling (floored at 1;
+tumour statistics are divided by it). A site where any normal departs from the
+others at BH q < ``baseline.alpha`` (and by at least ``baseline.min_shift`` of its
+reads: a germline length polymorphism moves about half) is unstable in the normals and excluded, as is
+a site with fewer than ``baseline.min_normals`` covered normals. With a single
+normal the dispersion cannot be estimated (it is 1) and nothing is excluded for
+instability: MSIsensor-pro asks for >= 20 normals; docs/msi.md says why.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ...errors import InputError
+from ...io import atomic_path
+from ._call import benjamini_hochberg, chi_square, total_variation
+from ._reads import encode_counts
+
+__all__ = ["build_baseline", "write_baseline", "read_baseline", "sites_digest"]
+
+FORMAT_TAG = "biomarkers-msi-baseline/1"
+BASELINE_COLUMNS = ["SITE_ID", "N_NORMALS", "POOLED_DEPTH", "POOLED_LENGTHS", "DISPERSION", "EXCLUDED", "REASON"]
+
+
+def sites_digest(sites: pd.DataFrame) -> str:
+    """Digest of a site table's sites (IDs and flanks): a baseline only fits the table it was built on."""
+    text = "".join(f"{a}\t{b}\t{c}\n" for a, b, c in zip(sites["SITE_ID"], sites["LEFT_FLANK"], sites["RIGHT_FLANK"]))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_baseline(sites: pd.DataFrame, normals: list[list[dict[int, int]]], config: dict) -> pd.DataFrame:
+    """``normals[j][i]``: counts of normal j at site i -> one baseline row per site."""
+    min_cov = config["reads"]["min_coverage"]
+    min_normals = config["baseline"]["min_normals"]
+    alpha = config["baseline"]["alpha"]
+    min_shift = config["baseline"]["min_shift"]
+    n_sites = len(sites)
+    covered = [[j for j in range(len(normals)) if sum(normals[j][i].values()) >= min_cov] for i in range(n_sites)]
+    pooled: list[dict[int, int]] = []
+    for i in range(n_sites):
+        pool: dict[int, int] = {}
+        for j in covered[i]:
+            for k, v in normals[j][i].items():
+                pool[k] = pool.get(k, 0) + v
+        pooled.append(pool)
+    dispersion = np.ones(n_sites)
+    # p-values of each normal against the others, per normal over sites, for the FDR
+    loo_p = np.full((len(normals), n_sites), np.nan)
+    for i in range(n_sites):
+        if len(covered[i]) < 2:
+            continue
+        ratios = []
+        for j in covered[i]:
+            own = normals[j][i]
+            rest = {k: pooled[i].get(k, 0) - own.get(k, 0) for k in pooled[i]}
+            rest = {k: v for k, v in rest.items() if v}
+            x2, df = chi_square(own, rest)
+            ratios.append(x2 / df if df else 0.0)
+            # sparse tables make chi-square anti-conservative: as in calls, a departure must also be sizeable
+            big = total_variation(own, rest) >= min_shift
+            loo_p[j, i] = (stats.chi2.sf(x2, df) if df else 1.0) if big else 1.0
+        dispersion[i] = max(1.0, float(np.mean(ratios)))
+    unstable_in_normals = np.zeros(n_sites, dtype=bool)
+    for j in range(len(normals)):
+        unstable_in_normals |= np.nan_to_num(benjamini_hochberg(loo_p[j]), nan=1.0) < alpha
+    n_cov = np.array([len(c) for c in covered])
+    reason = np.where(unstable_in_normals, "unstable in normals",
+                      np.where(n_cov < min_normals, f"fewer than {min_normals} normals with >= {min_cov} reads", ""))
+    return pd.DataFrame({
+        "SITE_ID": sites["SITE_ID"].to_numpy(), "N_NORMALS": n_cov,
+        "POOLED_DEPTH": [sum(p.values()) for p in pooled], "POOLED_LENGTHS": [encode_counts(p) for p in pooled],
+        "DISPERSION": np.round(dispersion, 6), "EXCLUDED": reason != "", "REASON": reason,
+    })
+
+
+def write_baseline(baseline: pd.DataFrame, sites: pd.DataFrame, path: str | Path, *, n_normals: int) -> Path:
+    header = [f"##format={FORMAT_TAG}", f"##reference_digest={sites.attrs.get('digest') or ''}",
+              f"##sites_digest={sites_digest(sites)}", f"##normals={n_normals}"]
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+            gz.write(("\n".join(header) + "\n").encode())
+            gz.write(baseline[BASELINE_COLUMNS].to_csv(sep="\t", index=False, lineterminator="\n").encode())
+    return Path(path)
+
+
+def read_baseline(path: str | Path, sites: pd.DataFrame) -> pd.DataFrame:
+    """Read a baseline and align it to ``sites``; refuse one built on another site table."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("baseline not found", file=path)
+    meta: dict[str, str] = {}
+    try:
+        with gzip.open(path, "rt") as handle:
+            skip = 0
+            for line in handle:
+                if not line.startswith("##"):
+                    break
+                skip += 1
+                key, _, value = line[2:].rstrip("\n").partition("=")
+                meta[key] = value
+        if meta.get("format") != FORMAT_TAG:
+            raise InputError(f"not a baseline from `biomarkers msi baseline` (no ##format={FORMAT_TAG} header)", file=path)
+        frame = pd.read_csv(path, sep="\t", skiprows=skip, dtype={"SITE_ID": str, "POOLED_LENGTHS": str, "REASON": str},
+                            keep_default_na=False)
+    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InputError(f"not a readable baseline (gzipped TSV): {exc}", file=path) from None
+    if meta.get("sites_digest") != sites_digest(sites):
+        raise InputError(f"the baseline was built on another site table than {Path(sites.attrs.get('path', 'the one given')).name}; "
+                         "rebuild it with `biomarkers msi baseline`", file=path)
+    frame = frame.set_index("SITE_ID").reindex(sites["SITE_ID"]).reset_index()
+    frame["EXCLUDED"] = frame["EXCLUDED"].astype(str).str.lower().eq("true")
+    frame.attrs["n_normals"] = int(meta.get("normals", 0) or 0)
+    return frame

@@ -1,0 +1,69 @@
+"""PNG plots: the cohort's MSI score distribution, and each MSI-H specimen's most shifted sites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ...io import atomic_path
+from ._call import MSI_H
+from ._reads import decode_counts
+
+__all__ = ["plot_msi"]
+
+_TOP = 6
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+    return path
+
+
+def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame, outdir: str | Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outdir = Path(outdir)
+    out: dict[str, Path] = {}
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    evaluable = summary[summary["MSI_STATUS"] != "NOT_EVALUABLE"].sort_values("MSI_SCORE", kind="stable")
+    colours = ["#c0392b" if s == MSI_H else "#2e86c1" for s in evaluable["MSI_STATUS"]]
+    ax.bar(range(len(evaluable)), evaluable["MSI_SCORE"], color=colours)
+    for mode, style in (("paired", "--"), ("tumor_only", ":")):
+        thr = summary.loc[summary["MODE"] == mode, "THRESHOLD"]
+        if len(thr):
+            ax.axhline(float(thr.iloc[0]), color="grey", linestyle=style, linewidth=1, label=f"MSI-H threshold ({mode})")
+    ax.set_xticks(range(len(evaluable)), evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    ax.set_ylabel("MSI score (% unstable sites)")
+    n_ne = int((summary["MSI_STATUS"] == "NOT_EVALUABLE").sum())
+    ax.set_title(f"MSI score per tumour specimen (red: MSI-H; {n_ne} not evaluable)", fontsize=10)
+    if len(summary):
+        ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    out["score_plot"] = _save(fig, outdir / "msi_scores.png")
+    plt.close(fig)
+
+    for specimen in summary.loc[summary["MSI_STATUS"] == MSI_H, "SPECIMEN_ID"]:
+        rows = sites[(sites["SPECIMEN_ID"] == specimen) & sites["SHIFT"].notna()].sort_values(
+            ["SHIFT", "SITE_ID"], ascending=[False, True], kind="stable").head(_TOP)
+        fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(2.3 * max(1, len(rows)), 2.8), squeeze=False)
+        for ax, (_, row) in zip(axes[0], rows.iterrows()):
+            tumour, ref = decode_counts(row["TUMOR_LENGTHS"]), decode_counts(row["REFERENCE_LENGTHS"])
+            lengths = sorted(set(tumour) | set(ref))
+            nt, nr = max(1, sum(tumour.values())), max(1, sum(ref.values()))
+            ax.bar([k - 0.2 for k in lengths], [ref.get(k, 0) / nr for k in lengths], width=0.4, color="#7f8c8d", label="reference")
+            ax.bar([k + 0.2 for k in lengths], [tumour.get(k, 0) / nt for k in lengths], width=0.4, color="#c0392b", label="tumour")
+            ax.set_title(f"{row['SITE_ID']}\nq={row['Q_VALUE']:.1e}", fontsize=7)
+            ax.set_xlabel("repeat length (bases)", fontsize=7)
+            ax.tick_params(labelsize=6)
+        axes[0][0].set_ylabel("fraction of fragments", fontsize=7)
+        axes[0][0].legend(fontsize=6)
+        fig.suptitle(f"{specimen}: most shifted microsatellites", fontsize=9)
+        fig.tight_layout()
+        out[f"sites_plot:{specimen}"] = _save(fig, outdir / f"msi_sites_{specimen}.png")
+        plt.close(fig)
+    return out

@@ -1,0 +1,65 @@
+"""The analysis step: ADaM outcomes + every biomarker table -> ``<results>/analysis/``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .. import names as N
+from .. import schemas
+from ..io import staged_dir
+from ..log import get_logger
+from ..protocol import Protocol, load_protocol
+from ._adam import load_outcomes_config, read_adam
+from ._associations import groupings, associations
+from ._derive import derive_subjects
+from ._plots import plot_forest, plot_km, plot_name
+from ._tables import analysis_wide, biomarker_cutoffs, biomarkers_long
+
+__all__ = ["run_analysis"]
+
+log = get_logger("analysis")
+
+
+def run_analysis(results: str | Path, *, adsl: str | Path, adtte: str | Path, adrs: str | Path,
+                 config: str | Path | None = None, protocol: Protocol | None = None) -> dict[str, pd.DataFrame]:
+    """Derive outcomes, build the biomarker tables and the associations; write them atomically.
+
+    Writes ``analysis/subjects.parquet``, ``biomarkers_long.parquet``,
+    ``analysis_wide.parquet``, ``associations.parquet`` and ``analysis/plots/*.png``
+    under ``results``; nothing is written unless everything succeeds.
+    """
+    results = Path(results)
+    cfg = load_outcomes_config(config)
+    protocol = protocol or load_protocol()
+    frames = {name: read_adam(path) for name, path in (("ADSL", adsl), ("ADTTE", adtte), ("ADRS", adrs))}
+    subjects = derive_subjects(frames["ADSL"], frames["ADTTE"], frames["ADRS"], cfg)
+    log.info("analysis: %d subjects, %d PFS events, BOR from %s", len(subjects),
+             int(subjects["PFS_EVENT"].fillna(0).sum()), subjects["BOR_SOURCE"].iloc[0] if len(subjects) else "-")
+    long = biomarkers_long(results, frames["ADSL"][[N.STUDYID, N.USUBJID]].astype(str))
+    wide, described = analysis_wide(subjects, long, results, protocol, cfg)
+    stems = {name: stem for name, (stem, _) in biomarker_cutoffs(cfg).items()}
+    groups = groupings(wide, described, stems)
+    assoc = associations(wide, groups, cfg)
+    log.info("analysis: %d biomarker values from %d biomarkers; %d association rows (exploratory)",
+             len(long), long["BIOMARKER"].nunique() if len(long) else 0, len(assoc))
+    provenance = {"step": "analysis", "adsl": str(adsl), "adtte": str(adtte), "adrs": str(adrs),
+                  "config": str(config) if config else "assets/outcomes.yaml", "exploratory": True}
+    with staged_dir(results / "analysis") as stage:
+        # write_table places a table at <root>/<declared path>; write under a scratch
+        # root inside the stage, then move each file to the stage's top level.
+        scratch = stage / ".tables"
+        for frame, name in ((subjects, "analysis.subjects"), (long, "analysis.biomarkers_long"),
+                            (wide, "analysis.wide"), (assoc, "analysis.associations")):
+            path = schemas.write_table(frame, name, scratch, provenance=provenance)
+            os.replace(path, stage / Path(schemas.TABLES[name].path).name)
+        shutil.rmtree(scratch)
+        plots = stage / "plots"
+        plot_km(wide, wide[N.ARMCD], "By arm", plots / "km_ARMCD.png")
+        for name, _, group in groups:
+            plot_km(wide, group, f"{name} groups", plots / f"km_{plot_name(name)}.png")
+        plot_forest(assoc, plots / "forest.png")
+    return {"subjects": subjects, "biomarkers_long": long, "wide": wide, "associations": assoc}

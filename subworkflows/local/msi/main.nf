@@ -1,0 +1,77 @@
+// Microsatellite instability, as biomarkers run does it: the site table given
+// (--msi_sites) or MSI_SCAN once; for tumours without a normal in the samplesheet,
+// the baseline given (--msi_baseline) or MSI_BASELINE once from the panel of
+// normals (--pon); one MSI task per tumour specimen, paired when its normal BAM
+// exists; MSI_MERGE into genomics/msi.parquet, genomics/msi_sites.parquet and plots.
+// A tumour-only specimen with neither baseline nor panel of normals is skipped, with a warning.
+
+include { MSI_SCAN     } from '../../../modules/local/msi_scan/main'
+include { MSI_BASELINE } from '../../../modules/local/msi_baseline/main'
+include { MSI          } from '../../../modules/local/msi/main'
+include { MSI_MERGE    } from '../../../modules/local/msi_merge/main'
+include { fastaWithIndex; optionalFile; indexedFiles } from '../utils_biomarkers/main'
+
+workflow GENOMICS_MSI {
+    take:
+    tumours      // channel: [meta (with mode), tumour bam, index, normal bam or [], index or []]
+    run_params   // value channel: Map of the run's parameters (fasta given)
+
+    main:
+    // Value channels: every MSI task reads them.
+    ch_fasta = run_params.map { p -> fastaWithIndex(p.fasta) }.first()
+    ch_config = run_params.map { p -> optionalFile(p.msi_config) }.first()
+
+    ch_scan = run_params.filter { p -> !p.msi_sites }
+    MSI_SCAN(
+        ch_scan.map { p -> fastaWithIndex(p.fasta) },
+        ch_scan.map { p -> optionalFile(p.targets) },
+        ch_scan.map { p -> optionalFile(p.msi_config) },
+    )
+    ch_sites = run_params
+        .filter { p -> p.msi_sites }
+        .map { p -> file(p.msi_sites) }
+        .mix(MSI_SCAN.out.sites)
+        .first()
+
+    ch_paired = tumours.filter { meta, _bam, _index, _normal, _normal_index -> meta.mode == 'paired' }
+    ch_tumour_only = tumours.filter { meta, _bam, _index, _normal, _normal_index -> meta.mode == 'tumour_only' }
+
+    // The parameters, once, if some tumour has no normal.
+    ch_needs_baseline = ch_tumour_only
+        .first()
+        .combine(run_params)
+        .map { row -> row[-1] }
+    ch_build = ch_needs_baseline.filter { p -> !p.msi_baseline && p.pon }
+    MSI_BASELINE(
+        ch_sites,
+        ch_build.map { p -> fastaWithIndex(p.fasta) },
+        ch_build.map { p -> indexedFiles(p.pon)[0] },
+        ch_build.map { p -> indexedFiles(p.pon)[1] },
+        ch_build.map { p -> optionalFile(p.msi_config) },
+    )
+    ch_needs_baseline
+        .filter { p -> !p.msi_baseline && !p.pon }
+        .subscribe { _p -> log.warn("MSI: tumour-only specimens are skipped: give a panel of normals (--pon) or a baseline (--msi_baseline)") }
+    ch_baseline = ch_needs_baseline
+        .filter { p -> p.msi_baseline }
+        .map { p -> file(p.msi_baseline) }
+        .mix(MSI_BASELINE.out.baseline)
+
+    ch_calls = ch_paired
+        .map { meta, bam, index, normal, normal_index -> [meta, bam, index, normal, normal_index, []] }
+        .mix(
+            ch_tumour_only
+                .combine(ch_baseline)
+                .map { meta, bam, index, _normal, _normal_index, baseline -> [meta, bam, index, [], [], baseline] }
+        )
+    MSI(ch_calls, ch_sites, ch_fasta, ch_config)
+
+    ch_parts = MSI.out.parts
+        .flatMap { _meta, msi, sites -> [msi, sites] }
+        .collect(sort: { a, b -> a.name <=> b.name })
+    MSI_MERGE(ch_parts)
+
+    emit:
+    tables = MSI_MERGE.out.tables
+    versions = MSI_SCAN.out.versions.mix(MSI_BASELINE.out.versions, MSI.out.versions.first(), MSI_MERGE.out.versions)
+}

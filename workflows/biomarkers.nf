@@ -1,0 +1,76 @@
+/*
+ * The biomarkers pipeline: the same steps as `biomarkers run`, as processes that
+ * each call one `biomarkers <command>`, publishing the same layout (conf/modules.config):
+ * custody/, genomics/, analysis/, report/, pipeline_info/.
+ *
+ * A step runs when its inputs are given, as in `biomarkers run`: custody with a
+ * ledger or custody exports; TMB with somatic VCFs and the targets; MSI with tumour
+ * BAMs and the reference FASTA; analysis with ADSL,
+ * ADTTE and ADRS; the report always.
+ */
+
+include { CUSTODY        } from '../modules/local/custody/main'
+include { ANALYSIS       } from '../modules/local/analysis/main'
+include { REPORT         } from '../modules/local/report/main'
+include { TUMOUR_INPUTS  } from '../subworkflows/local/inputs/main'
+include { GENOMICS_TMB   } from '../subworkflows/local/tmb/main'
+include { GENOMICS_MSI   } from '../subworkflows/local/msi/main'
+include { optionalFile } from '../subworkflows/local/utils_biomarkers/main'
+
+workflow BIOMARKERS {
+    take:
+    run_params   // value channel: Map of the run's parameters (paths as absolute strings)
+    rows         // channel: [meta, file, index] per samplesheet row
+
+    main:
+    ch_versions = channel.empty()
+
+    // Chain of custody
+    ch_custody = run_params
+        .filter { p -> p.ledger || p.custody_exports }
+        .map { p ->
+            if (!p.subjects || !p.milestones) {
+                error("the custody step needs the randomization list and milestone dates (--subjects, --milestones)")
+            }
+            p
+        }
+    CUSTODY(
+        ch_custody.map { p -> p.custody_exports ? files(p.custody_exports) : [] },
+        ch_custody.map { p -> p.ledger && file(p.ledger).exists() ? file(p.ledger) : [] },
+        ch_custody.map { p -> file(p.subjects) },
+        ch_custody.map { p -> file(p.milestones) },
+        ch_custody.map { p -> optionalFile(p.input) },
+        ch_custody.map { p -> p.data_cutoff ?: '' },
+        ch_custody.map { p -> optionalFile(p.protocol) },
+    )
+    ch_versions = ch_versions.mix(CUSTODY.out.versions)
+
+    // Genomics: TMB (somatic VCFs and the targets) and MSI (tumour BAMs and the FASTA)
+    TUMOUR_INPUTS(rows)
+    GENOMICS_TMB(TUMOUR_INPUTS.out.tmb_tasks, run_params.filter { p -> p.targets }.first())
+    GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, run_params.filter { p -> p.fasta }.first())
+    ch_versions = ch_versions.mix(GENOMICS_TMB.out.versions, GENOMICS_MSI.out.versions)
+
+    ch_custody_tables = CUSTODY.out.tables.collect().ifEmpty([])
+    ch_genomics_tables = GENOMICS_TMB.out.tables.mix(GENOMICS_MSI.out.tables).collect().ifEmpty([])
+
+    // Outcomes: biomarker tables joined to the ADaM data sets
+    ch_adam = run_params.filter { p -> p.adsl && p.adtte && p.adrs }
+    ANALYSIS(
+        ch_custody_tables,
+        ch_genomics_tables,
+        ch_adam.map { p -> file(p.adsl) },
+        ch_adam.map { p -> file(p.adtte) },
+        ch_adam.map { p -> file(p.adrs) },
+        ch_adam.map { p -> optionalFile(p.outcomes_config) },
+    )
+    ch_versions = ch_versions.mix(ANALYSIS.out.versions)
+
+    // The report, always last, of whatever tables exist
+    REPORT(ch_custody_tables, ch_genomics_tables, ANALYSIS.out.tables.collect().ifEmpty([]))
+    ch_versions = ch_versions.mix(REPORT.out.versions)
+
+    emit:
+    report = REPORT.out.html
+    versions = ch_versions
+}
