@@ -121,9 +121,20 @@ def write_bam(path: Path, mb: float, depth: int, rng: np.random.Generator, read_
 
 
 def timed(fn):
+    """(wall seconds, value); CPU seconds of this process and of finished children go to CPU[-1]."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time()
     start = time.perf_counter()
     value = fn()
-    return time.perf_counter() - start, value
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(time.process_time() - cpu + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime))
+    return wall, value
+
+
+CPU: list[float] = []
 
 
 def main() -> int:
@@ -160,10 +171,13 @@ def main() -> int:
                   f'&& FMT/AF[0:0]>={v["min_vaf"]}')
     peer_cmd = f"bcftools view -H -i '{expression}' {vcf} | wc -l"
     t_ours, frame = timed(ours_count)
+    c_ours = CPU[-1]
     t_peer, peer = timed(lambda: int(subprocess.run(peer_cmd, shell=True, capture_output=True, text=True, check=True).stdout))
+    c_peer = CPU[-1]
     passed_quality = int((~frame["FIRST_FAILED_FILTER"].isin(["filter", "duplicate", "depth", "alt_reads", "vaf"])).sum())
-    print(f"counting  {len(frame):>10,} records: ours {t_ours:6.2f}s  bcftools view -i | wc -l {t_peer:6.2f}s  "
-          f"ratio {t_ours / t_peer:.2f}  (records passing the FORMAT/FILTER thresholds: ours {passed_quality:,}, bcftools {peer:,})")
+    print(f"counting  {len(frame):>10,} records: ours {t_ours:6.2f}s wall {c_ours:6.2f}s CPU  bcftools view -i | wc -l "
+          f"{t_peer:6.2f}s wall {c_peer:6.2f}s CPU  ratio wall {t_ours / t_peer:.2f} CPU {c_ours / c_peer:.2f}  "
+          f"(records passing the FORMAT/FILTER thresholds: ours {passed_quality:,}, bcftools {peer:,})")
 
     bam = work / "tumour.bam"
     if not bam.exists():
@@ -174,17 +188,21 @@ def main() -> int:
     tmb.target_depth(bam, targets)  # compile the kernels (numba caches them on disk) outside the timing
 
     t_ours_bq, callable_bq = timed(lambda: tmb.callable_territory(targets, bam, min_depth=20, min_mapq=20, min_baseq=20))
+    c_ours_bq = CPU[-1]
     t_ours, callable_ = timed(lambda: tmb.callable_territory(targets, bam, min_depth=20, min_mapq=20, min_baseq=0))
+    c_ours = CPU[-1]
     prefix = work / "md"
     md_cmd = ["mosdepth", "-n", "-Q", "20", "-F", str(0x4 | 0x100 | 0x200 | 0x400 | 0x800), "--thresholds", "20",
               "-b", str(target_bed), str(prefix), str(bam)]
     t_peer, _ = timed(lambda: subprocess.run(md_cmd, check=True, capture_output=True))
+    c_peer = CPU[-1]
     import gzip
 
     with gzip.open(f"{prefix}.thresholds.bed.gz", "rt") as fh:
         md_callable = sum(int(line.split("\t")[4]) for line in fh if not line.startswith("#"))
-    print(f"callable  {targets.total_bases / 1e6:.2f} Mb at {args.depth}x: ours {t_ours:6.2f}s (BQ off; {t_ours_bq:.2f}s with BQ >= 20)  "
-          f"mosdepth {t_peer:6.2f}s  ratio {t_ours / t_peer:.2f} ({t_ours_bq / t_peer:.2f} with BQ)  "
+    print(f"callable  {targets.total_bases / 1e6:.2f} Mb at {args.depth}x: ours {t_ours:6.2f}s wall {c_ours:6.2f}s CPU "
+          f"(BQ off; {t_ours_bq:.2f}s wall {c_ours_bq:.2f}s CPU with BQ >= 20)  mosdepth {t_peer:6.2f}s wall {c_peer:6.2f}s CPU  "
+          f"ratio wall {t_ours / t_peer:.2f} CPU {c_ours / c_peer:.2f} (with BQ: wall {t_ours_bq / t_peer:.2f} CPU {c_ours_bq / c_peer:.2f})  "
           f"(callable bases: ours {callable_.total_bases:,}, mosdepth {md_callable:,}; with BQ >= 20: {callable_bq.total_bases:,})")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -48,10 +48,23 @@ def read_body(path: str) -> pa.Table:
     )
 
 
-def _info_values(info: pa.Array, key: str) -> pa.Array:
-    """Value of INFO ``key`` per record (null when absent)."""
-    extracted = pc.extract_regex(info, f"(?:^|;){key}=(?P<v>[^;]*)")
-    return pc.struct_field(extracted, [0])
+class _Info:
+    """INFO split once into KEY=VALUE items; values of one key per record on demand."""
+
+    def __init__(self, info: pa.Array):
+        items = pc.split_pattern(info, ";")
+        self.n = len(info)
+        self.flat = pc.list_flatten(items)
+        self.parent = pc.list_parent_indices(items).to_numpy()
+
+    def values(self, key: str) -> pa.Array:
+        """Value of ``key`` per record (null when absent; the first one when repeated)."""
+        hit = pc.starts_with(self.flat, key + "=").to_numpy(zero_copy_only=False)
+        found = np.flatnonzero(hit)
+        values = pc.utf8_slice_codeunits(self.flat.take(pa.array(found)), len(key) + 1)
+        where = np.full(self.n, -1, dtype=np.int64)
+        where[self.parent[found][::-1]] = np.arange(len(found))[::-1]
+        return values.take(pa.array(where, mask=where < 0))
 
 
 def _numbers(text: pa.Array) -> np.ndarray:
@@ -132,15 +145,16 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
     alt_reads[from_vaf] = np.round(vaf[from_vaf] * depth[from_vaf])
 
     population = np.full(n, np.nan)
+    info_items = _Info(info)
     for key in setup.info_pop_fields:
-        raw = _info_values(info, key)
+        raw = info_items.values(key)
         first = pc.list_element(pc.split_pattern(pc.fill_null(raw, ""), ","), 0)
         population = np.fmax(population, _split_max(first, n))
 
     consequence = np.full(n, None, dtype=object)
     annotation = setup.annotation
     if annotation.kind != "NONE":
-        raw = _info_values(info, annotation.tag)
+        raw = info_items.values(annotation.tag)
         has = pc.is_valid(raw).to_numpy(zero_copy_only=False)
         entries = pc.split_pattern(pc.fill_null(raw, ""), ",")
         record_of_entry = pc.list_parent_indices(entries).to_numpy()
