@@ -76,6 +76,12 @@ def test_site_table_names_its_reference_and_refuses_another(ref, tmp_path):
     other = write_fasta(tmp_path / "other.fa", {"chr1": ref["seq"] + "ACGT"})
     with pysam.FastaFile(str(other)) as fa, pytest.raises(InputError, match="another reference.*contig chr1 differs"):
         msi.check_reference(ref["table"], fa, fasta=other)
+    # the same contigs in another order are the same build
+    reordered = write_fasta(tmp_path / "reordered.fa", {"chrM": "ACGT" * 10, "chr1": ref["seq"]})
+    shuffled = write_fasta(tmp_path / "shuffled.fa", {"chr1": ref["seq"], "chrM": "ACGT" * 10})
+    table = msi.scan_sites(reordered)
+    with pysam.FastaFile(str(shuffled)) as fa:
+        msi.check_reference(table, fa, fasta=shuffled)
     renamed = write_fasta(tmp_path / "nochr.fa", {"1": ref["seq"]})
     with pysam.FastaFile(str(renamed)) as fa, pytest.raises(InputError, match="chr prefix differs"):
         msi.check_reference(ref["table"], fa, fasta=renamed)
@@ -99,6 +105,12 @@ def test_lengths_are_read_exactly_and_bad_reads_are_skipped(ref, tmp_path):
     counts = msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_msi_config())
     assert counts[2] == {18: 5, 19: 2, 20: 10, 22: 3}
     assert all(c == {} for i, c in enumerate(counts) if i != 2)
+    # a site on a contig the BAM's header lacks (e.g. an alt contig of the reference) is simply not covered
+    extra = ref["table"].iloc[[2, 3]].copy()
+    extra.loc[extra.index[1], "CHROM"] = "chrUn_alt"
+    extra.attrs = dict(ref["table"].attrs)
+    with pysam.AlignmentFile(str(bam)) as handle:
+        assert msi.count_lengths(handle, extra) == [{18: 5, 19: 2, 20: 10, 22: 3}, {}]
 
 
 # --- calls ---------------------------------------------------------------------
