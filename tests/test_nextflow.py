@@ -627,7 +627,9 @@ def test_genomics_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     normal_of = {r["specimen"]: r for r in rows if r["assay"] == "wes_normal"}
     paired = next(t for t in tumours if t["specimen"] in vcf_of and t.get("normal_specimen") in normal_of)
     alone = next(t for t in tumours if t["specimen"] in vcf_of and t["subject"] != paired["subject"])
-    keep = [paired, alone, vcf_of[paired["specimen"]], vcf_of[alone["specimen"]], normal_of[paired["normal_specimen"]]]
+    # The tumour-only one names no normal (the samplesheet schema wants a named normal listed).
+    alone, alone_vcf = {**alone, "normal_specimen": ""}, {**vcf_of[alone["specimen"]], "normal_specimen": ""}
+    keep = [paired, alone, vcf_of[paired["specimen"]], alone_vcf, normal_of[paired["normal_specimen"]]]
     sheet = tmp_path / "samplesheet.csv"
     with open(sheet, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
