@@ -542,7 +542,7 @@ def publish(process: str, workdir: Path, outdir: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def simulated_trial(tmp_path_factory):
     task = tmp_path_factory.mktemp("simulate")
-    run_task("SIMULATE", {"n_subjects": "6", "seed": "3"}, task)
+    run_task("SIMULATE", {"n_subjects": "3", "seed": "3"}, task)
     return task / "simulated_trial"
 
 
@@ -637,7 +637,8 @@ def test_genomics_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
         writer.writerows(keep)
     run_params = {k: (str((simulated_trial / v).resolve()) if k in {"fasta", "targets", "coding_bed", "subjects"} and v else v)
                   for k, v in params.items() if k in {"fasta", "targets", "coding_bed", "subjects", "seed"}}
-    run_params["pon"] = str(simulated_trial / params["pon"])
+    # Two normals of the panel keep the baseline quick; the glob is the runner's --pon.
+    run_params["pon"] = str(simulated_trial / params["pon"]).replace("*", "[12]")
     run_params["input"] = str(sheet)
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(run_params))
