@@ -462,7 +462,7 @@ def test_container_recipes_install_this_package():
 # and the script's `def`s evaluated) and run with bash in a fresh folder, with the
 # pipeline's bin/ on PATH as Nextflow puts it. The declared outputs must appear.
 
-def task_script(process: str, inputs: dict[str, str]) -> tuple[str, list[str]]:
+def task_script(process: str, inputs: dict[str, str], block: str = "script") -> tuple[str, list[str]]:
     """(bash script, declared output globs) of a process for these input values."""
     _, body = all_processes()[process]
     script = section(body, "script")
@@ -473,7 +473,7 @@ def task_script(process: str, inputs: dict[str, str]) -> tuple[str, list[str]]:
             continue
         cond, yes, no = re.fullmatch(r"(.+?)\s*\?\s*(\"[^\"]*\"|'[^']*')\s*:\s*(\"[^\"]*\"|'[^']*')", expr).groups()
         values[name] = render((yes if values.get(cond.strip()) else no)[1:-1], values)
-    shell = re.search(r'"""(.*?)"""', script, re.S).group(1)
+    shell = re.search(r'"""(.*?)"""', section(body, block), re.S).group(1)
     # Nextflow strips the common indentation of a script (heredoc terminators rely on it).
     shell = textwrap.dedent(render(shell.replace("\\$", "\0"), values).replace("\0", "$"))
     outputs = [render(out, values) for out in declared_outputs(body)]
@@ -494,6 +494,16 @@ def run_task(process: str, inputs: dict[str, str], workdir: Path) -> list[Path]:
         assert matches, f"{process} did not write its declared output {out}"
         found.extend(matches)
     return found
+
+
+@pytest.mark.parametrize("process", sorted(EXPECTED_COMMANDS))
+def test_stub_writes_the_declared_outputs(process, tmp_path):
+    """`-stub-run` runs the stub: blocks; they must create what the process declares."""
+    shell, outputs = task_script(process, VALUES, block="stub")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for out in outputs:
+        assert sorted(tmp_path.glob(out)), f"the stub of {process} does not create {out}"
 
 
 def test_simulate_task_writes_the_trial_and_versions(tmp_path):
