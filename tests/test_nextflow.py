@@ -66,6 +66,9 @@ VALUES = {
     "meta.timepoint": "BASELINE",
     "meta.sample_name": "TUMOR",
     "meta.normal_specimen": "NCT07007182-S01-0001-BC01-DNA",
+    "meta.callable_mb": "1.5",
+    "tumor_only": "yes",
+    "hotspots": "hotspots.vcf.gz",
     "config": "config.yaml",
     "protocol": "protocol.yaml",
     "vcf": "NCT07007182-S01-0001-BX01-DNA.vcf.gz",
@@ -459,7 +462,7 @@ def test_container_recipes_install_this_package():
 # and the script's `def`s evaluated) and run with bash in a fresh folder, with the
 # pipeline's bin/ on PATH as Nextflow puts it. The declared outputs must appear.
 
-def task_script(process: str, inputs: dict[str, str]) -> tuple[str, list[str]]:
+def task_script(process: str, inputs: dict[str, str], block: str = "script") -> tuple[str, list[str]]:
     """(bash script, declared output globs) of a process for these input values."""
     _, body = all_processes()[process]
     script = section(body, "script")
@@ -470,7 +473,7 @@ def task_script(process: str, inputs: dict[str, str]) -> tuple[str, list[str]]:
             continue
         cond, yes, no = re.fullmatch(r"(.+?)\s*\?\s*(\"[^\"]*\"|'[^']*')\s*:\s*(\"[^\"]*\"|'[^']*')", expr).groups()
         values[name] = render((yes if values.get(cond.strip()) else no)[1:-1], values)
-    shell = re.search(r'"""(.*?)"""', script, re.S).group(1)
+    shell = re.search(r'"""(.*?)"""', section(body, block), re.S).group(1)
     # Nextflow strips the common indentation of a script (heredoc terminators rely on it).
     shell = textwrap.dedent(render(shell.replace("\\$", "\0"), values).replace("\0", "$"))
     outputs = [render(out, values) for out in declared_outputs(body)]
@@ -491,6 +494,16 @@ def run_task(process: str, inputs: dict[str, str], workdir: Path) -> list[Path]:
         assert matches, f"{process} did not write its declared output {out}"
         found.extend(matches)
     return found
+
+
+@pytest.mark.parametrize("process", sorted(EXPECTED_COMMANDS))
+def test_stub_writes_the_declared_outputs(process, tmp_path):
+    """`-stub-run` runs the stub: blocks; they must create what the process declares."""
+    shell, outputs = task_script(process, VALUES, block="stub")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for out in outputs:
+        assert sorted(tmp_path.glob(out)), f"the stub of {process} does not create {out}"
 
 
 def test_simulate_task_writes_the_trial_and_versions(tmp_path):
@@ -539,7 +552,7 @@ def publish(process: str, workdir: Path, outdir: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def simulated_trial(tmp_path_factory):
     task = tmp_path_factory.mktemp("simulate")
-    run_task("SIMULATE", {"n_subjects": "6", "seed": "3"}, task)
+    run_task("SIMULATE", {"n_subjects": "3", "seed": "3"}, task)
     return task / "simulated_trial"
 
 
@@ -624,7 +637,9 @@ def test_genomics_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     normal_of = {r["specimen"]: r for r in rows if r["assay"] == "wes_normal"}
     paired = next(t for t in tumours if t["specimen"] in vcf_of and t.get("normal_specimen") in normal_of)
     alone = next(t for t in tumours if t["specimen"] in vcf_of and t["subject"] != paired["subject"])
-    keep = [paired, alone, vcf_of[paired["specimen"]], vcf_of[alone["specimen"]], normal_of[paired["normal_specimen"]]]
+    # The tumour-only one names no normal (the samplesheet schema wants a named normal listed).
+    alone, alone_vcf = {**alone, "normal_specimen": ""}, {**vcf_of[alone["specimen"]], "normal_specimen": ""}
+    keep = [paired, alone, vcf_of[paired["specimen"]], alone_vcf, normal_of[paired["normal_specimen"]]]
     sheet = tmp_path / "samplesheet.csv"
     with open(sheet, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -632,7 +647,8 @@ def test_genomics_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
         writer.writerows(keep)
     run_params = {k: (str((simulated_trial / v).resolve()) if k in {"fasta", "targets", "coding_bed", "subjects"} and v else v)
                   for k, v in params.items() if k in {"fasta", "targets", "coding_bed", "subjects", "seed"}}
-    run_params["pon"] = str(simulated_trial / params["pon"])
+    # Two normals of the panel keep the baseline quick; the glob is the runner's --pon.
+    run_params["pon"] = str(simulated_trial / params["pon"]).replace("*", "[12]")
     run_params["input"] = str(sheet)
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(run_params))
@@ -667,7 +683,8 @@ def test_genomics_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
             "targets": stage(t, [Path(run_params["targets"])]),
             "coding_bed": stage(t, [Path(run_params["coding_bed"])]) if run_params.get("coding_bed") else "",
             "meta.subject": tumour["subject"], "meta.id": tumour["specimen"], "meta.timepoint": tumour["timepoint"],
-            "meta.sample_name": tumour.get("sample_name", ""),
+            "meta.sample_name": vcf_of[tumour["specimen"]].get("sample_name", ""),
+            "meta.callable_mb": "", "config": "", "hotspots": "", "tumor_only": "",
         }
         tmb_parts += [t / f"{tumour['specimen']}.tmb.parquet", t / f"{tumour['specimen']}.tmb_variants.parquet"]
         run_task("TMB", names, t)

@@ -4,8 +4,8 @@
  * custody/, genomics/, analysis/, report/, pipeline_info/.
  *
  * A step runs when its inputs are given, as in `biomarkers run`: custody with a
- * ledger or custody exports; TMB with tumour rows, their somatic VCFs, the reference
- * FASTA and the targets; MSI with tumour rows and the FASTA; analysis with ADSL,
+ * ledger or custody exports; TMB with somatic VCFs and the targets; MSI with tumour
+ * BAMs and the reference FASTA; analysis with ADSL,
  * ADTTE and ADRS; the report always.
  */
 
@@ -15,7 +15,7 @@ include { REPORT         } from '../modules/local/report/main'
 include { TUMOUR_INPUTS  } from '../subworkflows/local/inputs/main'
 include { GENOMICS_TMB   } from '../subworkflows/local/tmb/main'
 include { GENOMICS_MSI   } from '../subworkflows/local/msi/main'
-include { fastaWithIndex; optionalFile } from '../subworkflows/local/utils_biomarkers/main'
+include { optionalFile } from '../subworkflows/local/utils_biomarkers/main'
 
 workflow BIOMARKERS {
     take:
@@ -26,7 +26,14 @@ workflow BIOMARKERS {
     ch_versions = channel.empty()
 
     // Chain of custody
-    ch_custody = run_params.filter { p -> p.ledger || p.custody_exports }
+    ch_custody = run_params
+        .filter { p -> p.ledger || p.custody_exports }
+        .map { p ->
+            if (!p.subjects || !p.milestones) {
+                error("the custody step needs the randomization list and milestone dates (--subjects, --milestones)")
+            }
+            p
+        }
     CUSTODY(
         ch_custody.map { p -> p.custody_exports ? files(p.custody_exports) : [] },
         ch_custody.map { p -> p.ledger && file(p.ledger).exists() ? file(p.ledger) : [] },
@@ -38,16 +45,9 @@ workflow BIOMARKERS {
     )
     ch_versions = ch_versions.mix(CUSTODY.out.versions)
 
-    // Genomics: TMB (needs the targets) and MSI, from the same tumour BAMs
+    // Genomics: TMB (somatic VCFs and the targets) and MSI (tumour BAMs and the FASTA)
     TUMOUR_INPUTS(rows)
-    ch_tmb = run_params.filter { p -> p.fasta && p.targets }
-    GENOMICS_TMB(
-        TUMOUR_INPUTS.out.tumours_with_vcf,
-        ch_tmb.map { p -> fastaWithIndex(p.fasta) }.first(),
-        ch_tmb.map { p -> file(p.targets) }.first(),
-        ch_tmb.map { p -> optionalFile(p.coding_bed) }.first(),
-        ch_tmb.map { p -> optionalFile(p.subjects) }.first(),
-    )
+    GENOMICS_TMB(TUMOUR_INPUTS.out.tmb_tasks, run_params.filter { p -> p.targets }.first())
     GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, run_params.filter { p -> p.fasta }.first())
     ch_versions = ch_versions.mix(GENOMICS_TMB.out.versions, GENOMICS_MSI.out.versions)
 

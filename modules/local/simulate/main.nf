@@ -26,7 +26,8 @@ process SIMULATE {
     stub:
     """
     mkdir -p simulated_trial/truth
-    touch simulated_trial/params.yaml simulated_trial/subjects.csv simulated_trial/milestones.csv
+    touch simulated_trial/subjects.csv simulated_trial/milestones.csv
+    echo '{}' > simulated_trial/params.yaml
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

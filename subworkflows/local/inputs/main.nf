@@ -1,43 +1,50 @@
-// Tumour specimens with their paired normal and somatic VCF, from samplesheet rows.
-// A tumour row (wes_tumor, panel_tumor) names its germline specimen in
-// normal_specimen; when that specimen's wes_normal BAM is in the samplesheet the
-// tumour is analysed paired, otherwise tumour-only.
+// Sequencing inputs from the samplesheet rows, paired as biomarkers run pairs them.
+//
+// MSI: one task per tumour BAM (wes_tumor, panel_tumor). Its row names its germline
+// specimen in normal_specimen; when that specimen's wes_normal BAM is in the
+// samplesheet the tumour is analysed paired, otherwise tumour-only.
+// TMB: one task per somatic VCF (vcf_somatic), with the tumour BAM of the same
+// specimen when there is one (else the denominator is the targets or a given size)
+// and the matched normal's BAM (normal_specimen of the VCF row, else of the tumour row).
 
 workflow TUMOUR_INPUTS {
     take:
     rows   // channel: [meta, file, index]
 
     main:
-    ch_tumour_rows = rows.filter { meta, _bam, _index -> meta.assay in ['wes_tumor', 'panel_tumor'] }
-    // Small lookup tables (one entry per specimen), as value channels.
-    ch_normals = rows
-        .filter { meta, _bam, _index -> meta.assay == 'wes_normal' }
+    // Every row by (specimen, assay), as a value channel.
+    ch_by_key = rows
         .toList()
-        .map { entries -> entries.collectEntries { meta, bam, index -> [(meta.id): [bam, index]] } }
-    ch_vcfs = rows
-        .filter { meta, _vcf, _index -> meta.assay == 'vcf_somatic' }
-        .toList()
-        .map { entries -> entries.collectEntries { meta, vcf, index -> [(meta.id): [vcf, index]] } }
+        .map { entries -> entries.collectEntries { meta, file, index -> [([meta.id, meta.assay]): [meta, file, index ?: []]] } }
 
     // [meta + mode, tumour bam, index, normal bam or [], normal index or []]
-    ch_tumours = ch_tumour_rows
-        .combine(ch_normals)
-        .map { meta, bam, index, normals ->
-            def normal = normals[meta.normal_specimen]
+    ch_tumours = rows
+        .filter { meta, _bam, _index -> meta.assay in ['wes_tumor', 'panel_tumor'] }
+        .combine(ch_by_key)
+        .map { meta, bam, index, by_key ->
+            def normal = meta.normal_specimen ? by_key[[meta.normal_specimen, 'wes_normal']] : null
             normal
-                ? [meta + [mode: 'paired'], bam, index, normal[0], normal[1]]
-                : [meta + [mode: 'tumour_only'], bam, index, [], []]
+                ? [meta + [mode: 'paired'], bam, index ?: [], normal[1], normal[2]]
+                : [meta + [mode: 'tumour_only'], bam, index ?: [], [], []]
         }
 
-    // Tumours with a somatic VCF: [meta, vcf, vcf index, tumour bam, index, normal bam, index]
-    ch_with_vcf = ch_tumours
-        .combine(ch_vcfs)
-        .filter { meta, _bam, _index, _normal, _normal_index, vcfs -> vcfs.containsKey(meta.id) }
-        .map { meta, bam, index, normal, normal_index, vcfs ->
-            [meta, vcfs[meta.id][0], vcfs[meta.id][1], bam, index, normal, normal_index]
+    // [meta, vcf, vcf index, tumour bam or [], index or [], normal bam or [], index or []]
+    ch_tmb = rows
+        .filter { meta, _vcf, _index -> meta.assay == 'vcf_somatic' }
+        .combine(ch_by_key)
+        .map { meta, vcf, vcf_index, by_key ->
+            def tumour = by_key[[meta.id, 'wes_tumor']] ?: by_key[[meta.id, 'panel_tumor']]
+            def normal_id = meta.normal_specimen ?: (tumour ? tumour[0].normal_specimen : null)
+            def normal = normal_id ? by_key[[normal_id, 'wes_normal']] : null
+            [
+                meta + [normal_specimen: normal_id ?: null],
+                vcf, vcf_index ?: [],
+                tumour ? tumour[1] : [], tumour ? tumour[2] : [],
+                normal ? normal[1] : [], normal ? normal[2] : [],
+            ]
         }
 
     emit:
     tumours = ch_tumours
-    tumours_with_vcf = ch_with_vcf
+    tmb_tasks = ch_tmb
 }

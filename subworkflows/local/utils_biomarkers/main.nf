@@ -22,7 +22,7 @@ def pathParams() {
 // The command line's parameters over the simulated trial's params.yaml, its
 // relative paths resolved against the trial folder.
 def simulatedParams(trial, defaults) {
-    def loaded = new org.yaml.snakeyaml.Yaml().load(trial.resolve('params.yaml').text) as Map
+    def loaded = (new org.yaml.snakeyaml.Yaml().load(trial.resolve('params.yaml').text) ?: [:]) as Map
     def paths = pathParams()
     def merged = defaults + [:]
     loaded.each { name, value ->
