@@ -82,8 +82,9 @@ def test_every_specimen_gets_its_true_status(sim, mode):
         assert bool(summary["MSI_H_EXCLUSION"]) == (row.STATUS == "MSI-H")
         if row.STATUS == "MSS":
             assert summary["MSI_SCORE"] < 1.0
-        else:  # the score estimates the unstable fraction, diluted by purity
-            assert 20.0 < summary["MSI_SCORE"] <= 100 * row.UNSTABLE_FRACTION + 2
+        else:  # the score estimates the unstable fraction (missing some low-purity shifts, sampling the evaluated sites)
+            assert summary["MSI_SCORE"] > 20.0
+            assert abs(summary["MSI_SCORE"] - 100 * row.UNSTABLE_FRACTION) < 10, (row.SPECIMEN_ID, mode, summary["MSI_SCORE"])
 
 
 @pytest.mark.parametrize("mode", ["paired", "tumor_only"])
