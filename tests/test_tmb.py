@@ -258,3 +258,19 @@ def test_vectorized_reader_equals_the_per_record_reader(files, tmp_path, layout)
         vcf = write_vcf(tmp_path / "ad.vcf", _lines(formats=("GT", "AD")), formats=("GT", "AD"), extra_header=["##tumor_sample=TUMOUR"])
     fast, reference = _both_readers(vcf, **kwargs)
     pd.testing.assert_frame_equal(fast, reference)
+
+
+def test_plain_gzip_and_uncompressed_vcfs_count_the_same(files, tmp_path):
+    import gzip
+
+    import pysam
+
+    text = tmp_path / "plain.vcf"
+    with pysam.BGZFile(str(files["paired"]), "rb") as fh:
+        text.write_bytes(fh.read())
+    gz = tmp_path / "plain_gzip.vcf.gz"
+    gz.write_bytes(gzip.compress(text.read_bytes()))
+    results = [tmb.tmb_specimen(v, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")[1]
+               for v in (files["paired"], text, gz)]
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(results[0], other)

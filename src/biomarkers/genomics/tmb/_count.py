@@ -360,7 +360,9 @@ def _cascade(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_re
     passed_filter = (frame["FILTER"] == "PASS").to_numpy() if v["pass_only"] else np.ones(n, dtype=bool)
     keys = ["CHROM", "POS", "REF", "ALT"]
     duplicate = np.zeros(n, dtype=bool)
-    duplicate[passed_filter] = frame.loc[passed_filter, keys].duplicated(keep="first").to_numpy()
+    # integer codes hash much faster than the strings themselves
+    coded = pd.DataFrame({k: (frame[k].to_numpy() if k == "POS" else pd.factorize(frame[k])[0]) for k in keys})
+    duplicate[passed_filter] = coded.loc[passed_filter].duplicated(keep="first").to_numpy()
     depth = frame["DEPTH"].astype("float64").to_numpy()
     alt_reads = frame["ALT_READS"].astype("float64").to_numpy()
     vaf = frame["VAF"].to_numpy()
