@@ -40,11 +40,15 @@ def open_vcf(path: str | Path) -> pysam.VariantFile:
     path = Path(path)
     if not path.exists():
         raise InputError("VCF not found", file=path)
+    with open(path, "rb") as probe:
+        head = probe.read(14)
+    if head[:2] == b"\x1f\x8b" and not (len(head) >= 14 and head[3] & 0x04 and head[12:14] == b"BC"):
+        raise InputError("VCF is gzip- but not bgzip-compressed; recompress it with `bgzip` (or give it uncompressed)", file=path)
     # Records are streamed, never fetched by region: silence htslib's "no index" notice.
     previous = pysam.set_verbosity(0)
     try:
         return pysam.VariantFile(str(path))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, NotImplementedError) as exc:
         raise InputError(f"not a readable VCF/BCF: {exc}", file=path) from None
     finally:
         pysam.set_verbosity(previous)

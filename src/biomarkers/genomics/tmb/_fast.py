@@ -53,7 +53,8 @@ def _inflate(path: str) -> bytes:
 
     import deflate
 
-    raw = open(path, "rb").read()
+    with open(path, "rb") as handle:
+        raw = handle.read()
     out = []
     at = 0
     try:
