@@ -208,8 +208,8 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
         if safe:
             parts = pc.filter(parts, pa.array(long_enough))
             record_of_entry = record_of_entry[long_enough]
-        allele_np = allele.to_numpy(zero_copy_only=False)
-        matched = allele_np == alt_np[record_of_entry]  # a plain SNV's VEP and SnpEff allele is its ALT
+        # a plain SNV's VEP and SnpEff allele is its ALT
+        matched = pc.fill_null(pc.equal(allele, alt.take(pa.array(record_of_entry))), False).to_numpy(zero_copy_only=False)
         has_match = np.zeros(n, dtype=bool)
         has_match[record_of_entry[matched]] = True
         eligible_entry = matched | ~has_match[record_of_entry]
@@ -228,8 +228,7 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
         first = np.ones(len(order), dtype=bool)
         first[1:] = term_record[order][1:] != term_record[order][:-1]
         chosen = order[first]
-        terms_np = terms.to_numpy(zero_copy_only=False)
-        consequence[term_record[chosen]] = terms_np[np.flatnonzero(keep)[chosen]]
+        consequence[term_record[chosen]] = terms.take(pa.array(np.flatnonzero(keep)[chosen])).to_numpy(zero_copy_only=False)
 
         if annotation.population_indexes:
             # VEP population AFs: from the entries of the allele, else from every entry
