@@ -275,3 +275,16 @@ def test_uncompressed_vcf_counts_the_same_and_plain_gzip_is_refused(files, tmp_p
     pd.testing.assert_frame_equal(results[0], results[1])
     with pytest.raises(InputError, match="not bgzip-compressed"):
         tmb.tmb_specimen(gz, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+
+
+def test_bcf_counts_the_same_as_vcf(files, tmp_path):
+    import pysam
+
+    bcf = tmp_path / "paired.bcf"
+    with pysam.VariantFile(str(files["paired"])) as src, pysam.VariantFile(str(bcf), "wb", header=src.header) as dst:
+        for rec in src:
+            dst.write(rec)
+    kwargs = {"targets": files["targets"], "subject": "S", "specimen": "SP-T1", "timepoint": "BASELINE"}
+    from_vcf = tmb.tmb_specimen(files["paired"], **kwargs)[1]
+    from_bcf = tmb.tmb_specimen(bcf, **kwargs)[1]
+    pd.testing.assert_frame_equal(from_vcf, from_bcf)
