@@ -288,3 +288,13 @@ def test_bcf_counts_the_same_as_vcf(files, tmp_path):
     from_vcf = tmb.tmb_specimen(files["paired"], **kwargs)[1]
     from_bcf = tmb.tmb_specimen(bcf, **kwargs)[1]
     pd.testing.assert_frame_equal(from_vcf, from_bcf)
+
+
+def test_vcf_without_records_gives_tmb_zero_with_its_interval(files, tmp_path):
+    vcf = write_vcf(tmp_path / "empty.vcf.gz", [], extra_header=["##tumor_sample=TUMOUR"])
+    summary, variants = tmb.tmb_specimen(vcf, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+    assert variants.empty and summary["N_COUNTED"].item() == 0 and summary["TMB"].item() == 0
+    assert summary["TMB_CI_UPPER"].item() == pytest.approx(3.688879 / 0.0022, rel=1e-6)
+    parts = tmb.write_parts(summary, variants, tmp_path / "parts", "SP-T1")
+    paths = tmb.collect(list(parts), tmp_path / "results")
+    assert pd.read_parquet(paths["tmb_variants"]).empty and len(pd.read_parquet(paths["tmb"])) == 1
