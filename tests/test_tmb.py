@@ -258,3 +258,43 @@ def test_vectorized_reader_equals_the_per_record_reader(files, tmp_path, layout)
         vcf = write_vcf(tmp_path / "ad.vcf", _lines(formats=("GT", "AD")), formats=("GT", "AD"), extra_header=["##tumor_sample=TUMOUR"])
     fast, reference = _both_readers(vcf, **kwargs)
     pd.testing.assert_frame_equal(fast, reference)
+
+
+def test_uncompressed_vcf_counts_the_same_and_plain_gzip_is_refused(files, tmp_path):
+    import gzip
+
+    import pysam
+
+    text = tmp_path / "plain.vcf"
+    with pysam.BGZFile(str(files["paired"]), "rb") as fh:
+        text.write_bytes(fh.read())
+    gz = tmp_path / "plain_gzip.vcf.gz"
+    gz.write_bytes(gzip.compress(text.read_bytes()))
+    results = [tmb.tmb_specimen(v, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")[1]
+               for v in (files["paired"], text)]
+    pd.testing.assert_frame_equal(results[0], results[1])
+    with pytest.raises(InputError, match="not bgzip-compressed"):
+        tmb.tmb_specimen(gz, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+
+
+def test_bcf_counts_the_same_as_vcf(files, tmp_path):
+    import pysam
+
+    bcf = tmp_path / "paired.bcf"
+    with pysam.VariantFile(str(files["paired"])) as src, pysam.VariantFile(str(bcf), "wb", header=src.header) as dst:
+        for rec in src:
+            dst.write(rec)
+    kwargs = {"targets": files["targets"], "subject": "S", "specimen": "SP-T1", "timepoint": "BASELINE"}
+    from_vcf = tmb.tmb_specimen(files["paired"], **kwargs)[1]
+    from_bcf = tmb.tmb_specimen(bcf, **kwargs)[1]
+    pd.testing.assert_frame_equal(from_vcf, from_bcf)
+
+
+def test_vcf_without_records_gives_tmb_zero_with_its_interval(files, tmp_path):
+    vcf = write_vcf(tmp_path / "empty.vcf.gz", [], extra_header=["##tumor_sample=TUMOUR"])
+    summary, variants = tmb.tmb_specimen(vcf, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+    assert variants.empty and summary["N_COUNTED"].item() == 0 and summary["TMB"].item() == 0
+    assert summary["TMB_CI_UPPER"].item() == pytest.approx(3.688879 / 0.0022, rel=1e-6)
+    parts = tmb.write_parts(summary, variants, tmp_path / "parts", "SP-T1")
+    paths = tmb.collect(list(parts), tmp_path / "results")
+    assert pd.read_parquet(paths["tmb_variants"]).empty and len(pd.read_parquet(paths["tmb"])) == 1

@@ -40,11 +40,15 @@ def open_vcf(path: str | Path) -> pysam.VariantFile:
     path = Path(path)
     if not path.exists():
         raise InputError("VCF not found", file=path)
+    with open(path, "rb") as probe:
+        head = probe.read(14)
+    if head[:2] == b"\x1f\x8b" and not (len(head) >= 14 and head[3] & 0x04 and head[12:14] == b"BC"):
+        raise InputError("VCF is gzip- but not bgzip-compressed; recompress it with `bgzip` (or give it uncompressed)", file=path)
     # Records are streamed, never fetched by region: silence htslib's "no index" notice.
     previous = pysam.set_verbosity(0)
     try:
         return pysam.VariantFile(str(path))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, NotImplementedError) as exc:
         raise InputError(f"not a readable VCF/BCF: {exc}", file=path) from None
     finally:
         pysam.set_verbosity(previous)
@@ -359,8 +363,12 @@ def _cascade(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_re
     n = len(frame)
     passed_filter = (frame["FILTER"] == "PASS").to_numpy() if v["pass_only"] else np.ones(n, dtype=bool)
     keys = ["CHROM", "POS", "REF", "ALT"]
+    chrom_codes = pd.factorize(frame["CHROM"])
     duplicate = np.zeros(n, dtype=bool)
-    duplicate[passed_filter] = frame.loc[passed_filter, keys].duplicated(keep="first").to_numpy()
+    # integer codes hash much faster than the strings themselves
+    coded = pd.DataFrame({"CHROM": chrom_codes[0], "POS": frame["POS"].to_numpy(),
+                          "REF": pd.factorize(frame["REF"])[0], "ALT": pd.factorize(frame["ALT"])[0]})
+    duplicate[passed_filter] = coded.loc[passed_filter].duplicated(keep="first").to_numpy()
     depth = frame["DEPTH"].astype("float64").to_numpy()
     alt_reads = frame["ALT_READS"].astype("float64").to_numpy()
     vaf = frame["VAF"].to_numpy()
@@ -376,29 +384,31 @@ def _cascade(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_re
         hotspot = np.fromiter(((c, p, r, a) in hotspots for c, p, r, a in frame[keys].itertuples(index=False, name=None)),  # type: ignore[operator]
                               dtype=bool, count=n)
     pos0 = frame["POS"].to_numpy() - 1
-    consequence = frame["CONSEQUENCE"]
     nonsyn = set(rules["consequences"]["nonsynonymous"])
     syn = set(rules["consequences"]["synonymous"])
-    chrom_codes = pd.factorize(frame["CHROM"])
     if annotation_kind == "NONE":
         coding_ok = _contains(coding, chrom_codes, pos0)  # type: ignore[arg-type]
         is_syn = np.zeros(n, dtype=bool)
     else:
-        is_syn = consequence.isin(syn).to_numpy()
-        coding_ok = consequence.isin(nonsyn).to_numpy() | is_syn
+        codes, terms = pd.factorize(frame["CONSEQUENCE"])  # None -> -1
+        term_syn = np.array([t in syn for t in terms] + [False], dtype=bool)
+        term_nonsyn = np.array([t in nonsyn for t in terms] + [False], dtype=bool)
+        is_syn = term_syn[codes]
+        coding_ok = term_nonsyn[codes] | is_syn
     not_callable = ~_contains(callable_regions, chrom_codes, pos0)
     conditions = [~passed_filter, duplicate, low_depth, low_alt, low_vaf, population, hotspot, ~coding_ok,
                   is_syn & (not v["count_synonymous"]), not_callable]
-    names = ["filter", "duplicate", "depth", "alt_reads", "vaf", "population", "hotspot", "not_coding", "synonymous",
-             "not_callable"]
-    failed = np.select(conditions, names, default="")
+    names = np.array(["filter", "duplicate", "depth", "alt_reads", "vaf", "population", "hotspot", "not_coding",
+                      "synonymous", "not_callable", None], dtype=object)
+    failed_index = np.select(conditions, list(range(len(conditions))), default=len(conditions))
+    failed = names[failed_index]
     out = pd.DataFrame({
         "CHROM": frame["CHROM"], "POS": frame["POS"], "REF": frame["REF"], "ALT": frame["ALT"],
         "VARIANT_TYPE": _variant_types(frame["REF"].to_numpy(), frame["ALT"].to_numpy()),
         "FILTER": frame["FILTER"], "DEPTH": frame["DEPTH"], "ALT_READS": frame["ALT_READS"], "VAF": frame["VAF"],
         "POPULATION_AF": frame["POPULATION_AF"], "CONSEQUENCE": frame["CONSEQUENCE"],
-        "COUNTED": failed == "",
-        "FIRST_FAILED_FILTER": pd.Series(failed, dtype=object).where(failed != "", None),
+        "COUNTED": failed_index == len(conditions),
+        "FIRST_FAILED_FILTER": failed,
     })
     out["COUNTED"] = out["COUNTED"].astype(bool)
     return out

@@ -26,8 +26,7 @@ def read_body(path: str) -> pa.Table:
     with open(path, "rb") as probe:
         compressed = probe.read(2) == b"\x1f\x8b"
     if compressed:
-        with pysam.BGZFile(path, "rb") as handle:
-            data = handle.read()
+        data = _inflate(path)
     else:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -46,6 +45,32 @@ def read_body(path: str) -> pa.Table:
         convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in names}, strings_can_be_null=False,
                                              quoted_strings_can_be_null=False, null_values=[]),
     )
+
+
+def _inflate(path: str) -> bytes:
+    """Decompress a BGZF (or plain gzip) file: block by block with libdeflate when it is BGZF."""
+    import struct
+
+    import deflate
+
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    out = []
+    at = 0
+    try:
+        while at < len(raw):
+            # BGZF member: gzip header with the BC extra subfield giving the block size
+            if raw[at:at + 4] != b"\x1f\x8b\x08\x04" or raw[at + 12:at + 14] != b"BC":
+                raise ValueError("not BGZF")
+            size = struct.unpack_from("<H", raw, at + 16)[0] + 1
+            length = struct.unpack_from("<I", raw, at + size - 4)[0]
+            if length:
+                out.append(deflate.deflate_decompress(raw[at + 18:at + size - 8], length))
+            at += size
+    except (ValueError, struct.error, deflate.DeflateError):
+        with pysam.BGZFile(path, "rb") as handle:  # plain gzip, or anything unusual: htslib decides
+            return handle.read()
+    return b"".join(out)
 
 
 class _Info:
@@ -97,7 +122,8 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
     alt = alt.combine_chunks()
     plain = (pc.equal(pc.utf8_length(ref), 1).to_numpy(zero_copy_only=False)
              & pc.equal(pc.utf8_length(alt), 1).to_numpy(zero_copy_only=False)
-             & pc.match_substring_regex(alt, "^[ACGTNacgtn]$").to_numpy(zero_copy_only=False))
+             & pc.is_in(alt, value_set=pa.array(list("ACGTNacgtn"))).to_numpy(zero_copy_only=False))
+    alt_np = alt.to_numpy(zero_copy_only=False)
     fmt = fmt.combine_chunks()
     sample = sample.combine_chunks()
     info = info.combine_chunks()
@@ -119,17 +145,24 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
         rows = rows[~short & plain[rows]]
         if not len(rows):
             continue
-        sub = values.take(pa.array(rows))
+        sub = values if len(rows) == n else values.take(pa.array(rows))
         if "DP" in idx:
             dp = pc.list_element(sub, idx["DP"])
-            ok = pc.match_substring_regex(dp, r"^\d+$").to_numpy(zero_copy_only=False)
+            ok = pc.utf8_is_digit(dp).to_numpy(zero_copy_only=False)
             depth[rows[ok]] = pc.cast(pc.filter(dp, pa.array(ok)), pa.int64()).to_numpy()
         if "AD" in idx:
             ad = pc.list_element(sub, idx["AD"])
-            ok = pc.match_substring_regex(ad, r"^\d+,\d+$").to_numpy(zero_copy_only=False)
             missing = pc.equal(ad, ".").to_numpy(zero_copy_only=False)
+            all_pairs = pc.split_pattern(ad, ",", max_splits=2)
+            two = pc.equal(pc.list_value_length(all_pairs), 2).to_numpy(zero_copy_only=False)
+            ok = two.copy()
+            if two.any():
+                firsts = pc.list_element(pc.filter(all_pairs, pa.array(two)), 0)
+                seconds = pc.list_element(pc.filter(all_pairs, pa.array(two)), 1)
+                ok[two] = (pc.utf8_is_digit(firsts).to_numpy(zero_copy_only=False)
+                           & pc.utf8_is_digit(seconds).to_numpy(zero_copy_only=False))
             plain[rows[~ok & ~missing]] = False  # irregular AD: the per-record reader decides
-            pairs = pc.split_pattern(pc.filter(ad, pa.array(ok)), ",")
+            pairs = pc.filter(all_pairs, pa.array(ok))
             r = pc.cast(pc.list_element(pairs, 0), pa.int64()).to_numpy()
             a = pc.cast(pc.list_element(pairs, 1), pa.int64()).to_numpy()
             alt_reads[rows[ok]] = a
@@ -175,9 +208,8 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
         if safe:
             parts = pc.filter(parts, pa.array(long_enough))
             record_of_entry = record_of_entry[long_enough]
-        allele_np = allele.to_numpy(zero_copy_only=False)
-        alt_np = alt.to_numpy(zero_copy_only=False)
-        matched = allele_np == alt_np[record_of_entry]  # a plain SNV's VEP and SnpEff allele is its ALT
+        # a plain SNV's VEP and SnpEff allele is its ALT
+        matched = pc.fill_null(pc.equal(allele, alt.take(pa.array(record_of_entry))), False).to_numpy(zero_copy_only=False)
         has_match = np.zeros(n, dtype=bool)
         has_match[record_of_entry[matched]] = True
         eligible_entry = matched | ~has_match[record_of_entry]
@@ -196,8 +228,7 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
         first = np.ones(len(order), dtype=bool)
         first[1:] = term_record[order][1:] != term_record[order][:-1]
         chosen = order[first]
-        terms_np = terms.to_numpy(zero_copy_only=False)
-        consequence[term_record[chosen]] = terms_np[np.flatnonzero(keep)[chosen]]
+        consequence[term_record[chosen]] = terms.take(pa.array(np.flatnonzero(keep)[chosen])).to_numpy(zero_copy_only=False)
 
         if annotation.population_indexes:
             # VEP population AFs: from the entries of the allele, else from every entry
@@ -215,7 +246,7 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
     pos = pc.cast(cols[1].combine_chunks(), pa.int64()).to_numpy()
     frame = pd.DataFrame({
         "RECORD": rows.astype(np.int64), "ALLELE": np.ones(len(rows), dtype=np.int64), "CHROM": chrom[rows],
-        "POS": pos[rows], "REF": ref.to_numpy(zero_copy_only=False)[rows], "ALT": alt.to_numpy(zero_copy_only=False)[rows],
+        "POS": pos[rows], "REF": ref.to_numpy(zero_copy_only=False)[rows], "ALT": alt_np[rows],
         "FILTER": cols[6].combine_chunks().to_numpy(zero_copy_only=False)[rows],
         "DEPTH": _nullable_int(depth[rows]), "ALT_READS": _nullable_int(alt_reads[rows]),
         "VAF": vaf[rows], "POPULATION_AF": population[rows], "CONSEQUENCE": consequence[rows], "RAW_POS": pos[rows],
