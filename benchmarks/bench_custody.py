@@ -26,8 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from unittest import mock  # noqa: E402
+
 from biomarkers.custody import check_ledger, import_exports, read_ledger, verify_ledger  # noqa: E402
-from biomarkers.simulate import simulate_trial  # noqa: E402
+from biomarkers.simulate import _run, simulate_trial  # noqa: E402
+
+
+def simulate_custody_only(outdir, **kwargs):
+    """Only the stages the ledger needs (trial, custody): no BAMs or VCFs."""
+    with mock.patch.object(_run, "STAGES", [s for s in _run.STAGES if s[0] in ("trial", "custody")]):
+        return simulate_trial(outdir, **kwargs)
 
 
 CPU: dict[str, float] = {}
@@ -47,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        trial, t_sim = _timed("simulate", lambda: simulate_trial(tmp / "trial", n_subjects=args.subjects, seed=7, violation_rate=0.0))
+        trial, t_sim = _timed("simulate", lambda: simulate_custody_only(tmp / "trial", n_subjects=args.subjects, seed=7, violation_rate=0.0))
         exports = sorted((trial.outdir / "custody").glob("export_*.csv"))
         ledger = tmp / "ledger.sqlite"
         subjects = set(trial.subjects["USUBJID"])

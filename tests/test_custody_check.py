@@ -12,7 +12,7 @@ from biomarkers.custody import check_ledger, import_exports, read_ledger, record
 from biomarkers.custody._ledger import _DDL
 from biomarkers.pipeline import load_params, run_pipeline
 from biomarkers.schemas import table_metadata
-from biomarkers.simulate import simulate_trial
+from custody_helpers import simulate_custody_trial as simulate_trial
 
 
 def _samplesheet(trial, path):
@@ -23,6 +23,8 @@ def _samplesheet(trial, path):
         for row in trial.assay_plan.itertuples(index=False):
             normal = row.NORMAL_SPECIMEN_ID if isinstance(row.NORMAL_SPECIMEN_ID, str) else ""
             writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, "DNA", row.ASSAY, f"bam/{row.SPECIMEN_ID}.bam", normal])
+            if row.ASSAY == "wes_tumor":  # as the genome stage does: the somatic VCF is WES too
+                writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, "DNA", "vcf_somatic", f"vcf/{row.SPECIMEN_ID}.vcf.gz", normal])
     return path
 
 
@@ -68,6 +70,8 @@ def test_every_injected_violation_is_found_and_nothing_else(dirty, cli):
         assert len(hits) == 1, (v, issues[issues["USUBJID"] == v.USUBJID])
     # and nothing but the injected violations is flagged
     assert len(issues) == len(truth)
+    unconsumed = issues.loc[issues["RULE"] == "ASSAY_WITHOUT_CONSUMPTION", "MESSAGE"]
+    assert unconsumed.str.contains("lists vcf_somatic, wes_tumor file\\(s\\)").all()
     rules = issues.groupby("RULE")["SEVERITY"].first()
     assert rules["STORAGE_POSITION_CONFLICT"] == "ERROR" and rules["PROCESSING_DELAY"] == "WARNING"
     specimens = pd.read_parquet(out / "custody" / "specimens.parquet")

@@ -263,7 +263,7 @@ def test_effective_events_apply_a_time_correction_and_keep_its_offset():
          "corrected_field": "occurred_at", "corrected_value": "2025-03-01T09:30:00.5+01:00", "reason": "clock",
          "occurred_at": "2025-03-02T00:00:00Z", "occurred_offset": "+00:00"},
     ]
-    events, _ = effective_events(raw)
+    events = effective_events(raw)
     assert [e["event_id"] for e in events] == ["A"]
     assert events[0]["occurred_at"] == "2025-03-01T08:30:00.500000Z" and events[0]["occurred_offset"] == "+01:00"
     assert events[0]["_corrected_by"] == "B" and raw[0]["occurred_at"] == "2025-03-01T00:00:00Z"  # the ledger row is untouched

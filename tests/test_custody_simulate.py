@@ -10,7 +10,7 @@ import pytest
 
 from biomarkers.custody import import_exports, load_milestones, load_subjects, read_ledger, verify_ledger
 from biomarkers.protocol import load_protocol
-from biomarkers.simulate import simulate_trial
+from custody_helpers import simulate_custody_trial as simulate_trial
 from biomarkers.simulate._custody import VIOLATION_KINDS
 
 

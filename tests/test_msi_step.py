@@ -42,3 +42,8 @@ def test_msi_step_paired_and_tumour_only(tmp_path):
     assert (out / "msi_scores.png").exists() and (out / "msi_sites_SP-T1.png").exists()
     inputs = pd.read_parquet(tmp_path / "results" / "pipeline_info" / "inputs.parquet")
     assert (inputs["ROLE"] == "msi:pon").sum() == 3
+    # same inputs, same bytes
+    again = {**params, "outdir": str(tmp_path / "again")}
+    run_pipeline(again, only=["msi"])
+    for name in ("msi.parquet", "msi_sites.parquet", "msi/sites.tsv.gz", "msi/baseline.tsv.gz", "msi_scores.png"):
+        assert (out / name).read_bytes() == (tmp_path / "again" / "genomics" / name).read_bytes(), name

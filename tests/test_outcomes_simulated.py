@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -210,25 +211,33 @@ def test_long_and_wide_tables_from_the_registered_declaration(simulated):
     assert msi.loc[msi.GROUP == "MSI-H", "N"].item() == int((truth["MSI_STATUS"] == "MSI-H").sum())
     # a boolean group column: TRUE/FALSE groups, the same subjects as the numeric cut-off
     assert (wide["TMB_LIKE_HIGH_GROUP"].eq("TRUE") == wide["TMB_LIKE_GROUP"].eq("HIGH")).all()
+    # ... so its associations are not repeated under a second name
+    assert "TMB-like high" not in set(assoc.BIOMARKER) and "TMB_LIKE" in set(assoc.BIOMARKER)
     meta = schemas.table_metadata(results / "analysis" / "analysis_wide.parquet")
     assert {"TMB_LIKE_BL", "TMB_LIKE_CHG", "TMB_LIKE_GROUP"} <= {c["name"] for c in meta["columns"]}
 
 
-README_JOIN = ("import duckdb, pyreadstat; adsl = pyreadstat.read_xport('adam/adsl.xpt')[0]; "
-               "duckdb.sql(\"SELECT * FROM adsl JOIN 'results/analysis/analysis_wide.parquet' USING (STUDYID, USUBJID)\")"
-               ".write_csv('joined.csv')")
+def _readme_join_command() -> list[str]:
+    """The one-line join shown in README.md (the code block after ``<!-- join-line -->``)."""
+    import shlex
+    import sys
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- join-line -->", 1)[1].split("```sh\n", 1)[1].split("\n```", 1)[0]
+    argv = shlex.split(block.strip())
+    assert argv[0] == "python" and argv[1] == "-c", block
+    return [sys.executable, *argv[1:]]
 
 
 def test_duckdb_joins_analysis_wide_to_adsl_in_one_line(simulated, tmp_path):
-    """The README's one line, run as written (ADSL straight from SAS transport, no renaming)."""
+    """The README's one line, run as written there (ADSL straight from SAS transport, no renaming)."""
     pytest.importorskip("duckdb")
     import subprocess
-    import sys
 
     trial, results, _, _ = simulated
     (tmp_path / "adam").symlink_to(trial.outdir / "adam")
     (tmp_path / "results").symlink_to(results)
-    proc = subprocess.run([sys.executable, "-c", README_JOIN], cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run(_readme_join_command(), cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     joined = pd.read_csv(tmp_path / "joined.csv")
     assert len(joined) == N_SUBJECTS and {"ITTFL", "RANDDT", "PFS_MONTHS", "TMB_LIKE_BL"} <= set(joined.columns)

@@ -27,7 +27,7 @@ TABLE = "testfixture.report_marker"
 def chromium_dom(tool, page, tmp_path) -> tuple[str, list[str]]:
     """(DOM after load, console lines) from Debian's headless chromium."""
     exe = tool("chromium")
-    proc = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
+    proc = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
                            "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -235,3 +235,26 @@ def test_second_mate_is_not_counted_where_the_first_mate_has_a_deletion(tmp_path
     depth = tmb.target_depth(bam, tmb.read_bed(write_bed(tmp_path / "t.bed", [("chr1", 100, 200)])), min_baseq=0).depth["chr1"]
     assert depth[140 - 100:143 - 100].tolist() == [0, 0, 0]
     assert depth[130 - 100:140 - 100].tolist() == [1] * 10 and depth[163 - 100:190 - 100].tolist() == [1] * 27
+
+
+def _both_readers(vcf, **kwargs):
+    rules = tmb.load_rules()
+    out = []
+    for vectorized in (True, False):
+        with tmb.open_vcf(vcf) as fh:
+            out.append(tmb.count_variants(fh, rules, vectorized=vectorized, **kwargs))
+    return out
+
+
+@pytest.mark.parametrize("layout", ["paired", "tonly", "ann", "noaf"])
+def test_vectorized_reader_equals_the_per_record_reader(files, tmp_path, layout):
+    regions = tmb.read_bed(files["targets"])
+    kwargs = {"tumour_sample": "TUMOUR", "tumour_only": layout != "paired", "targets": regions, "callable_regions": regions}
+    if layout in ("paired", "tonly"):
+        vcf = files[layout]
+    elif layout == "ann":
+        vcf = write_vcf(tmp_path / "ann.vcf.gz", _lines(annotation="ANN"), extra_header=["##tumor_sample=TUMOUR"], annotation="ANN")
+    else:
+        vcf = write_vcf(tmp_path / "ad.vcf", _lines(formats=("GT", "AD")), formats=("GT", "AD"), extra_header=["##tumor_sample=TUMOUR"])
+    fast, reference = _both_readers(vcf, **kwargs)
+    pd.testing.assert_frame_equal(fast, reference)

@@ -173,3 +173,15 @@ def test_depth_equals_mosdepth_without_base_quality_except_non_proper_overlaps(w
     assert merged_callable <= sum(per_line)
     if which == "normal":
         assert sum(int(e.sum()) for e in excess.values()) > 0  # the difference is real in this file
+
+
+@pytest.mark.parametrize("relative", VCFS)
+def test_vectorized_reader_equals_the_per_record_reader_on_real_vcfs(relative, real_data, tmp_path):
+    vcf = real_data(relative)
+    regions = tmb.read_bed(_whole_contig_bed(tmp_path / "contigs.bed", vcf))
+    frames = []
+    for vectorized in (True, False):
+        with tmb.open_vcf(vcf) as fh:
+            frames.append(tmb.count_variants(fh, tmb.load_rules(), tumour_sample=list(fh.header.samples)[0], tumour_only=True,
+                                             targets=regions, callable_regions=regions, vectorized=vectorized))
+    pd.testing.assert_frame_equal(frames[0], frames[1])

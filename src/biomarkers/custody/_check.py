@@ -12,15 +12,13 @@ import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
 from .. import names as N
 from ..assets import load_config
-from ..protocol import Protocol, load_protocol
+from ..protocol import Protocol
 from ._events import CREATION_EVENTS, _parse_time, _validator
-from ._ledger import read_ledger
 from ._sprec import sprec_code
 
 __all__ = ["CustodyResult", "effective_events", "check_custody", "load_rules"]
@@ -79,8 +77,8 @@ def _local(e: dict, key: str = "occurred") -> dt.datetime:
     return e["_t" if key == "occurred" else "_r"].astimezone(_tz(e.get(f"{key}_offset")))
 
 
-def effective_events(raw: list[dict]) -> tuple[list[dict], dict[str, str]]:
-    """Apply CORRECTED and VOIDED events; return (events with flags, {corrected event: correction id}).
+def effective_events(raw: list[dict]) -> list[dict]:
+    """Apply CORRECTED and VOIDED events to the ledger's events (copies; the input is untouched).
 
     Returned events exclude the CORRECTED/VOIDED events themselves and carry
     ``_voided`` and ``_corrected_by``; times are parsed into ``_t``/``_r`` (UTC).
@@ -110,7 +108,7 @@ def effective_events(raw: list[dict]) -> tuple[list[dict], dict[str, str]]:
         e["_r"] = _parse_utc(e["recorded_at"])
         out.append(e)
     out.sort(key=lambda e: e["seq"])
-    return out, {}
+    return out
 
 
 class _Findings:
@@ -133,7 +131,7 @@ def check_custody(raw_events: list[dict], protocol: Protocol, subjects: pd.DataF
     """Every rule of ``assets/custody_rules.yaml`` over the ledger's events; the custody tables."""
     rules = load_rules()
     found = _Findings(rules)
-    events, _ = effective_events(raw_events)
+    events = effective_events(raw_events)
     live = [e for e in events if not e["_voided"]]
     arm_of = dict(zip(subjects[N.USUBJID], subjects[N.ARMCD]))
     if data_cutoff is None:  # deterministic default: the day of the last event
@@ -352,14 +350,20 @@ def check_custody(raw_events: list[dict], protocol: Protocol, subjects: pd.DataF
     # -- samplesheet: every assay file's specimen was consumed by that assay -----------
     if samplesheet is not None and len(samplesheet):
         consumed = {(e["specimen_id"], e.get("assay")) for e in live if e["event_type"] == "CONSUMED"}
+        # one finding per specimen and ledger assay (wes_tumor BAM and vcf_somatic VCF are both WES)
+        unconsumed: dict[tuple[str, str], dict] = {}
         for row in samplesheet.itertuples(index=False):
             assay = getattr(row, N.SS_ASSAY)
             event_assay = protocol.assays.get(assay, {}).get("event_assay")
             specimen = getattr(row, N.SS_SPECIMEN)
             if (specimen, event_assay) not in consumed:
-                where = "is not in the ledger" if specimen not in spec else f"has no CONSUMED event for {event_assay}"
-                found.add("ASSAY_WITHOUT_CONSUMPTION", f"samplesheet lists a {assay} file for {specimen}, which {where}",
-                          subject=getattr(row, N.SS_SUBJECT), specimen=specimen, timepoint=getattr(row, N.SS_TIMEPOINT))
+                entry = unconsumed.setdefault((specimen, event_assay), {"assays": [], "subject": getattr(row, N.SS_SUBJECT),
+                                                                        "timepoint": getattr(row, N.SS_TIMEPOINT)})
+                entry["assays"].append(assay)
+        for (specimen, event_assay), entry in sorted(unconsumed.items()):
+            where = "is not in the ledger" if specimen not in spec else f"has no CONSUMED event for {event_assay}"
+            found.add("ASSAY_WITHOUT_CONSUMPTION", f"samplesheet lists {', '.join(sorted(entry['assays']))} file(s) for {specimen}, which {where}",
+                      subject=entry["subject"], specimen=specimen, timepoint=entry["timepoint"])
 
     issues = pd.DataFrame(found.rows, columns=["RULE", "SEVERITY", N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, "EVENT_ID", "MESSAGE"])
     issues = issues.sort_values([N.USUBJID, N.SPECIMEN_ID, "RULE", "EVENT_ID"], kind="stable", na_position="first").reset_index(drop=True)

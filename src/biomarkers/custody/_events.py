@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,9 +319,11 @@ def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protoco
     if not exports:
         raise InputError("no custody export given")
     rows: list[tuple[str, dict]] = []
+    start = time.monotonic()
     for path in exports:
         rows.extend(parse_export(path, protocol))
-        log.info("custody import: %s read and validated (%d rows so far)", path.name, len(rows))
+        if time.monotonic() - start > 2:  # progress only when it is slow enough to wonder
+            log.info("custody import: %s read and validated (%d rows so far)", path.name, len(rows))
     existing = read_ledger(ledger) if Path(ledger).exists() else []
     fresh = _check_batch(rows, existing, protocol, subjects)
     fresh.sort(key=_order_key)

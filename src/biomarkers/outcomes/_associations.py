@@ -18,8 +18,11 @@ import pandas as pd
 from scipy import stats
 
 from .. import names as N
+from ..log import get_logger
 
 __all__ = ["associations", "groupings", "ASSOCIATION_COLUMNS"]
+
+log = get_logger("analysis")
 
 TIME_ENDPOINTS = ("PFS", "OS")
 BINARY_ENDPOINTS = {"ORR": "RESPONDER", "DCR": "DISEASE_CONTROL"}
@@ -30,9 +33,23 @@ def groupings(wide: pd.DataFrame, described: dict[str, str], stems: dict[str, st
     out = [(N.ARMCD, "categories", wide[N.ARMCD])]  # the randomized comparison, for reference
     if wide[N.STRATUM].notna().any():
         out.append((N.STRATUM, "categories", wide[N.STRATUM]))
+    seen = [_partition(g) for _, _, g in out]
     for name, text in described.items():
-        out.append((name, text, wide[f"{stems[name]}_GROUP"]))
+        group = wide[f"{stems[name]}_GROUP"]
+        partition = _partition(group)
+        if partition in seen:
+            # e.g. a TMB-high flag column next to TMB at the same cut-off: the same subjects
+            # in the same groups, so the same statistics; report them once
+            log.info("associations: %s groups the subjects exactly as an earlier grouping; not repeated", name)
+            continue
+        seen.append(partition)
+        out.append((name, text, group))
     return out
+
+
+def _partition(group: pd.Series) -> frozenset:
+    valid = group.dropna()
+    return frozenset(frozenset(valid.index[valid == level]) for level in valid.unique())
 
 
 def _reference(levels: list[str], groups: pd.Series, preferred: str | None) -> str:

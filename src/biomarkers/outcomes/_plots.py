@@ -26,17 +26,25 @@ def _pyplot():
 def plot_km(frame: pd.DataFrame, group: pd.Series, title: str, path: Path) -> Path:
     """PFS and OS Kaplan-Meier curves by group, side by side, with numbers at risk in the legend."""
     from lifelines import KaplanMeierFitter
+    from lifelines.plotting import add_at_risk_counts
 
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    n_groups = max(int(group.nunique()), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2 + 0.18 * n_groups), sharey=True)
     for ax, endpoint in zip(axes, ("PFS", "OS")):
         t, e = f"{endpoint}_MONTHS", f"{endpoint}_EVENT"
         ok = frame[t].notna() & frame[e].notna() & group.notna()
+        fitters = []
         for level in sorted(group[ok].astype(str).unique()):
             part = frame[ok & (group.astype(str) == level)]
-            kmf = KaplanMeierFitter(label=f"{level} (n={len(part)}, events={int(part[e].sum())})")
+            kmf = KaplanMeierFitter(label=str(level))
             kmf.fit(part[t].astype(float), part[e].astype(int))
-            kmf.plot_survival_function(ax=ax, ci_show=True, show_censors=True, censor_styles={"ms": 4})
+            kmf.plot_survival_function(ax=ax, ci_show=True, show_censors=True, censor_styles={"ms": 4},
+                                       label=f"{level} (n={len(part)}, events={int(part[e].sum())})")
+            fitters.append(kmf)
+        if fitters:
+            # numbers at risk under the axis, as a statistician expects under a KM curve
+            add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"], ypos=-0.45)
         ax.set_title(f"{endpoint}")
         ax.set_xlabel("months")
         ax.set_ylim(0, 1.02)

@@ -12,6 +12,7 @@ stays in ``truth/subjects.csv``. The known TMB-high dependence of PFS is in
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,21 @@ __all__ = ["simulate_clinical"]
 ASSESSMENT_EVERY_DAYS = 42
 
 
-def _write_xpt(frame: pd.DataFrame, path, label: str) -> None:
+_XPT_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
+
+
+def _write_xpt(frame: pd.DataFrame, path, label: str, created: dt.date) -> None:
     import pyreadstat
 
     path.parent.mkdir(parents=True, exist_ok=True)
     pyreadstat.write_xport(frame, str(path), table_name=label, file_format_version=5,
                            column_labels=None)
+    # pyreadstat stamps the header records with the wall-clock time; the simulated
+    # trial must be byte-identical for a seed, so stamp them with the data cut-off.
+    raw = path.read_bytes()
+    header_end = raw.index(b"HEADER RECORD*******OBS     HEADER RECORD")
+    stamp = created.strftime("%d%b%y").upper().encode() + b":00:00:00"
+    path.write_bytes(_XPT_STAMP.sub(stamp, raw[:header_end]) + raw[header_end:])
 
 
 def _visits(subj, rng: np.random.Generator, stop: int) -> list[tuple[int, str]]:
@@ -92,8 +102,9 @@ def simulate_clinical(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
     adtte = pd.DataFrame(tte_rows)
     adrs = pd.DataFrame(rs_rows)
     adam = trial.outdir / "adam"
-    _write_xpt(adsl, adam / "adsl.xpt", "ADSL")
-    _write_xpt(adtte, adam / "adtte.xpt", "ADTTE")
-    _write_xpt(adrs, adam / "adrs.xpt", "ADRS")
+    created = dt.date.fromisoformat(trial.data_cutoff)
+    _write_xpt(adsl, adam / "adsl.xpt", "ADSL", created)
+    _write_xpt(adtte, adam / "adtte.xpt", "ADTTE", created)
+    _write_xpt(adrs, adam / "adrs.xpt", "ADRS", created)
     trial.params.update({"adsl": "adam/adsl.xpt", "adtte": "adam/adtte.xpt", "adrs": "adam/adrs.xpt"})
     trial.truth["adam"] = {"adsl": adsl, "adtte": adtte, "adrs": adrs}

@@ -59,6 +59,8 @@ class _Genome:
     near_ms: np.ndarray  # bool mask: within `spacing` of a microsatellite
     shared_factor: np.ndarray  # capture efficiency per base (low-coverage stretches < 1)
     cfg: dict
+    interior: np.ndarray | None = None  # coding, >= 3 bp from exon ends, away from microsatellites
+    padding: np.ndarray | None = None  # targets >= 9 bp outside exons, away from microsatellites
 
     @property
     def length(self) -> int:
@@ -88,8 +90,11 @@ def _prepare(cfg: dict, rng: np.random.Generator) -> _Genome:
     factor = np.ones(len(seq), dtype=np.float32)
     for s, e, f in _stretches(cfg["reads"]["low_coverage"]["shared"], exon_starts, exon_ends, near_ms, rng):
         factor[s:e] = f
+    base = coding & ~near_ms
+    interior = base & np.roll(base, 3) & np.roll(base, -3)  # keeps consequences simple
+    dilated = np.convolve(coding.astype(np.int8), np.ones(17, dtype=np.int8), mode="same") > 0
     return _Genome(ref, seq, offsets, bounds, merged, target, coding, exon_starts, exon_ends, ms_start, ms_end,
-                   near_ms, factor, cfg)
+                   near_ms, factor, cfg, interior, target & ~dilated & ~near_ms)
 
 
 def _stretches(spec: dict, exon_starts, exon_ends, near_ms, rng) -> list[tuple[int, int, float]]:
@@ -110,6 +115,7 @@ def _stretches(spec: dict, exon_starts, exon_ends, near_ms, rng) -> list[tuple[i
 
 def _make_layout(g: _Genome, mean_depth: float, factor: np.ndarray, rng) -> Layout:
     layout = sample_layout(g.merged, g.bounds, factor, mean_depth, g.cfg["reads"], rng)
+    layout.min_mapq = g.cfg["callable"]["min_mapq"]
     fill_reference(layout, g.seq)
     return layout
 
@@ -331,12 +337,19 @@ class _Planned:
 
 
 def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, subject_seed: int, purity: float,
-            rng) -> list[_Planned]:
-    """Plan the somatic records of one tumour specimen (positions, alleles, designed fate)."""
+            rng, *, paired: bool = True) -> list[_Planned]:
+    """Plan the somatic records of one tumour specimen (positions, alleles, designed fate).
+
+    Population decoys are counted in paired mode (the filter applies to tumour-only
+    counting only), so they are part of ``n_counted`` there and extra in tumour-only mode.
+    """
     som = g.cfg["somatic"]
     picker = _Picker(som["spacing"])
     good, seq = ctx["good"], g.seq
     n_pop = min(g.cfg["decoys"]["population"], n_counted // 4)
+    if not paired:
+        n_pop = g.cfg["decoys"]["population"]
+        n_counted += n_pop
     planned: list[_Planned] = []
 
     def vaf() -> float:
@@ -353,7 +366,7 @@ def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, sub
             continue
         vrng = np.random.default_rng([subject_seed, p])
         kind = str(vrng.choice(types, p=type_p / type_p.sum()))
-        planned.append(_plan_counted(kind, p, seq, vrng, vaf()))
+        planned.append(_plan_counted(kind, p, seq, vrng, vaf(), som["nonsense_fraction"]))
         picker.take(p)
         taken += 1
     counted_idx = list(range(len(planned)))
@@ -410,11 +423,11 @@ def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, sub
     return planned
 
 
-def _plan_counted(kind: str, p: int, seq: np.ndarray, vrng, vaf: float) -> _Planned:
+def _plan_counted(kind: str, p: int, seq: np.ndarray, vrng, vaf: float, nonsense: float) -> _Planned:
     ref = chr(seq[p])
     if kind == "snv":
         alt = chr(_random_base(vrng, {seq[p]}))
-        csq = "stop_gained" if vrng.random() < 0.1 else "missense_variant"
+        csq = "stop_gained" if vrng.random() < nonsense else "missense_variant"
         return _Planned("snv", p, ref, [alt], ["counted"], [csq], [None], vaf)
     if kind == "mnv":
         alt = chr(_random_base(vrng, {seq[p]})) + chr(_random_base(vrng, {seq[p + 1]}))
@@ -436,7 +449,7 @@ def _plan_counted(kind: str, p: int, seq: np.ndarray, vrng, vaf: float) -> _Plan
             n += 1
             deleted = seq[p + 1:p + 1 + n].tobytes().decode()
             if n > 8:
-                return _plan_counted("snv", p, seq, vrng, vaf)
+                return _plan_counted("snv", p, seq, vrng, vaf, nonsense)
         csq = "inframe_deletion" if n % 3 == 0 else "frameshift_variant"
         return _Planned("deletion", p, ref + deleted, [ref], ["counted"], [csq], [None], vaf)
     # insertion: inserted bases whose last base differs from the anchor and first differs from the next base
@@ -631,7 +644,7 @@ def simulate_genome(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Ge
             ctx = _contexts(g, tdepth, ndepth, germline_mask, cfg)
             callable_mb = ctx["callable_p"].sum() / 1e6
             n_counted = _tmb_target_count(float(subj["TMB_TARGET"]), callable_mb, cfg["somatic"]["tmb_high_cutoff"])
-            planned = _design(g, ctx, n_counted, pool, subject_seed, purity, trng)
+            planned = _design(g, ctx, n_counted, pool, subject_seed, purity, trng, paired=normal_id is not None)
             records = _realise(g, layout, normal_layout, planned, trng, annotator, ctx["callable_p"], ctx["callable_t"])
             apply_sequencing_errors(layout, cfg["reads"]["sequencing_error"]["max_quality"], cfg["reads"]["sequencing_error"]["rate"], trng)
             # final depth (indels changed alignments): the truth's callable territory
@@ -683,17 +696,14 @@ def _contexts(g: _Genome, tdepth: np.ndarray, ndepth: np.ndarray | None, germlin
     callable_t = g.target & (tdepth >= min_depth)
     callable_p = callable_t & (ndepth >= min_depth) if ndepth is not None else callable_t
     nd = ndepth if ndepth is not None else np.full(g.length, 10**6)
-    base = g.coding & ~g.near_ms & ~germline_mask
-    # exon interior (not the first/last 3 bases): keeps consequences simple
-    interior = base & np.roll(base, 3) & np.roll(base, -3)
+    interior = g.interior & ~germline_mask
     som = cfg["somatic"]
     good = interior & callable_p & (tdepth >= som["min_depth"]) & (nd >= min_depth + 5)
-    dilated = np.convolve(g.coding.astype(np.int8), np.ones(17, dtype=np.int8), mode="same") > 0
     return {
         "callable_p": callable_p, "callable_t": callable_t, "good": good,
         "low_depth": interior & (tdepth >= 10) & (tdepth <= 22),
         "high_depth": good & (tdepth >= 70),
-        "padding": g.target & ~dilated & ~g.near_ms & ~germline_mask & callable_p & (tdepth >= som["min_depth"]),
+        "padding": g.padding & ~germline_mask & callable_p & (tdepth >= som["min_depth"]),
         "normal_shallow": interior & (tdepth >= som["min_depth"]) & (nd < min_depth - 4) & g.target,
     }
 

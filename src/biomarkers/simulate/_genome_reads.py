@@ -47,6 +47,7 @@ class Layout:
     # reads carrying a length change: index -> (left matched bases, op 'I' or 'D', length)
     indel: dict = field(default_factory=dict)
     low_q: tuple | None = None  # (rows, cols) of bases below Q20, cached
+    min_mapq: int = 20  # reads below this mapping quality do not count towards depth
 
     def low_quality(self, below: int = 20) -> tuple[np.ndarray, np.ndarray]:
         if self.low_q is None or self.low_q[0] != below:
@@ -64,7 +65,7 @@ class Layout:
 
     @property
     def passing(self) -> np.ndarray:
-        return ((self.flag & EXCLUDED_FLAGS) == 0) & (self.mapq >= 20)
+        return ((self.flag & EXCLUDED_FLAGS) == 0) & (self.mapq >= self.min_mapq)
 
 
 def sample_layout(merged_targets_global: np.ndarray, contig_bounds: np.ndarray, factor: np.ndarray,
@@ -137,7 +138,7 @@ def sample_layout(merged_targets_global: np.ndarray, contig_bounds: np.ndarray, 
     flag_all = np.concatenate([flag, (flag[e_src] & ~np.uint16(DUPLICATE | QCFAIL)) | e_kind]).astype(np.uint16)
     mapq_all = np.concatenate([r_mapq, np.full(len(e_src), 60, dtype=np.uint8)])
 
-    qual = _qualities(len(gpos), L, (flag_all & REVERSE) > 0, cfg["base_quality"], rng)
+    qual, low_rows, low_cols = _qualities(len(gpos), L, (flag_all & REVERSE) > 0, cfg["base_quality"], rng)
 
     order = np.lexsort((np.arange(len(gpos)), gpos))
     rank = np.empty_like(order)
@@ -148,26 +149,33 @@ def sample_layout(merged_targets_global: np.ndarray, contig_bounds: np.ndarray, 
         gpos=gpos[order], contig=contig_all[order], frag=frag[order], mate=mate_sorted, bam_mate=rank[bam_mate],
         flag=flag_all[order], mapq=mapq_all[order], qual=qual[order],
         ref_len=np.full(len(gpos), L, dtype=np.int64),
+        low_q=(20, rank[low_rows], low_cols),
     )
 
 
-def _qualities(n: int, L: int, reverse: np.ndarray, cfg: dict, rng: np.random.Generator) -> np.ndarray:
+def _qualities(n: int, L: int, reverse: np.ndarray, cfg: dict, rng: np.random.Generator):
+    """Base qualities, and the (row, col) of every base below Q20 (known here: no scan of the matrix)."""
     qual = np.full((n, L), cfg["high"], dtype=np.uint8)
     # scattered bases around and below the Q20 threshold
     k = rng.poisson(cfg["scattered_per_read"] * n)
     rows, cols = rng.integers(0, n, size=k), rng.integers(0, L, size=k)
     qual[rows, cols] = rng.choice(np.array(cfg["scattered_values"], dtype=np.uint8), size=k)
+    flat = [rows.astype(np.int64) * L + cols]
     # low-quality 3' tails (the left end of a reverse read in reference orientation)
     tails = np.flatnonzero(rng.random(n) < cfg["tail_fraction"])
     lengths = rng.integers(cfg["tail_length"][0], cfg["tail_length"][1] + 1, size=len(tails))
-    cols = np.arange(L)
+    col_idx = np.arange(L)
     for lo_len in np.unique(lengths):
         sel = tails[lengths == lo_len]
         fwd = sel[~reverse[sel]]
         rev = sel[reverse[sel]]
-        qual[np.ix_(fwd, cols[L - lo_len:])] = cfg["tail_value"]
-        qual[np.ix_(rev, cols[:lo_len])] = cfg["tail_value"]
-    return qual
+        qual[np.ix_(fwd, col_idx[L - lo_len:])] = cfg["tail_value"]
+        qual[np.ix_(rev, col_idx[:lo_len])] = cfg["tail_value"]
+        flat += [(fwd[:, None] * L + col_idx[L - lo_len:]).ravel(), (rev[:, None] * L + col_idx[:lo_len]).ravel()]
+    flat = np.sort(np.concatenate(flat))  # (np.unique's hash path is far slower here)
+    flat = flat[np.concatenate([[True], flat[1:] != flat[:-1]])]
+    flat = flat[qual.ravel()[flat] < 20]
+    return qual, flat // L, flat % L
 
 
 def fill_reference(layout: Layout, genome: np.ndarray) -> None:
@@ -189,30 +197,32 @@ def apply_length_alleles(layout: Layout, genome: np.ndarray, start: int, end: in
     u = len(unit)
     lo = np.searchsorted(layout.gpos, start - L, side="left")
     hi = np.searchsorted(layout.gpos, start - anchor, side="right")
+    reads = np.arange(lo, hi)
+    shift = np.zeros(len(reads), dtype=np.int64)
+    if fragment_shift:
+        shift += np.array([fragment_shift.get(int(f), 0) for f in layout.frag[lo:hi]], dtype=np.int64)
+    if stutter_rate:
+        stutter = rng.random(len(reads)) < stutter_rate
+        loss = rng.random(len(reads)) < stutter_deletion
+        shift += np.where(stutter, np.where(loss, -1, 1), 0)
+    delta = shift * u
+    pos = layout.gpos[lo:hi]
+    # the read must span the tract with `anchor` bases on both sides, and the change be real
+    ok = (pos + L - delta - end >= anchor) & (start - pos >= anchor) & ((end - start) + delta > 0) & (delta != 0)
     changed = 0
-    for r in range(lo, hi):
+    for r, d, k in zip(reads[ok].tolist(), delta[ok].tolist(), shift[ok].tolist()):
         if r in layout.indel:
             continue
-        pos = int(layout.gpos[r])
-        shift = fragment_shift.get(int(layout.frag[r]), 0)
-        if stutter_rate and rng.random() < stutter_rate:
-            shift += -1 if rng.random() < stutter_deletion else 1
-        delta = shift * u
-        if pos + L - delta - end < anchor or start - pos < anchor or (end - start) + delta <= 0:
-            continue  # the read does not span the tract with both flanks anchored
-        if delta == 0:
-            continue
-        left = start - pos
-        if delta < 0:
-            body = genome[start - delta:pos + L - delta]
-            layout.seq[r, left:] = body
-            layout.indel[r] = (left, "D", -delta)
+        p = int(layout.gpos[r])
+        left = start - p
+        if d < 0:
+            layout.seq[r, left:] = genome[start - d:p + L - d]
+            layout.indel[r] = (left, "D", -d)
         else:
-            ins = np.frombuffer(unit * shift, dtype=np.uint8)
-            layout.seq[r, left:left + delta] = ins
-            layout.seq[r, left + delta:] = genome[start:pos + L - delta]
-            layout.indel[r] = (left, "I", delta)
-        layout.ref_len[r] = L - delta
+            layout.seq[r, left:left + d] = np.frombuffer(unit * k, dtype=np.uint8)
+            layout.seq[r, left + d:] = genome[start:p + L - d]
+            layout.indel[r] = (left, "I", d)
+        layout.ref_len[r] = L - d
         changed += 1
     return {"changed": changed}
 

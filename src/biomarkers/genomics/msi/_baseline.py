@@ -88,7 +88,7 @@ def write_baseline(baseline: pd.DataFrame, sites: pd.DataFrame, path: str | Path
     header = [f"##format={FORMAT_TAG}", f"##reference_digest={sites.attrs.get('digest') or ''}",
               f"##sites_digest={sites_digest(sites)}", f"##normals={n_normals}"]
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
             gz.write(("\n".join(header) + "\n").encode())
             gz.write(baseline[BASELINE_COLUMNS].to_csv(sep="\t", index=False, lineterminator="\n").encode())
     return Path(path)

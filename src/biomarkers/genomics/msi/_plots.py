@@ -55,8 +55,9 @@ def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame, outdir: str | Path) -> 
             tumour, ref = decode_counts(row["TUMOR_LENGTHS"]), decode_counts(row["REFERENCE_LENGTHS"])
             lengths = sorted(set(tumour) | set(ref))
             nt, nr = max(1, sum(tumour.values())), max(1, sum(ref.values()))
-            ax.bar([k - 0.2 for k in lengths], [ref.get(k, 0) / nr for k in lengths], width=0.4, color="#7f8c8d", label="reference")
-            ax.bar([k + 0.2 for k in lengths], [tumour.get(k, 0) / nt for k in lengths], width=0.4, color="#c0392b", label="tumour")
+            w = 0.4 * len(row["UNIT"])  # lengths move by whole units: bars as wide as the unit allows
+            ax.bar([k - w / 2 for k in lengths], [ref.get(k, 0) / nr for k in lengths], width=w, color="#7f8c8d", label="reference")
+            ax.bar([k + w / 2 for k in lengths], [tumour.get(k, 0) / nt for k in lengths], width=w, color="#c0392b", label="tumour")
             ax.set_title(f"{row['SITE_ID']}\nq={row['Q_VALUE']:.1e}", fontsize=7)
             ax.set_xlabel("repeat length (bases)", fontsize=7)
             ax.tick_params(labelsize=6)

@@ -37,23 +37,24 @@ class Annotation:
         matched: list[str] = []
         everything: list[str] = []
         want = vep_alt if self.kind == "VEP" else alt
+        a_i, c_i = self.allele_index, self.consequence_index
+        cut = max(a_i, c_i) + 1
         for entry in value.split(","):
-            parts = entry.split("|")
-            if len(parts) <= self.consequence_index:
+            parts = entry.split("|", cut)
+            if len(parts) <= c_i:
                 continue
-            terms = parts[self.consequence_index]
+            terms = parts[c_i]
             everything.append(terms)
-            if parts[self.allele_index] == want:
+            if parts[a_i] == want:
                 matched.append(terms)
         candidates = matched or everything
-        best, best_rank = None, None
+        best, best_rank = None, len(self.rank) + 1
         unranked = len(self.rank)
+        rank = self.rank
         for terms in candidates:
-            for term in terms.split("&"):
-                if not term:
-                    continue
-                r = self.rank.get(term, unranked)
-                if best_rank is None or r < best_rank:
+            for term in (terms.split("&") if "&" in terms else (terms,)):
+                r = rank.get(term, unranked)
+                if r < best_rank and term:
                     best, best_rank = term, r
         return best
 

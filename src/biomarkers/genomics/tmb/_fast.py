@@ -1,0 +1,243 @@
+"""Column-wise reading of a VCF's plain records with pyarrow (the counting fast path).
+
+A record is *plain* when it has one ALT, REF and ALT are single bases, and its tumour
+FORMAT and annotation fields are well formed; those are read here with vectorized
+string kernels. Every other record (indels, MNVs, multi-allelic, symbolic, anything
+irregular) goes to the per-record reader in ``_count``, which is the reference: the
+tests require both to give the same answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pysam
+
+__all__ = ["read_body", "arrow_attributes"]
+
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def read_body(path: str) -> pa.Table:
+    """The data lines of a VCF (plain or bgzipped) as string columns c0, c1, ..."""
+    with open(path, "rb") as probe:
+        compressed = probe.read(2) == b"\x1f\x8b"
+    if compressed:
+        with pysam.BGZFile(path, "rb") as handle:
+            data = handle.read()
+    else:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    at = data.find(b"\n#CHROM")
+    at = data.find(b"\n", at + 1) + 1 if at >= 0 else (data.find(b"\n") + 1 if data.startswith(b"#CHROM") else 0)
+    header_line = data[data.rfind(b"\n", 0, at - 1) + 1:at].decode().rstrip("\n")
+    n_columns = len(header_line.split("\t"))
+    body = memoryview(data)[at:]
+    names = [f"c{i}" for i in range(n_columns)]
+    if not len(body):
+        return pa.table({name: pa.array([], pa.string()) for name in names})
+    return pacsv.read_csv(
+        pa.BufferReader(pa.py_buffer(body)),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, double_quote=False),
+        convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in names}, strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False, null_values=[]),
+    )
+
+
+class _Info:
+    """INFO split once into KEY=VALUE items; values of one key per record on demand."""
+
+    def __init__(self, info: pa.Array):
+        items = pc.split_pattern(info, ";")
+        self.n = len(info)
+        self.flat = pc.list_flatten(items)
+        self.parent = pc.list_parent_indices(items).to_numpy()
+
+    def values(self, key: str) -> pa.Array:
+        """Value of ``key`` per record (null when absent; the first one when repeated)."""
+        hit = pc.starts_with(self.flat, key + "=").to_numpy(zero_copy_only=False)
+        found = np.flatnonzero(hit)
+        values = pc.utf8_slice_codeunits(self.flat.take(pa.array(found)), len(key) + 1)
+        where = np.full(self.n, -1, dtype=np.int64)
+        where[self.parent[found][::-1]] = np.arange(len(found))[::-1]
+        return values.take(pa.array(where, mask=where < 0))
+
+
+def _numbers(text: pa.Array) -> np.ndarray:
+    """float64 of strings that are numbers, NaN otherwise."""
+    ok = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
+    cleaned = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    return pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _split_max(values: pa.Array, n: int) -> np.ndarray:
+    """Per record: the largest number among '&'-joined pieces (NaN when none)."""
+    pieces = pc.split_pattern(pc.fill_null(values, ""), "&")
+    parent = pc.list_parent_indices(pieces).to_numpy()
+    nums = _numbers(pc.list_flatten(pieces))
+    out = np.full(n, np.nan)
+    keep = ~np.isnan(nums)
+    np.fmax.at(out, parent[keep], nums[keep])
+    return out
+
+
+def arrow_attributes(table: pa.Table, setup, rules: dict):
+    """(frame of per-allele facts for plain records, [(index, line)] of the other records)."""
+    n = table.num_rows
+    column = 9 + setup.sample_index
+    cols = table.columns
+    if n == 0 or len(cols) <= column:
+        return _empty(), _lines(table, np.arange(n))
+    ref, alt, fmt, sample, info = cols[3], cols[4], cols[8], cols[column], cols[7]
+    ref = ref.combine_chunks()
+    alt = alt.combine_chunks()
+    plain = (pc.equal(pc.utf8_length(ref), 1).to_numpy(zero_copy_only=False)
+             & pc.equal(pc.utf8_length(alt), 1).to_numpy(zero_copy_only=False)
+             & pc.match_substring_regex(alt, "^[ACGTNacgtn]$").to_numpy(zero_copy_only=False))
+    fmt = fmt.combine_chunks()
+    sample = sample.combine_chunks()
+    info = info.combine_chunks()
+
+    depth = np.full(n, np.nan)
+    alt_reads = np.full(n, np.nan)
+    vaf = np.full(n, np.nan)
+    ad_total = np.full(n, np.nan)
+    values = pc.split_pattern(sample, ":")
+    n_values = pc.list_value_length(values).to_numpy(zero_copy_only=False)
+    fmt_codes, fmt_uniques = pd.factorize(fmt.to_numpy(zero_copy_only=False))
+    for k, text in enumerate(fmt_uniques):
+        rows = np.flatnonzero(fmt_codes == k)
+        keys = text.split(":")
+        idx = {key: keys.index(key) for key in ("DP", "AD", "AF") if key in keys}
+        need = max(idx.values(), default=-1) + 1
+        short = n_values[rows] < need
+        plain[rows[short]] = False
+        rows = rows[~short & plain[rows]]
+        if not len(rows):
+            continue
+        sub = values.take(pa.array(rows))
+        if "DP" in idx:
+            dp = pc.list_element(sub, idx["DP"])
+            ok = pc.match_substring_regex(dp, r"^\d+$").to_numpy(zero_copy_only=False)
+            depth[rows[ok]] = pc.cast(pc.filter(dp, pa.array(ok)), pa.int64()).to_numpy()
+        if "AD" in idx:
+            ad = pc.list_element(sub, idx["AD"])
+            ok = pc.match_substring_regex(ad, r"^\d+,\d+$").to_numpy(zero_copy_only=False)
+            missing = pc.equal(ad, ".").to_numpy(zero_copy_only=False)
+            plain[rows[~ok & ~missing]] = False  # irregular AD: the per-record reader decides
+            pairs = pc.split_pattern(pc.filter(ad, pa.array(ok)), ",")
+            r = pc.cast(pc.list_element(pairs, 0), pa.int64()).to_numpy()
+            a = pc.cast(pc.list_element(pairs, 1), pa.int64()).to_numpy()
+            alt_reads[rows[ok]] = a
+            ad_total[rows[ok]] = r + a
+        if "AF" in idx:
+            af = pc.list_element(sub, idx["AF"])
+            vaf[rows] = _numbers(af)
+    use_total = np.isnan(depth)
+    depth[use_total] = ad_total[use_total]
+    from_ad = np.isnan(vaf) & ~np.isnan(alt_reads) & (ad_total > 0)
+    vaf[from_ad] = alt_reads[from_ad] / ad_total[from_ad]
+    from_vaf = np.isnan(alt_reads) & ~np.isnan(vaf) & ~np.isnan(depth)
+    alt_reads[from_vaf] = np.round(vaf[from_vaf] * depth[from_vaf])
+
+    population = np.full(n, np.nan)
+    info_items = _Info(info)
+    for key in setup.info_pop_fields:
+        raw = info_items.values(key)
+        first = pc.list_element(pc.split_pattern(pc.fill_null(raw, ""), ","), 0)
+        population = np.fmax(population, _split_max(first, n))
+
+    consequence = np.full(n, None, dtype=object)
+    annotation = setup.annotation
+    if annotation.kind != "NONE":
+        raw = info_items.values(annotation.tag)
+        has = pc.is_valid(raw).to_numpy(zero_copy_only=False)
+        entries = pc.split_pattern(pc.fill_null(raw, ""), ",")
+        record_of_entry = pc.list_parent_indices(entries).to_numpy()
+        flat = pc.list_flatten(entries)
+        cut = max([annotation.allele_index, annotation.consequence_index, *annotation.population_indexes]) + 1
+        parts = pc.split_pattern(flat, "|", max_splits=cut)
+        n_parts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+        complete = n_parts > annotation.consequence_index
+        bad_records = np.unique(record_of_entry[~complete & has[record_of_entry]])
+        plain[bad_records] = False  # entries the per-record reader skips one by one
+        parts = pc.filter(parts, pa.array(complete))
+        record_of_entry = record_of_entry[complete]
+        safe = max([annotation.allele_index, *annotation.population_indexes], default=0)
+        long_enough = n_parts[complete] > safe
+        plain[np.unique(record_of_entry[~long_enough])] = False
+        allele = pc.list_element(pc.filter(parts, pa.array(long_enough)), annotation.allele_index) if safe else \
+            pc.list_element(parts, annotation.allele_index)
+        if safe:
+            parts = pc.filter(parts, pa.array(long_enough))
+            record_of_entry = record_of_entry[long_enough]
+        allele_np = allele.to_numpy(zero_copy_only=False)
+        alt_np = alt.to_numpy(zero_copy_only=False)
+        matched = allele_np == alt_np[record_of_entry]  # a plain SNV's VEP and SnpEff allele is its ALT
+        has_match = np.zeros(n, dtype=bool)
+        has_match[record_of_entry[matched]] = True
+        eligible_entry = matched | ~has_match[record_of_entry]
+
+        terms_lists = pc.split_pattern(pc.list_element(parts, annotation.consequence_index), "&")
+        entry_of_term = pc.list_parent_indices(terms_lists).to_numpy()
+        terms = pc.list_flatten(terms_lists)
+        severity = pa.array(list(annotation.rank), pa.string())
+        rank = pc.fill_null(pc.index_in(terms, value_set=severity), len(severity)).to_numpy(zero_copy_only=False)
+        nonempty = pc.greater(pc.utf8_length(terms), 0).to_numpy(zero_copy_only=False)
+        keep = eligible_entry[entry_of_term] & nonempty
+        term_record = record_of_entry[entry_of_term][keep]
+        term_rank = rank[keep]
+        term_order = np.arange(len(rank))[keep]
+        order = np.lexsort((term_order, term_rank, term_record))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = term_record[order][1:] != term_record[order][:-1]
+        chosen = order[first]
+        terms_np = terms.to_numpy(zero_copy_only=False)
+        consequence[term_record[chosen]] = terms_np[np.flatnonzero(keep)[chosen]]
+
+        if annotation.population_indexes:
+            # VEP population AFs: from the entries of the allele, else from every entry
+            csq_pop = np.full(len(record_of_entry), np.nan)
+            for i in annotation.population_indexes:
+                csq_pop = np.fmax(csq_pop, _split_max(pc.list_element(parts, i), len(record_of_entry)))
+            use = matched | ~has_match[record_of_entry]
+            per_record = np.full(n, np.nan)
+            ok = use & ~np.isnan(csq_pop)
+            np.fmax.at(per_record, record_of_entry[ok], csq_pop[ok])
+            population = np.fmax(population, per_record)
+
+    rows = np.flatnonzero(plain)
+    chrom = cols[0].combine_chunks().to_numpy(zero_copy_only=False)
+    pos = pc.cast(cols[1].combine_chunks(), pa.int64()).to_numpy()
+    frame = pd.DataFrame({
+        "RECORD": rows.astype(np.int64), "ALLELE": np.ones(len(rows), dtype=np.int64), "CHROM": chrom[rows],
+        "POS": pos[rows], "REF": ref.to_numpy(zero_copy_only=False)[rows], "ALT": alt.to_numpy(zero_copy_only=False)[rows],
+        "FILTER": cols[6].combine_chunks().to_numpy(zero_copy_only=False)[rows],
+        "DEPTH": _nullable_int(depth[rows]), "ALT_READS": _nullable_int(alt_reads[rows]),
+        "VAF": vaf[rows], "POPULATION_AF": population[rows], "CONSEQUENCE": consequence[rows], "RAW_POS": pos[rows],
+    })
+    return frame, _lines(table, np.flatnonzero(~plain))
+
+
+def _nullable_int(values: np.ndarray) -> pd.arrays.IntegerArray:
+    missing = np.isnan(values)
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+
+
+def _empty() -> pd.DataFrame:
+    from ._count import ATTRIBUTE_COLUMNS
+
+    return pd.DataFrame({c: [] for c in ATTRIBUTE_COLUMNS + ["RAW_POS"]})
+
+
+def _lines(table: pa.Table, rows: np.ndarray):
+    """(index, text line) of ``rows``, rebuilt from the columns for the per-record reader."""
+    if not len(rows):
+        return []
+    sub = table.take(pa.array(rows))
+    columns = [c.to_pylist() for c in sub.columns]
+    return [(int(i), "\t".join(values)) for i, values in zip(rows.tolist(), zip(*columns))]

@@ -1,0 +1,118 @@
+"""End to end: ``biomarkers demo`` (the README's first command) on a small simulated trial.
+
+Runs the CLI twice into two folders and checks that every step ran, every published
+table exists and agrees with the simulated truth where the truth is exact, that the
+two runs are byte-identical, and that no direct identifier reaches an output or the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+from biomarkers.schemas import TABLES, read_table
+
+SUBJECTS = 6
+EXPECTED_TABLES = [
+    "custody/specimens.parquet", "custody/events.parquet", "custody/lineage.parquet",
+    "custody/issues.parquet", "custody/completeness.parquet",
+    "genomics/tmb.parquet", "genomics/tmb_variants.parquet",
+    "genomics/msi.parquet", "genomics/msi_sites.parquet",
+    "analysis/subjects.parquet", "analysis/biomarkers_long.parquet",
+    "analysis/associations.parquet", "analysis/analysis_wide.parquet",
+    "pipeline_info/inputs.parquet",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory):
+    from conftest import run_cli
+
+    # Both runs write to the same path (paths are inputs too: they are recorded in
+    # pipeline_info); the first run's folder is moved aside before the second.
+    base = tmp_path_factory.mktemp("demo")
+    outdir = base / "results"
+    runs = []
+    for name in ("first", "second"):
+        proc = run_cli("demo", "--outdir", str(outdir), "--subjects", str(SUBJECTS), "--seed", "3")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        kept = base / name
+        outdir.rename(kept)
+        runs.append((kept, proc))
+    return runs
+
+
+def _outputs(outdir: Path) -> dict[str, str]:
+    """Every file the pipeline wrote (not the simulated inputs), with its SHA-256."""
+    files = {}
+    for path in sorted(outdir.rglob("*")):
+        rel = path.relative_to(outdir).as_posix()
+        if path.is_file() and not rel.startswith("simulated_trial/"):
+            files[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+def test_every_step_runs_and_publishes_its_tables(demo_runs):
+    outdir, proc = demo_runs[0]
+    for step in ("custody", "tmb", "msi", "analysis", "report"):
+        assert re.search(rf"^\s*{step}: done$", proc.stdout, re.M), proc.stdout
+    for rel in EXPECTED_TABLES:
+        assert (outdir / rel).is_file(), rel
+    html = (outdir / "report" / "index.html").read_text()
+    assert "<img" in html and "exploratory" in html.lower()
+
+
+def test_published_tables_follow_the_registry(demo_runs):
+    outdir, _ = demo_runs[0]
+    for rel in EXPECTED_TABLES:
+        frame = read_table(outdir / rel)
+        declared = [t for t in TABLES.values() if t.path == rel]
+        assert len(declared) == 1, rel
+        assert list(frame.columns) == [c.name for c in declared[0].columns], rel
+
+
+def test_results_agree_with_the_simulated_truth(demo_runs):
+    outdir, _ = demo_runs[0]
+    truth_dir = outdir / "simulated_trial" / "truth"
+    tmb = read_table(outdir / "genomics" / "tmb.parquet").set_index("SPECIMEN_ID")
+    tmb_truth = pd.read_csv(truth_dir / "tmb.csv").set_index("SPECIMEN_ID")
+    assert set(tmb.index) == set(tmb_truth.index) and len(tmb) >= SUBJECTS
+    for column in ("CALLABLE_BASES", "N_COUNTED"):
+        assert (tmb.loc[tmb_truth.index, column] == tmb_truth[column]).all(), column
+    msi = read_table(outdir / "genomics" / "msi.parquet").set_index("SPECIMEN_ID")
+    msi_truth = pd.read_csv(truth_dir / "msi.csv").set_index("SPECIMEN_ID")
+    assert (msi.loc[msi_truth.index, "MSI_STATUS"] == msi_truth["STATUS"]).all()
+    # MSI-H is an exclusion criterion: every MSI-H specimen is flagged
+    assert (msi["MSI_STATUS"] == "MSI-H").sum() == (msi_truth["STATUS"] == "MSI-H").sum()
+    subjects = read_table(outdir / "analysis" / "subjects.parquet")
+    wide = read_table(outdir / "analysis" / "analysis_wide.parquet")
+    assert len(subjects) == len(wide) == SUBJECTS
+    assert wide["USUBJID"].is_unique
+
+
+def test_two_runs_are_byte_identical(demo_runs):
+    (first, _), (second, _) = demo_runs
+    a, b = _outputs(first), _outputs(second)
+    assert a.keys() == b.keys()
+    differing = [k for k in a if a[k] != b[k]]
+    assert not differing, differing
+
+
+def test_no_direct_identifiers_in_outputs_or_log(demo_runs):
+    outdir, proc = demo_runs[0]
+    # Direct identifiers by name (column names, labels), and any birth date the
+    # simulated ADSL holds; embedded PNGs are skipped (base64 matches anything).
+    adsl = pyreadstat.read_xport(outdir / "simulated_trial" / "adam" / "adsl.xpt")[0]
+    identifiers = set(adsl["BRTHDTC"].dropna().astype(str)) if "BRTHDTC" in adsl else set()
+    pattern = re.compile(rb"(?i)\b(BRTHDTC|birth ?date|date of birth|DOB|MRN|medical record number)\b"
+                         + b"".join(b"|" + re.escape(i.encode()) for i in sorted(identifiers)))
+    embedded_image = re.compile(rb"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+")
+    for rel in _outputs(outdir):
+        data = embedded_image.sub(b"", (outdir / rel).read_bytes())
+        assert not pattern.search(data), (rel, pattern.search(data))
+    assert not pattern.search((proc.stdout + proc.stderr).encode())
