@@ -289,3 +289,12 @@ def test_container_recipes_install_this_package():
         assert (ROOT / line.split()[0]).exists(), f"Singularity.def copies a missing {line.split()[0]}"
     assert "pip wheel" in definition
     assert f'"${{projectDir}}/containers/biomarkers.sif"' in config
+
+
+def test_every_process_is_included_and_called():
+    """Each module's process is wired into the pipeline: included and invoked once."""
+    sources = [ROOT / "main.nf", *ROOT.glob("workflows/*.nf"), *ROOT.glob("subworkflows/local/*/main.nf")]
+    code = "\n".join(re.sub(r"/\*.*?\*/|//[^\n]*", "", p.read_text(), flags=re.S) for p in sources)
+    for name in EXPECTED_COMMANDS:
+        assert re.search(rf"include\s*\{{[^}}]*\b{name}\b[^}}]*\}}\s*from\s*'[./]+/modules/local/{name.lower()}/main'", code), f"{name} not included"
+        assert len(re.findall(rf"(?<![\w.]){name}\(", code)) == 1, f"{name} must be called exactly once"
