@@ -1,0 +1,221 @@
+"""Each module's script run as Nextflow would run it for one task, without Nextflow.
+
+Not a run of main.nf: each module's ``script:`` (or ``stub:``) block is rendered the
+way Nextflow renders it for one task (inputs linked under their staged names, Groovy
+interpolations and the script's ``def``s evaluated, indentation stripped) and run with
+bash in a fresh folder, with the pipeline's bin/ on PATH as Nextflow puts it. Tasks
+are chained as the workflow feeds them, and what they publish is compared with what
+``biomarkers run`` writes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from nextflow_sources import EXPECTED_COMMANDS, VALUES, publish, run_task, schema_params, stage, task_script
+
+
+@pytest.mark.parametrize("process", sorted(EXPECTED_COMMANDS))
+def test_stub_writes_the_declared_outputs(process, tmp_path):
+    """`-stub-run` runs the stub: blocks; they must create what the process declares."""
+    shell, outputs = task_script(process, VALUES, block="stub")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for out in outputs:
+        assert sorted(tmp_path.glob(out)), f"the stub of {process} does not create {out}"
+
+
+@pytest.fixture(scope="module")
+def simulated_trial(tmp_path_factory):
+    """The SIMULATE task's trial (3 subjects), shared by the tests below."""
+    task = tmp_path_factory.mktemp("simulate")
+    found = run_task("SIMULATE", {"n_subjects": "3", "seed": "3"}, task)
+    assert task / "simulated_trial" in found and task / "versions.yml" in found
+    return task / "simulated_trial"
+
+
+def test_simulate_task_writes_the_trial_and_versions(simulated_trial):
+    import yaml
+
+    from biomarkers import __version__
+
+    assert (simulated_trial / "params.yaml").is_file() and (simulated_trial / "truth").is_dir()
+    versions = yaml.safe_load((simulated_trial.parent / "versions.yml").read_text())
+    assert versions == {"BIOMARKERS:SIMULATE": {"biomarkers": __version__}}
+    # The pipeline reads the trial's parameters as biomarkers run does: all declared.
+    params = yaml.safe_load((simulated_trial / "params.yaml").read_text())
+    assert set(params) <= set(schema_params())
+
+
+def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_path):
+    """Every step's tasks, chained as the workflow chains them, on the simulated trial
+    with a reduced samplesheet (one paired tumour; one made tumour-only by leaving out
+    its normal, so MSI_BASELINE runs from the panel of normals), publish the same
+    files and the same tables as `biomarkers run` with the same parameters:
+    CUSTODY; TMB per VCF and TMB_COLLECT; MSI_SCAN, MSI_BASELINE, MSI per tumour and
+    MSI_MERGE; ANALYSIS over the custody and genomics tables; REPORT."""
+    import csv
+    import glob
+
+    import pandas as pd
+    import yaml
+
+    params = yaml.safe_load((simulated_trial / "params.yaml").read_text())
+    for key in ("input", "fasta", "pon", "custody_exports", "adsl"):
+        assert params.get(key), f"the simulated trial's params.yaml has no {key}"
+    with open(simulated_trial / params["input"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for col in ("file", "index"):
+            if row.get(col):
+                row[col] = str((simulated_trial / row[col]).resolve())
+    tumours = sorted((r for r in rows if r["assay"] in ("wes_tumor", "panel_tumor")), key=lambda r: r["specimen"])
+    vcf_of = {r["specimen"]: r for r in rows if r["assay"] == "vcf_somatic"}
+    normal_of = {r["specimen"]: r for r in rows if r["assay"] == "wes_normal"}
+    paired = next(t for t in tumours if t["specimen"] in vcf_of and t.get("normal_specimen") in normal_of)
+    alone = next(t for t in tumours if t["specimen"] in vcf_of and t["subject"] != paired["subject"])
+    # The tumour-only one names no normal (the samplesheet schema wants a named normal listed).
+    alone, alone_vcf = {**alone, "normal_specimen": ""}, {**vcf_of[alone["specimen"]], "normal_specimen": ""}
+    keep = [paired, alone, vcf_of[paired["specimen"]], alone_vcf, normal_of[paired["normal_specimen"]]]
+    sheet = tmp_path / "samplesheet.csv"
+    with open(sheet, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(keep)
+
+    def trial_path(key: str) -> Path:
+        return (simulated_trial / params[key]).resolve()
+
+    run_params = {key: str(trial_path(key)) for key in
+                  ("fasta", "targets", "coding_bed", "subjects", "milestones", "adsl", "adtte", "adrs")}
+    run_params.update({
+        "input": str(sheet), "seed": params.get("seed", 1), "data_cutoff": params["data_cutoff"],
+        "custody_exports": str(simulated_trial / params["custody_exports"]),
+        # The runner appends to --ledger in place: keep the shared trial untouched.
+        "ledger": str(tmp_path / "ledger.sqlite"),
+        # Two normals of the panel keep the baseline quick; the glob is the runner's --pon.
+        "pon": str(simulated_trial / params["pon"]).replace("*", "[12]"),
+    })
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(run_params))
+    runner_out = tmp_path / "runner"
+    result = subprocess.run([sys.executable, "-m", "biomarkers", "run", "--params-file", str(params_file),
+                             "--outdir", str(runner_out)],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    work, nf_out = tmp_path / "work", tmp_path / "nextflow"
+    fasta = Path(run_params["fasta"])
+    fasta_files = [fasta, *[p for p in (Path(f"{fasta}.fai"), Path(f"{fasta}.gzi")) if p.exists()]]
+
+    def task_dir(name: str) -> Path:
+        path = work / name
+        path.mkdir(parents=True)
+        return path
+
+    def files_of(row):
+        return [Path(row["file"]), *([Path(row["index"])] if row.get("index") else [])]
+
+    # CUSTODY: the exports imported into a new ledger, checked with the samplesheet as metadata
+    t = task_dir("custody")
+    run_task("CUSTODY", {
+        "exports": stage(t, sorted(Path(p) for p in glob.glob(run_params["custody_exports"])), "exports"),
+        "ledger": "",
+        "subjects": stage(t, [Path(run_params["subjects"])]),
+        "milestones": stage(t, [Path(run_params["milestones"])]),
+        "samplesheet": stage(t, [sheet], "samplesheet"),
+        "data_cutoff": run_params["data_cutoff"],
+        "protocol": "",
+    }, t)
+    custody_tables = publish("CUSTODY", t, nf_out)
+
+    # TMB: one task per somatic VCF, then TMB_COLLECT
+    tmb_parts = []
+    for tumour in (paired, alone):
+        normal = normal_of[tumour["normal_specimen"]] if tumour is paired else None
+        t = task_dir(f"tmb_{tumour['specimen']}")
+        run_task("TMB", {
+            "vcf": stage(t, files_of(vcf_of[tumour["specimen"]])).split()[0],
+            "tumor_bam": stage(t, files_of(tumour)).split()[0],
+            "normal_bam": stage(t, files_of(normal)).split()[0] if normal else "",
+            "fasta": stage(t, fasta_files).split()[0],
+            "targets": stage(t, [Path(run_params["targets"])]),
+            "coding_bed": stage(t, [Path(run_params["coding_bed"])]),
+            "meta.subject": tumour["subject"], "meta.id": tumour["specimen"], "meta.timepoint": tumour["timepoint"],
+            "meta.sample_name": vcf_of[tumour["specimen"]].get("sample_name", ""),
+            "meta.callable_mb": "", "config": "", "hotspots": "", "tumor_only": "",
+        }, t)
+        tmb_parts += [t / f"{tumour['specimen']}.tmb.parquet", t / f"{tumour['specimen']}.tmb_variants.parquet"]
+    t = task_dir("tmb_collect")
+    run_task("TMB_COLLECT", {"parts": stage(t, sorted(tmb_parts, key=lambda p: p.name), "parts"),
+                             "subjects": stage(t, [Path(run_params["subjects"])])}, t)
+    genomics_tables = publish("TMB_COLLECT", t, nf_out)
+
+    # MSI: scan once, baseline from the panel of normals for the tumour-only one, a call each, merge
+    t = task_dir("msi_scan")
+    run_task("MSI_SCAN", {"fasta": stage(t, fasta_files).split()[0], "targets": stage(t, [Path(run_params["targets"])]),
+                          "config": ""}, t)
+    publish("MSI_SCAN", t, nf_out)
+    sites = t / "genomics" / "msi" / "sites.tsv.gz"
+    pon = sorted(Path(p) for p in glob.glob(run_params["pon"]))
+    t = task_dir("msi_baseline")
+    stage(t, [Path(f"{p}.bai") for p in pon if Path(f"{p}.bai").exists()], "pon")
+    run_task("MSI_BASELINE", {"sites": stage(t, [sites], "sites"), "fasta": stage(t, fasta_files).split()[0],
+                              "normal_bams": stage(t, pon, "pon"), "config": ""}, t)
+    publish("MSI_BASELINE", t, nf_out)
+    baseline = t / "genomics" / "msi" / "baseline.tsv.gz"
+    msi_parts = []
+    for tumour in (paired, alone):
+        normal = normal_of[tumour["normal_specimen"]] if tumour is paired else None
+        t = task_dir(f"msi_{tumour['specimen']}")
+        run_task("MSI", {
+            "sites": stage(t, [sites], "sites"),
+            "tumor_bam": stage(t, files_of(tumour)).split()[0],
+            "normal_bam": stage(t, files_of(normal)).split()[0] if normal else "",
+            "baseline": "" if normal else stage(t, [baseline], "baseline"),
+            "fasta": stage(t, fasta_files).split()[0], "config": "",
+            "meta.subject": tumour["subject"], "meta.id": tumour["specimen"], "meta.timepoint": tumour["timepoint"],
+            "meta.normal_specimen": tumour.get("normal_specimen", ""),
+        }, t)
+        msi_parts += [t / f"{tumour['specimen']}.msi.parquet", t / f"{tumour['specimen']}.msi_sites.parquet"]
+    t = task_dir("msi_merge")
+    run_task("MSI_MERGE", {"parts": stage(t, sorted(msi_parts, key=lambda p: p.name), "parts")}, t)
+    genomics_tables += publish("MSI_MERGE", t, nf_out)
+
+    # ANALYSIS over every table so far, then REPORT
+    t = task_dir("analysis")
+    run_task("ANALYSIS", {
+        "custody_tables": stage(t, custody_tables, "custody"),
+        "genomics_tables": stage(t, genomics_tables, "genomics"),
+        **{key: stage(t, [Path(run_params[key])]) for key in ("adsl", "adtte", "adrs")},
+        "config": "",
+    }, t)
+    analysis_tables = publish("ANALYSIS", t, nf_out)
+    t = task_dir("report")
+    run_task("REPORT", {
+        "custody_tables": stage(t, custody_tables, "custody"),
+        "genomics_tables": stage(t, genomics_tables, "genomics"),
+        "analysis_tables": stage(t, analysis_tables, "analysis"),
+    }, t)
+    publish("REPORT", t, nf_out)
+
+    def files(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_relative_to(root / "pipeline_info")}
+
+    assert files(nf_out) == files(runner_out)
+    assert {"custody/issues.parquet", "genomics/tmb.parquet", "genomics/msi.parquet", "genomics/msi/baseline.tsv.gz",
+            "analysis/analysis_wide.parquet", "report/index.html"} <= files(nf_out)
+    for rel in sorted(files(nf_out)):
+        if rel.endswith(".parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(nf_out / rel), pd.read_parquet(runner_out / rel), obj=rel)
+    msi = pd.read_parquet(nf_out / "genomics" / "msi.parquet").set_index("SPECIMEN_ID")
+    assert msi.loc[alone["specimen"], "MODE"] != msi.loc[paired["specimen"], "MODE"]
+    # The analysis saw the genomics tables, as the runner's did.
+    long = pd.read_parquet(nf_out / "analysis" / "biomarkers_long.parquet")
+    assert {"TMB", "MSI_STATUS"} & set(long["BIOMARKER"]) and "genomics" in set(long["MODALITY"])
