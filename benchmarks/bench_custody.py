@@ -26,16 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from unittest import mock  # noqa: E402
 
 from biomarkers.custody import check_ledger, import_exports, read_ledger, verify_ledger  # noqa: E402
-from biomarkers.simulate import _run, simulate_trial  # noqa: E402
+from biomarkers.simulate import simulate_trial  # noqa: E402
 
 
 def simulate_custody_only(outdir, **kwargs):
     """Only the stages the ledger needs (trial, custody): no BAMs or VCFs."""
-    with mock.patch.object(_run, "STAGES", [s for s in _run.STAGES if s[0] in ("trial", "custody")]):
-        return simulate_trial(outdir, **kwargs)
+    return simulate_trial(outdir, stages=("trial", "custody"), **kwargs)
 
 
 CPU: dict[str, float] = {}

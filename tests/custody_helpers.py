@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
-from biomarkers.simulate import _run, simulate_trial
+from biomarkers.simulate import simulate_trial
 
 CUSTODY_STAGES = ("trial", "custody")
 
 
 def simulate_custody_trial(outdir, **kwargs):
-    stages = [s for s in _run.STAGES if s[0] in CUSTODY_STAGES]
-    assert [name for name, _ in stages] == list(CUSTODY_STAGES)
-    with mock.patch.object(_run, "STAGES", stages):
-        return simulate_trial(outdir, **kwargs)
+    return simulate_trial(outdir, stages=CUSTODY_STAGES, **kwargs)

@@ -10,10 +10,15 @@ import pytest
 from biomarkers.protocol import load_protocol
 from biomarkers.simulate import simulate_trial
 
+# Only the first stage (randomization, outcomes, milestones): the later stages have their
+# own tests (test_custody_simulate, test_simulate_genome, test_outcomes_simulated) and the
+# whole simulator runs in test_end_to_end.
+STAGES = ("trial",)
+
 
 @pytest.fixture(scope="module")
 def trial(tmp_path_factory):
-    return simulate_trial(tmp_path_factory.mktemp("sim") / "trial", n_subjects=54, seed=1, violation_rate=0.0)
+    return simulate_trial(tmp_path_factory.mktemp("sim") / "trial", n_subjects=54, seed=1, violation_rate=0.0, stages=STAGES)
 
 
 def test_randomization_is_2_to_1_in_permuted_blocks_within_strata(trial):
@@ -65,10 +70,10 @@ def test_outcome_model_is_recorded(trial):
 
 
 def test_same_seed_same_files(trial, tmp_path):
-    again = simulate_trial(tmp_path / "again", n_subjects=54, seed=1, violation_rate=0.0)
+    again = simulate_trial(tmp_path / "again", n_subjects=54, seed=1, violation_rate=0.0, stages=STAGES)
     for name in ("subjects.csv", "milestones.csv", "params.yaml", "truth/subjects.csv"):
         assert filecmp.cmp(trial.outdir / name, again.outdir / name, shallow=False), name
-    other = simulate_trial(tmp_path / "other", n_subjects=54, seed=2, violation_rate=0.0)
+    other = simulate_trial(tmp_path / "other", n_subjects=54, seed=2, violation_rate=0.0, stages=STAGES)
     assert not filecmp.cmp(trial.outdir / "subjects.csv", other.outdir / "subjects.csv", shallow=False)
 
 
@@ -76,4 +81,10 @@ def test_simulate_cli_rejects_bad_arguments_in_one_line(cli, tmp_path):
     result = cli("simulate", "--outdir", str(tmp_path / "t"), "--subjects", "2")
     assert result.returncode == 2
     assert result.stderr.strip() == "biomarkers simulate: error: field '--subjects': simulate at least 3 subjects (one randomization block) (got 2)"
+    assert not (tmp_path / "t").exists()
+
+
+def test_stages_must_be_a_prefix_of_the_simulator_stages(tmp_path):
+    with pytest.raises(ValueError, match="prefix"):
+        simulate_trial(tmp_path / "t", n_subjects=3, stages=("trial", "genome"))
     assert not (tmp_path / "t").exists()

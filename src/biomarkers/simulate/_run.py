@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -37,20 +37,28 @@ STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
 
 
 def simulate_trial(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, violation_rate: float = 0.1,
-                   protocol: Protocol | None = None) -> SimulatedTrial:
+                   protocol: Protocol | None = None, stages: Sequence[str] | None = None) -> SimulatedTrial:
     """Write a complete synthetic trial under ``outdir``; return it with its truth.
 
     ``violation_rate`` is the rate of injected custody violations (0 gives a clean trial).
+    ``stages`` limits the simulation to the first stages of :data:`STAGES` (e.g.
+    ``("trial", "custody")`` skips the minutes of sequencing data); each stage reads
+    only what earlier ones wrote, so a prefix is always consistent. A stage's draws do
+    not depend on which stages run, so its outputs are the same either way.
     Nothing appears under ``outdir`` unless every stage succeeds.
     """
     if n_subjects < 3:
         raise ValueError("simulate at least 3 subjects (one randomization block)")
+    names = [name for name, _ in STAGES]
+    if stages is not None and list(stages) != names[:len(stages)]:
+        raise ValueError(f"stages must be a prefix of {names}, got {list(stages)}")
+    selected = STAGES if stages is None else STAGES[:len(stages)]
     protocol = protocol or load_protocol()
     outdir = Path(outdir)
     with staged_dir(outdir) as stage_dir:
         trial = SimulatedTrial(outdir=stage_dir, seed=seed, n_subjects=n_subjects)
         trial.params["violation_rate"] = violation_rate
-        for name, run in STAGES:
+        for name, run in selected:
             log.info("simulate: %s", name)
             run(trial, protocol, stage_rng(seed, name))
         trial.params.pop("violation_rate")
