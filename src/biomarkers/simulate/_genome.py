@@ -33,7 +33,7 @@ from ._genome_reads import (
     query_index_at, sample_layout, to_read_table,
 )
 from ._genome_reference import Reference, build_reference
-from ._genome_vcf import FILTERS, Allele, Record, evaluate, normalise, write_vcf
+from ._genome_vcf import FILTERS, IMPACT, Allele, Record, evaluate, normalise, write_vcf
 from ._trial import load_model
 
 __all__ = ["simulate_genome"]
@@ -308,7 +308,6 @@ class _Annotator:
 
 
 def _impact(csq: str) -> str:
-    from ._genome_vcf import IMPACT
     return IMPACT.get(csq, "MODIFIER")
 
 
@@ -409,6 +408,7 @@ def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, sub
     # duplicates: repeats of counted records (exact, or an indel not left-aligned)
     counted_pass = [i for i in counted_idx if planned[i].designs[0] == "counted" and planned[i].kind != "multiallelic"]
     run_dels = [i for i in counted_pass if planned[i].kind == "deletion" and planned[i].unnormalised]
+    sources = [counted_pass[j] for j in rng.permutation(len(counted_pass))] if counted_pass else []
     for k in range(dec["duplicate"] if counted_pass else 0):
         if k == 0 and run_dels:
             src = planned[run_dels[0]]
@@ -416,7 +416,7 @@ def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, sub
             planned.append(_Planned("deletion", p, chr(seq[p]) + chr(seq[p + 1]), [chr(seq[p])], ["duplicate"],
                                     list(src.consequences), [None], src.vaf, duplicate_of=run_dels[0]))
         else:
-            i = counted_pass[int(rng.integers(len(counted_pass)))]
+            i = sources[k % len(sources)]  # distinct records while there are enough
             src = planned[i]
             planned.append(_Planned(src.kind, src.gp, src.ref, list(src.alts), ["duplicate"] * len(src.alts),
                                     list(src.consequences), list(src.alt_reads), src.vaf, duplicate_of=i))
