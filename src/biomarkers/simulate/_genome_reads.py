@@ -11,8 +11,8 @@ A specimen's reads are numpy arrays (one row per BAM record). The steps are:
 3. ``depth``: the per-base depth a ``samtools depth -s -Q 20 -q 20`` would report
    (flags 0xF04 excluded, overlapping mates counted once: the overlapping part of the
    mate that comes second in the file does not count);
-4. ``apply_snvs``: substitutions in the fragments chosen, then sequencing errors at
-   low-quality bases.
+4. substitutions (germline SNPs, somatic SNVs/MNVs: ``_genome``) in the fragments
+   chosen, then ``apply_sequencing_errors`` at low-quality bases.
 """
 
 from __future__ import annotations
