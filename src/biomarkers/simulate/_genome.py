@@ -664,6 +664,7 @@ def simulate_genome(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Ge
             progress.update()
             _tmb_truth(row, records, counting, int(final["callable_p"].sum()), int(final["callable_t"].sum()),
                        normal_id is not None, tmb_rows, variant_rows)
+            _write_callable_bed(trial, g, row.SPECIMEN_ID, final["callable_p"])
             msi_rows.append({N.USUBJID: usubjid, N.SPECIMEN_ID: row.SPECIMEN_ID, N.TIMEPOINT: row.TIMEPOINT,
                              "STATUS": "MSI-H" if msi_h else "MSS", "PURITY": round(purity, 4),
                              "UNSTABLE_FRACTION": round(len(unstable) / len(g.ref.microsatellites), 4)})
@@ -715,6 +716,19 @@ def _sheet_row(row, assay: str, rel: str, normal_id: str | None) -> dict:
     if normal_id:
         out[N.SS_NORMAL] = normal_id
     return out
+
+
+def _write_callable_bed(trial: SimulatedTrial, g: _Genome, specimen: str, mask: np.ndarray) -> None:
+    """truth/callable/<SPECIMEN_ID>.bed: the callable territory (paired rule; tumour alone without a normal)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    lines = []
+    for start, end in zip(edges[0::2].tolist(), edges[1::2].tolist()):
+        # intervals never cross contigs: targets do not
+        chrom, pos = g.locate(start)
+        lines.append(f"{chrom}\t{pos}\t{pos + end - start}\n")
+    path = trial.truth_dir / "callable" / f"{specimen}.bed"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
 
 
 def _tmb_truth(row, records: list[Record], counting: dict, callable_p: int, callable_t: int, paired: bool,
