@@ -4,7 +4,7 @@
     PYTHONPATH=src python benchmarks/bench_simulate_genome.py [--subjects 54]
 
 1. One tumour BAM (~80x over ~0.22 Mb of targets): the numpy/libdeflate writer with its
-   own BAI index, against ``samtools view -b -l 1 --write-index`` re-encoding the same
+   own BAI index, against ``samtools view -1 --write-index`` re-encoding the same
    records (same compression level, index included), run in the same shell.
 2. The whole genome stage for a trial of ``--subjects`` subjects (every subject with
    germline and BASELINE tumour DNA, every other one with a SURGERY tumour, 8 panel-of-
@@ -31,6 +31,16 @@ from biomarkers.simulate import _genome as G
 from biomarkers.simulate._trial import load_model, simulate_subjects
 
 
+def _best_of(n: int, run) -> float:
+    """Fastest of ``n`` wall-clock runs (the machine may be shared)."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
 def one_bam(tmp: Path) -> None:
     cfg = load_model()["genome"]
     rng = np.random.default_rng(1)
@@ -41,18 +51,15 @@ def one_bam(tmp: Path) -> None:
     class _Trial:
         outdir = tmp
 
-    t0 = time.perf_counter()
-    G._write_specimen_bam(_Trial, g, layout, "bam", "BENCH-T1")
-    ours = time.perf_counter() - t0
+    ours = _best_of(3, lambda: G._write_specimen_bam(_Trial, g, layout, "bam", "BENCH-T1"))
     bam = tmp / "bam/BENCH-T1.bam"
     samtools = shutil.which("samtools")
     print(f"one tumour BAM: {layout.n:,} records, {bam.stat().st_size / 1e6:.1f} MB")
-    print(f"  biomarkers writer (encode + BGZF level 1 + BAI): {ours:.2f} s")
+    print(f"  biomarkers writer (encode + BGZF level 1 + BAI), best of 3: {ours:.2f} s")
     if samtools:
-        t0 = time.perf_counter()
-        subprocess.run([samtools, "view", "-b", "-l", "1", "--write-index", "-o", f"{tmp}/re.bam##idx##{tmp}/re.bam.bai", str(bam)], check=True)
-        peer = time.perf_counter() - t0
-        print(f"  samtools view -b -l 1 --write-index (decode + re-encode + index): {peer:.2f} s")
+        peer = _best_of(3, lambda: subprocess.run(
+            [samtools, "view", "-1", "--write-index", "-o", f"{tmp}/re.bam##idx##{tmp}/re.bam.bai", str(bam)], check=True))
+        print(f"  samtools view -1 --write-index (decode + re-encode + index), best of 3: {peer:.2f} s")
         print(f"  ratio biomarkers / samtools: {ours / peer:.2f}")
     else:
         print("  samtools not installed: no peer figure")

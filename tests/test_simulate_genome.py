@@ -8,7 +8,6 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pysam
 import pytest
@@ -121,6 +120,13 @@ def test_callable_bases_equal_samtools_depth(trial, tool):
         assert truth.loc[row.SPECIMEN_ID, "CALLABLE_BASES"] == callable_paired
         assert truth.loc[row.SPECIMEN_ID, "CALLABLE_BASES_TUMOR_ONLY"] == int((tumour >= 20).sum())
         assert callable_paired < merged  # low-coverage stretches and target edges are not callable
+        # and base for base: truth/callable/<specimen>.bed is exactly where both are >= 20
+        both = (tumour >= 20) & (normal.reindex(tumour.index) >= 20)
+        expected = {(c, p - 1) for c, p in both[both].index}
+        observed = {(c, p) for c, s, e in (line.split("\t") for line in
+                                            (out / f"truth/callable/{row.SPECIMEN_ID}.bed").read_text().splitlines())
+                    for p in range(int(s), int(e))}
+        assert observed == expected
 
 
 def _merged(bed: Path):

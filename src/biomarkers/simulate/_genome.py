@@ -33,7 +33,7 @@ from ._genome_reads import (
     query_index_at, sample_layout, to_read_table,
 )
 from ._genome_reference import Reference, build_reference
-from ._genome_vcf import FILTERS, Allele, Record, evaluate, normalise, write_vcf
+from ._genome_vcf import FILTERS, IMPACT, Allele, Record, evaluate, normalise, write_vcf
 from ._trial import load_model
 
 __all__ = ["simulate_genome"]
@@ -308,7 +308,6 @@ class _Annotator:
 
 
 def _impact(csq: str) -> str:
-    from ._genome_vcf import IMPACT
     return IMPACT.get(csq, "MODIFIER")
 
 
@@ -409,6 +408,7 @@ def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, sub
     # duplicates: repeats of counted records (exact, or an indel not left-aligned)
     counted_pass = [i for i in counted_idx if planned[i].designs[0] == "counted" and planned[i].kind != "multiallelic"]
     run_dels = [i for i in counted_pass if planned[i].kind == "deletion" and planned[i].unnormalised]
+    sources = [counted_pass[j] for j in rng.permutation(len(counted_pass))] if counted_pass else []
     for k in range(dec["duplicate"] if counted_pass else 0):
         if k == 0 and run_dels:
             src = planned[run_dels[0]]
@@ -416,7 +416,7 @@ def _design(g: _Genome, ctx: dict, n_counted: int, subject_pool: np.ndarray, sub
             planned.append(_Planned("deletion", p, chr(seq[p]) + chr(seq[p + 1]), [chr(seq[p])], ["duplicate"],
                                     list(src.consequences), [None], src.vaf, duplicate_of=run_dels[0]))
         else:
-            i = counted_pass[int(rng.integers(len(counted_pass)))]
+            i = sources[k % len(sources)]  # distinct records while there are enough
             src = planned[i]
             planned.append(_Planned(src.kind, src.gp, src.ref, list(src.alts), ["duplicate"] * len(src.alts),
                                     list(src.consequences), list(src.alt_reads), src.vaf, duplicate_of=i))
@@ -664,6 +664,7 @@ def simulate_genome(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Ge
             progress.update()
             _tmb_truth(row, records, counting, int(final["callable_p"].sum()), int(final["callable_t"].sum()),
                        normal_id is not None, tmb_rows, variant_rows)
+            _write_callable_bed(trial, g, row.SPECIMEN_ID, final["callable_p"])
             msi_rows.append({N.USUBJID: usubjid, N.SPECIMEN_ID: row.SPECIMEN_ID, N.TIMEPOINT: row.TIMEPOINT,
                              "STATUS": "MSI-H" if msi_h else "MSS", "PURITY": round(purity, 4),
                              "UNSTABLE_FRACTION": round(len(unstable) / len(g.ref.microsatellites), 4)})
@@ -715,6 +716,19 @@ def _sheet_row(row, assay: str, rel: str, normal_id: str | None) -> dict:
     if normal_id:
         out[N.SS_NORMAL] = normal_id
     return out
+
+
+def _write_callable_bed(trial: SimulatedTrial, g: _Genome, specimen: str, mask: np.ndarray) -> None:
+    """truth/callable/<SPECIMEN_ID>.bed: the callable territory (paired rule; tumour alone without a normal)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    lines = []
+    for start, end in zip(edges[0::2].tolist(), edges[1::2].tolist()):
+        # intervals never cross contigs: targets do not
+        chrom, pos = g.locate(start)
+        lines.append(f"{chrom}\t{pos}\t{pos + end - start}\n")
+    path = trial.truth_dir / "callable" / f"{specimen}.bed"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
 
 
 def _tmb_truth(row, records: list[Record], counting: dict, callable_p: int, callable_t: int, paired: bool,

@@ -11,8 +11,8 @@ A specimen's reads are numpy arrays (one row per BAM record). The steps are:
 3. ``depth``: the per-base depth a ``samtools depth -s -Q 20 -q 20`` would report
    (flags 0xF04 excluded, overlapping mates counted once: the overlapping part of the
    mate that comes second in the file does not count);
-4. ``apply_snvs``: substitutions in the fragments chosen, then sequencing errors at
-   low-quality bases.
+4. substitutions (germline SNPs, somatic SNVs/MNVs: ``_genome``) in the fragments
+   chosen, then ``apply_sequencing_errors`` at low-quality bases.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import numpy as np
 
 from ._bamwriter import CIGAR_OPS, ReadTable
 
-__all__ = ["Layout", "sample_layout", "apply_length_alleles", "depth", "counted_reads_at", "apply_snvs", "to_read_table"]
+__all__ = ["Layout", "sample_layout", "fill_reference", "apply_length_alleles", "apply_indel", "depth", "counted_reads_at",
+           "query_index_at", "apply_sequencing_errors", "to_read_table"]
 
 EXCLUDED_FLAGS = 0x4 | 0x100 | 0x200 | 0x400 | 0x800  # unmapped, secondary, QC fail, duplicate, supplementary
 PAIRED, PROPER, REVERSE, MATE_REVERSE, READ1, READ2 = 0x1, 0x2, 0x10, 0x20, 0x40, 0x80
@@ -351,19 +352,6 @@ def counted_reads_at(layout: Layout, gp: int, min_bq: int = 20) -> list[tuple[in
         if q is None or layout.qual[r, q] < min_bq:
             continue
         out.append((r, q))
-    return out
-
-
-def covering_reads(layout: Layout, gp: int) -> list[tuple[int, int]]:
-    """(read, query index) of every record aligned to ``gp``, whatever its flags."""
-    L = layout.read_len
-    lo = np.searchsorted(layout.gpos, gp - 2 * L, side="left")
-    hi = np.searchsorted(layout.gpos, gp, side="right")
-    out = []
-    for r in range(lo, hi):
-        q = query_index_at(layout, r, gp)
-        if q is not None:
-            out.append((r, q))
     return out
 
 
