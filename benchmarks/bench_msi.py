@@ -16,7 +16,7 @@ At the defaults, generating the 6 M reads takes about 2 minutes and the four
 commands about 1.5 CPU-minutes; ``--sites 2000`` is a one-minute smoke run.
 
 No MSI caller is installable offline (MSIsensor, MSIsensor-pro and MANTIS are not in
-Debian or PyPI): their published figures are quoted in docs/benchmarks-msi.md.
+Debian or PyPI): their published figures are quoted in docs/benchmarks.md.
 """
 
 from __future__ import annotations
