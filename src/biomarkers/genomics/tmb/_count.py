@@ -347,12 +347,15 @@ def _contains(regions: Regions, chrom_codes: tuple[np.ndarray, np.ndarray], pos0
     return out
 
 
-def _variant_types(refs: np.ndarray, alts: np.ndarray) -> np.ndarray:
-    ref_len = np.fromiter(map(len, refs), dtype=np.int64, count=len(refs))
-    alt_len = np.fromiter(map(len, alts), dtype=np.int64, count=len(alts))
-    out = np.where(ref_len == alt_len, np.where(ref_len == 1, "SNV", "MNV"), "").astype(object)
+def _variant_types(refs: tuple[np.ndarray, pd.Index], alts: tuple[np.ndarray, pd.Index]) -> np.ndarray:
+    """VARIANT_TYPE from the factorized REF and ALT (lengths are taken once per distinct allele)."""
+    (ref_codes, ref_uniques), (alt_codes, alt_uniques) = refs, alts
+    ref_len = np.fromiter(map(len, ref_uniques), dtype=np.int64, count=len(ref_uniques))[ref_codes]
+    alt_len = np.fromiter(map(len, alt_uniques), dtype=np.int64, count=len(alt_uniques))[alt_codes]
+    kinds = np.array(["SNV", "MNV", ""], dtype=object)
+    out = kinds[np.where(ref_len == alt_len, np.where(ref_len == 1, 0, 1), 2)]
     for i in np.flatnonzero(ref_len != alt_len).tolist():
-        out[i] = _variant_type(refs[i], alts[i])
+        out[i] = _variant_type(ref_uniques[ref_codes[i]], alt_uniques[alt_codes[i]])
     return out
 
 
@@ -361,13 +364,15 @@ def _cascade(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_re
     """First failed filter of every allele, in the fixed order (vectorized over alleles)."""
     v = rules["variants"]
     n = len(frame)
-    passed_filter = (frame["FILTER"] == "PASS").to_numpy() if v["pass_only"] else np.ones(n, dtype=bool)
+    passed_filter = np.equal(frame["FILTER"].to_numpy(), "PASS") if v["pass_only"] else np.ones(n, dtype=bool)
     keys = ["CHROM", "POS", "REF", "ALT"]
     chrom_codes = pd.factorize(frame["CHROM"])
+    ref_codes = pd.factorize(frame["REF"])
+    alt_codes = pd.factorize(frame["ALT"])
     duplicate = np.zeros(n, dtype=bool)
     # integer codes hash much faster than the strings themselves
     coded = pd.DataFrame({"CHROM": chrom_codes[0], "POS": frame["POS"].to_numpy(),
-                          "REF": pd.factorize(frame["REF"])[0], "ALT": pd.factorize(frame["ALT"])[0]})
+                          "REF": ref_codes[0], "ALT": alt_codes[0]}, copy=False)
     duplicate[passed_filter] = coded.loc[passed_filter].duplicated(keep="first").to_numpy()
     depth = frame["DEPTH"].astype("float64").to_numpy()
     alt_reads = frame["ALT_READS"].astype("float64").to_numpy()
@@ -404,12 +409,12 @@ def _cascade(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_re
     failed = names[failed_index]
     out = pd.DataFrame({
         "CHROM": frame["CHROM"], "POS": frame["POS"], "REF": frame["REF"], "ALT": frame["ALT"],
-        "VARIANT_TYPE": _variant_types(frame["REF"].to_numpy(), frame["ALT"].to_numpy()),
+        "VARIANT_TYPE": _variant_types(ref_codes, alt_codes),
         "FILTER": frame["FILTER"], "DEPTH": frame["DEPTH"], "ALT_READS": frame["ALT_READS"], "VAF": frame["VAF"],
         "POPULATION_AF": frame["POPULATION_AF"], "CONSEQUENCE": frame["CONSEQUENCE"],
         "COUNTED": failed_index == len(conditions),
         "FIRST_FAILED_FILTER": failed,
-    })
+    }, copy=False)  # no copy, no consolidation of the columns into 2-D blocks (a full copy of the table)
     out["COUNTED"] = out["COUNTED"].astype(bool)
     return out
 

@@ -92,6 +92,26 @@ class _Info:
         return values.take(pa.array(where, mask=where < 0))
 
 
+def _objects(values: pa.Array) -> np.ndarray:
+    """numpy object array of a string column with few distinct values (CHROM, FILTER, bases,
+    consequence terms): one Python string per distinct value, shared by reference, instead
+    of one new string per row (which is what ``to_numpy`` builds)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    uniques = encoded.dictionary.to_numpy(zero_copy_only=False)
+    indices = encoded.indices
+    if indices.null_count:  # nulls (absent consequence) become None
+        uniques = np.append(uniques, None)
+        indices = pc.fill_null(indices, len(uniques) - 1)
+    return uniques[indices.to_numpy()]
+
+
+def _filter(values: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``values`` where ``mask``; no copy in the usual case where every row is kept."""
+    return values if mask.all() else pc.filter(values, pa.array(mask))
+
+
 def _numbers(text: pa.Array) -> np.ndarray:
     """float64 of strings that are numbers, NaN otherwise."""
     ok = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
@@ -123,7 +143,6 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
     plain = (pc.equal(pc.utf8_length(ref), 1).to_numpy(zero_copy_only=False)
              & pc.equal(pc.utf8_length(alt), 1).to_numpy(zero_copy_only=False)
              & pc.is_in(alt, value_set=pa.array(list("ACGTNacgtn"))).to_numpy(zero_copy_only=False))
-    alt_np = alt.to_numpy(zero_copy_only=False)
     fmt = fmt.combine_chunks()
     sample = sample.combine_chunks()
     info = info.combine_chunks()
@@ -134,7 +153,9 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
     ad_total = np.full(n, np.nan)
     values = pc.split_pattern(sample, ":")
     n_values = pc.list_value_length(values).to_numpy(zero_copy_only=False)
-    fmt_codes, fmt_uniques = pd.factorize(fmt.to_numpy(zero_copy_only=False))
+    fmt_encoded = pc.dictionary_encode(fmt)
+    fmt_codes = fmt_encoded.indices.to_numpy()
+    fmt_uniques = fmt_encoded.dictionary.to_pylist()
     for k, text in enumerate(fmt_uniques):
         rows = np.flatnonzero(fmt_codes == k)
         keys = text.split(":")
@@ -157,12 +178,13 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
             two = pc.equal(pc.list_value_length(all_pairs), 2).to_numpy(zero_copy_only=False)
             ok = two.copy()
             if two.any():
-                firsts = pc.list_element(pc.filter(all_pairs, pa.array(two)), 0)
-                seconds = pc.list_element(pc.filter(all_pairs, pa.array(two)), 1)
+                with_two = _filter(all_pairs, two)
+                firsts = pc.list_element(with_two, 0)
+                seconds = pc.list_element(with_two, 1)
                 ok[two] = (pc.utf8_is_digit(firsts).to_numpy(zero_copy_only=False)
                            & pc.utf8_is_digit(seconds).to_numpy(zero_copy_only=False))
             plain[rows[~ok & ~missing]] = False  # irregular AD: the per-record reader decides
-            pairs = pc.filter(all_pairs, pa.array(ok))
+            pairs = _filter(all_pairs, ok)
             r = pc.cast(pc.list_element(pairs, 0), pa.int64()).to_numpy()
             a = pc.cast(pc.list_element(pairs, 1), pa.int64()).to_numpy()
             alt_reads[rows[ok]] = a
@@ -198,15 +220,15 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
         complete = n_parts > annotation.consequence_index
         bad_records = np.unique(record_of_entry[~complete & has[record_of_entry]])
         plain[bad_records] = False  # entries the per-record reader skips one by one
-        parts = pc.filter(parts, pa.array(complete))
+        parts = _filter(parts, complete)
         record_of_entry = record_of_entry[complete]
         safe = max([annotation.allele_index, *annotation.population_indexes], default=0)
         long_enough = n_parts[complete] > safe
         plain[np.unique(record_of_entry[~long_enough])] = False
-        allele = pc.list_element(pc.filter(parts, pa.array(long_enough)), annotation.allele_index) if safe else \
+        allele = pc.list_element(_filter(parts, long_enough), annotation.allele_index) if safe else \
             pc.list_element(parts, annotation.allele_index)
         if safe:
-            parts = pc.filter(parts, pa.array(long_enough))
+            parts = _filter(parts, long_enough)
             record_of_entry = record_of_entry[long_enough]
         # a plain SNV's VEP and SnpEff allele is its ALT
         matched = pc.fill_null(pc.equal(allele, alt.take(pa.array(record_of_entry))), False).to_numpy(zero_copy_only=False)
@@ -228,7 +250,7 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
         first = np.ones(len(order), dtype=bool)
         first[1:] = term_record[order][1:] != term_record[order][:-1]
         chosen = order[first]
-        consequence[term_record[chosen]] = terms.take(pa.array(np.flatnonzero(keep)[chosen])).to_numpy(zero_copy_only=False)
+        consequence[term_record[chosen]] = _objects(terms.take(pa.array(np.flatnonzero(keep)[chosen])))
 
         if annotation.population_indexes:
             # VEP population AFs: from the entries of the allele, else from every entry
@@ -242,15 +264,14 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
             population = np.fmax(population, per_record)
 
     rows = np.flatnonzero(plain)
-    chrom = cols[0].combine_chunks().to_numpy(zero_copy_only=False)
+    chrom = _objects(cols[0])
     pos = pc.cast(cols[1].combine_chunks(), pa.int64()).to_numpy()
     frame = pd.DataFrame({
         "RECORD": rows.astype(np.int64), "ALLELE": np.ones(len(rows), dtype=np.int64), "CHROM": chrom[rows],
-        "POS": pos[rows], "REF": ref.to_numpy(zero_copy_only=False)[rows], "ALT": alt_np[rows],
-        "FILTER": cols[6].combine_chunks().to_numpy(zero_copy_only=False)[rows],
+        "POS": pos[rows], "REF": _objects(ref)[rows], "ALT": _objects(alt)[rows], "FILTER": _objects(cols[6])[rows],
         "DEPTH": _nullable_int(depth[rows]), "ALT_READS": _nullable_int(alt_reads[rows]),
         "VAF": vaf[rows], "POPULATION_AF": population[rows], "CONSEQUENCE": consequence[rows], "RAW_POS": pos[rows],
-    })
+    }, copy=False)  # the arrays are fresh: no copy, and no consolidation of same-typed columns into one block
     return frame, _lines(table, np.flatnonzero(~plain))
 
 
