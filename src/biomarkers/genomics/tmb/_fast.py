@@ -16,6 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pysam
 
+from ._scan import info_values, tumour_values
+
 __all__ = ["read_body", "arrow_attributes"]
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -73,25 +75,6 @@ def _inflate(path: str) -> bytes:
     return b"".join(out)
 
 
-class _Info:
-    """INFO split once into KEY=VALUE items; values of one key per record on demand."""
-
-    def __init__(self, info: pa.Array):
-        items = pc.split_pattern(info, ";")
-        self.n = len(info)
-        self.flat = pc.list_flatten(items)
-        self.parent = pc.list_parent_indices(items).to_numpy()
-
-    def values(self, key: str) -> pa.Array:
-        """Value of ``key`` per record (null when absent; the first one when repeated)."""
-        hit = pc.starts_with(self.flat, key + "=").to_numpy(zero_copy_only=False)
-        found = np.flatnonzero(hit)
-        values = pc.utf8_slice_codeunits(self.flat.take(pa.array(found)), len(key) + 1)
-        where = np.full(self.n, -1, dtype=np.int64)
-        where[self.parent[found][::-1]] = np.arange(len(found))[::-1]
-        return values.take(pa.array(where, mask=where < 0))
-
-
 def _objects(values: pa.Array) -> np.ndarray:
     """numpy object array of a string column with few distinct values (CHROM, FILTER, bases,
     consequence terms): one Python string per distinct value, shared by reference, instead
@@ -147,51 +130,14 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
     sample = sample.combine_chunks()
     info = info.combine_chunks()
 
-    depth = np.full(n, np.nan)
-    alt_reads = np.full(n, np.nan)
-    vaf = np.full(n, np.nan)
-    ad_total = np.full(n, np.nan)
-    values = pc.split_pattern(sample, ":")
-    n_values = pc.list_value_length(values).to_numpy(zero_copy_only=False)
+    # the tumour's DP, AD and AF, located by each distinct FORMAT's layout, in one pass
     fmt_encoded = pc.dictionary_encode(fmt)
-    fmt_codes = fmt_encoded.indices.to_numpy()
-    fmt_uniques = fmt_encoded.dictionary.to_pylist()
-    for k, text in enumerate(fmt_uniques):
-        rows = np.flatnonzero(fmt_codes == k)
+    layouts = np.full((len(fmt_encoded.dictionary), 4), -1, dtype=np.int64)
+    for k, text in enumerate(fmt_encoded.dictionary.to_pylist()):
         keys = text.split(":")
-        idx = {key: keys.index(key) for key in ("DP", "AD", "AF") if key in keys}
-        need = max(idx.values(), default=-1) + 1
-        short = n_values[rows] < need
-        plain[rows[short]] = False
-        rows = rows[~short & plain[rows]]
-        if not len(rows):
-            continue
-        sub = values if len(rows) == n else values.take(pa.array(rows))
-        if "DP" in idx:
-            dp = pc.list_element(sub, idx["DP"])
-            ok = pc.utf8_is_digit(dp).to_numpy(zero_copy_only=False)
-            depth[rows[ok]] = pc.cast(pc.filter(dp, pa.array(ok)), pa.int64()).to_numpy()
-        if "AD" in idx:
-            ad = pc.list_element(sub, idx["AD"])
-            missing = pc.equal(ad, ".").to_numpy(zero_copy_only=False)
-            all_pairs = pc.split_pattern(ad, ",", max_splits=2)
-            two = pc.equal(pc.list_value_length(all_pairs), 2).to_numpy(zero_copy_only=False)
-            ok = two.copy()
-            if two.any():
-                with_two = _filter(all_pairs, two)
-                firsts = pc.list_element(with_two, 0)
-                seconds = pc.list_element(with_two, 1)
-                ok[two] = (pc.utf8_is_digit(firsts).to_numpy(zero_copy_only=False)
-                           & pc.utf8_is_digit(seconds).to_numpy(zero_copy_only=False))
-            plain[rows[~ok & ~missing]] = False  # irregular AD: the per-record reader decides
-            pairs = _filter(all_pairs, ok)
-            r = pc.cast(pc.list_element(pairs, 0), pa.int64()).to_numpy()
-            a = pc.cast(pc.list_element(pairs, 1), pa.int64()).to_numpy()
-            alt_reads[rows[ok]] = a
-            ad_total[rows[ok]] = r + a
-        if "AF" in idx:
-            af = pc.list_element(sub, idx["AF"])
-            vaf[rows] = _numbers(af)
+        idx = [keys.index(key) if key in keys else -1 for key in ("DP", "AD", "AF")]
+        layouts[k] = [max(idx) + 1, *idx]
+    depth, alt_reads, vaf, ad_total = tumour_values(sample, fmt_encoded.indices.to_numpy(), layouts, plain)
     use_total = np.isnan(depth)
     depth[use_total] = ad_total[use_total]
     from_ad = np.isnan(vaf) & ~np.isnan(alt_reads) & (ad_total > 0)
@@ -200,16 +146,15 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
     alt_reads[from_vaf] = np.round(vaf[from_vaf] * depth[from_vaf])
 
     population = np.full(n, np.nan)
-    info_items = _Info(info)
     for key in setup.info_pop_fields:
-        raw = info_items.values(key)
+        raw = info_values(info, key)
         first = pc.list_element(pc.split_pattern(pc.fill_null(raw, ""), ","), 0)
         population = np.fmax(population, _split_max(first, n))
 
     consequence = np.full(n, None, dtype=object)
     annotation = setup.annotation
     if annotation.kind != "NONE":
-        raw = info_items.values(annotation.tag)
+        raw = info_values(info, annotation.tag)
         has = pc.is_valid(raw).to_numpy(zero_copy_only=False)
         entries = pc.split_pattern(pc.fill_null(raw, ""), ",")
         record_of_entry = pc.list_parent_indices(entries).to_numpy()
