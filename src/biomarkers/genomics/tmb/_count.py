@@ -371,9 +371,17 @@ def _cascade(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_re
     alt_codes = pd.factorize(frame["ALT"])
     duplicate = np.zeros(n, dtype=bool)
     # integer codes hash much faster than the strings themselves
-    coded = pd.DataFrame({"CHROM": chrom_codes[0], "POS": frame["POS"].to_numpy(),
-                          "REF": ref_codes[0], "ALT": alt_codes[0]}, copy=False)
-    duplicate[passed_filter] = coded.loc[passed_filter].duplicated(keep="first").to_numpy()
+    columns = [chrom_codes[0], frame["POS"].to_numpy(), ref_codes[0], alt_codes[0]]
+    sizes = [len(chrom_codes[1]), int(columns[1].max(initial=0)) + 1, len(ref_codes[1]), len(alt_codes[1])]
+    if n and columns[1].min() >= 0 and np.prod(sizes, dtype=object) < 2**63:
+        # the usual case: the four codes packed into one int64 key (mixed radix, exact)
+        key = np.zeros(n, dtype=np.int64)
+        for values, size in zip(columns, sizes):
+            key = key * size + values
+        duplicate[passed_filter] = pd.Series(key[passed_filter]).duplicated(keep="first").to_numpy()
+    else:
+        coded = pd.DataFrame(dict(zip(keys, columns)), copy=False)
+        duplicate[passed_filter] = coded.loc[passed_filter].duplicated(keep="first").to_numpy()
     depth = frame["DEPTH"].astype("float64").to_numpy()
     alt_reads = frame["ALT_READS"].astype("float64").to_numpy()
     vaf = frame["VAF"].to_numpy()
