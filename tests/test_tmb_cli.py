@@ -173,3 +173,11 @@ def test_pipeline_step_counts_every_tumour_specimen(inputs, tmp_path):
     assert table["N_COUNTED"].tolist() == [2, 1]
     assert (tmp_path / "results" / "genomics" / "tmb.png").exists()
     assert not list((tmp_path / "results").glob("tmb-parts-*"))
+
+
+def test_depth_beyond_int64_names_the_record(cli, inputs, tmp_path):
+    """A corrupt read count (21 digits) is one input error naming record and field, not an internal error."""
+    records = [(*RECORDS[0][:7], 10**20, *RECORDS[0][8:])]
+    vcf = write_vcf(tmp_path / "huge.vcf", _lines(records), samples=("SP-T1", "SP-N1"))
+    out = tmp_path / "o"
+    _assert_bad(cli(*_count_args(inputs, out, **{"--vcf": vcf})), out, "huge.vcf", "FORMAT/DP", "does not fit a 64-bit integer")

@@ -166,6 +166,8 @@ class _Setup:
     reference: pysam.FastaFile | None
 
 
+_INT64_MAX = 2**63 - 1
+
 ATTRIBUTE_COLUMNS = ["RECORD", "ALLELE", "CHROM", "POS", "REF", "ALT", "FILTER", "DEPTH", "ALT_READS", "VAF",
                      "POPULATION_AF", "CONSEQUENCE"]
 
@@ -216,14 +218,20 @@ def count_variants(
         if on_record is not None:
             on_record(table.num_rows)
         fast, rest = arrow_attributes(table, setup, rules)
-        slow = _python_attributes(rest, setup)
+        try:
+            slow = _python_attributes(rest, setup)
+        except InputError as exc:
+            raise exc.with_context(file=file) from None
         if len(slow) and len(fast):
             frame = pd.concat([fast, slow], ignore_index=True)
             frame = _typed(frame.sort_values(["RECORD", "ALLELE"], kind="stable").reset_index(drop=True))
         else:
             frame = _typed(slow if len(slow) else fast)
     else:
-        frame = _python_attributes(((i, line) for i, line in enumerate(_record_lines(vcf))), setup, on_record=on_record)
+        try:
+            frame = _python_attributes(((i, line) for i, line in enumerate(_record_lines(vcf))), setup, on_record=on_record)
+        except InputError as exc:
+            raise exc.with_context(file=file) from None
     _check_contigs(frame, targets, reference, rules, file)
     return _cascade(frame, rules, tumour_only=tumour_only, callable_regions=callable_regions, coding=coding,
                     hotspots=hotspots, annotation_kind=annotation.kind)
@@ -285,6 +293,11 @@ def _python_attributes(lines, setup: _Setup, on_record: Callable[[int], None] | 
         ad = _ints(values[i_ad]) if 0 <= i_ad < len(values) else None
         af_text = values[i_af] if 0 <= i_af < len(values) else None
         depth = int(dp_text) if dp_text is not None and dp_text.isdigit() else None
+        # A read count beyond int64 is a corrupt record, not a depth: say where, in one line.
+        if depth is not None and depth > _INT64_MAX:
+            raise InputError("read depth does not fit a 64-bit integer", row=f"record {chrom}:{vcf_pos}", field="FORMAT/DP", value=dp_text)
+        if ad is not None and any(v is not None and v > _INT64_MAX for v in ad):
+            raise InputError("allele depth does not fit a 64-bit integer", row=f"record {chrom}:{vcf_pos}", field="FORMAT/AD", value=values[i_ad])
         ad_total = sum(ad) if ad is not None and None not in ad else None  # type: ignore[arg-type]
         if depth is None:
             depth = ad_total
