@@ -226,6 +226,16 @@ def test_bad_export_is_one_line_exit_2_and_nothing_appended(tmp_path, cli, chang
     assert [e["event_id"] for e in read_ledger(ledger)] == ["E1"]
 
 
+def test_a_name_typed_as_actor_id_is_refused_without_being_echoed(tmp_path, cli):
+    rows = small_export_rows()
+    rows[1]["actor_id"] = "Li Wei"
+    bad = write_export(tmp_path / "bad.csv", rows)
+    result = cli("custody", "import", "--ledger", str(tmp_path / "l.sqlite"), str(bad))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "line 3, field 'actor_id'" in result.stderr and "staff ID" in result.stderr
+    assert "Li Wei" not in result.stderr and "Li Wei" not in result.stdout
+
+
 def test_missing_required_column_names_it(tmp_path, cli):
     rows = small_export_rows()
     columns = [c for c in sorted({k for r in rows for k in r}) if c != "actor_id"]

@@ -99,6 +99,9 @@ class _RowValidator:
                 if "enum" in spec and value not in spec["enum"]:
                     raise InputError(f"must be one of {', '.join(spec['enum'])}", field=key, value=value, **where)
                 if key in self.patterns and not self.patterns[key].search(value):
+                    if spec.get("x-person"):  # a staff name typed where an ID belongs must not reach the log
+                        raise InputError(f"does not match the pattern {spec['pattern']} (value not shown: it may be a "
+                                         "person's name; use the staff ID)", field=key, **where)
                     raise InputError(f"does not match the pattern {spec['pattern']}", field=key, value=value, **where)
                 record[key] = value
         for key in () if partial else self.required:
