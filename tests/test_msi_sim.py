@@ -8,45 +8,20 @@ custody stage would give it.
 
 from __future__ import annotations
 
-import copy
-
 import pandas as pd
 import pytest
 
 from biomarkers.genomics import msi
-from biomarkers.protocol import load_protocol
-from biomarkers.simulate import SimulatedTrial, stage_rng
-from biomarkers.simulate._genome import simulate_genome
-from biomarkers.simulate._trial import load_model, simulate_subjects
+from genome_helpers import simulate_genome_trial
 
 N_SUBJECTS = 6  # 3 MSI-H (simulation.yaml), 3 MSS; every third subject also has a surgical tumour
 N_PON = 4
 
 
-def _assay_plan(subjects: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for i, subj in enumerate(subjects.itertuples(index=False)):
-        normal = f"DNA{i:03d}-GL"
-        rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": normal, "TIMEPOINT": "BASELINE", "SPECIMEN_TYPE": "DNA",
-                     "ASSAY": "wes_normal", "NORMAL_SPECIMEN_ID": None})
-        rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": f"DNA{i:03d}-BX", "TIMEPOINT": "BASELINE", "SPECIMEN_TYPE": "DNA",
-                     "ASSAY": "wes_tumor", "NORMAL_SPECIMEN_ID": normal})
-        if i % 3 == 0:
-            rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": f"DNA{i:03d}-SX", "TIMEPOINT": "SURGERY",
-                         "SPECIMEN_TYPE": "DNA", "ASSAY": "wes_tumor", "NORMAL_SPECIMEN_ID": normal})
-    return pd.DataFrame(rows)
-
-
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     out = tmp_path_factory.mktemp("msi_sim") / "trial"
-    protocol = load_protocol()
-    trial = SimulatedTrial(outdir=out, seed=3, n_subjects=N_SUBJECTS)
-    simulate_subjects(trial, protocol, stage_rng(3, "trial"))
-    trial.assay_plan = _assay_plan(trial.subjects)
-    model = copy.deepcopy(load_model()["genome"])
-    model["panel_of_normals"] = N_PON
-    simulate_genome(trial, protocol, stage_rng(3, "genome"), model=model)
+    trial = simulate_genome_trial(out, n_subjects=N_SUBJECTS, seed=3, n_pon=N_PON)
     fasta = out / "reference" / "genome.fa"
     config = msi.load_msi_config()
     msi.write_sites(msi.scan_sites(fasta, out / "reference" / "targets.bed", config), out / "sites.tsv.gz", config=config)

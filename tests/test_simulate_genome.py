@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import filecmp
 import subprocess
 from collections import Counter
@@ -16,41 +15,14 @@ from biomarkers.protocol import load_protocol
 from biomarkers.simulate import SimulatedTrial, stage_rng
 from biomarkers.simulate._genome import simulate_genome
 from biomarkers.simulate._trial import load_model, simulate_subjects
+from genome_helpers import simulate_genome_trial
 
 N_SUBJECTS = 6  # 3 of them MSI-H (simulation.yaml), the others drawn around 4 mut/Mb
 TUMOUR_ONLY = 5  # this subject's germline DNA is missing: its tumour is counted in tumour-only mode
 
 
-def make_assay_plan(subjects: pd.DataFrame) -> pd.DataFrame:
-    """What the custody stage provides: germline DNA per subject, tumour DNA at BASELINE (and SURGERY for some)."""
-    rows = []
-    for i, subj in enumerate(subjects.itertuples(index=False)):
-        normal = f"DNA{i:03d}-GL" if i != TUMOUR_ONLY else None
-        if normal:
-            rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": normal, "TIMEPOINT": "BASELINE", "SPECIMEN_TYPE": "DNA",
-                         "ASSAY": "wes_normal", "NORMAL_SPECIMEN_ID": None})
-        rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": f"DNA{i:03d}-BX", "TIMEPOINT": "BASELINE",
-                     "SPECIMEN_TYPE": "DNA", "ASSAY": "wes_tumor", "NORMAL_SPECIMEN_ID": normal})
-        if i % 3 == 0:
-            rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": f"DNA{i:03d}-SX", "TIMEPOINT": "SURGERY",
-                         "SPECIMEN_TYPE": "DNA", "ASSAY": "wes_tumor", "NORMAL_SPECIMEN_ID": normal})
-    return pd.DataFrame(rows)
-
-
-def small_model() -> dict:
-    model = copy.deepcopy(load_model()["genome"])
-    model["panel_of_normals"] = 2
-    return model
-
-
 def run_stage(outdir: Path, n_subjects: int = N_SUBJECTS, seed: int = 3, plan_filter=None) -> SimulatedTrial:
-    protocol = load_protocol()
-    trial = SimulatedTrial(outdir=outdir, seed=seed, n_subjects=n_subjects)
-    simulate_subjects(trial, protocol, stage_rng(seed, "trial"))
-    plan = make_assay_plan(trial.subjects)
-    trial.assay_plan = plan_filter(plan) if plan_filter else plan
-    simulate_genome(trial, protocol, stage_rng(seed, "genome"), model=small_model())
-    return trial
+    return simulate_genome_trial(outdir, n_subjects=n_subjects, seed=seed, tumour_only={TUMOUR_ONLY}, plan_filter=plan_filter)
 
 
 @pytest.fixture(scope="module")

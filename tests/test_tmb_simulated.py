@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import copy
-
 import pandas as pd
 import pysam
 import pytest
 
 from biomarkers.genomics import tmb
-from biomarkers.protocol import load_protocol
-from biomarkers.simulate import SimulatedTrial, stage_rng
-from biomarkers.simulate._genome import simulate_genome
-from biomarkers.simulate._trial import load_model, simulate_subjects
-
-
-def _assay_plan(subjects: pd.DataFrame) -> pd.DataFrame:
-    """What the custody stage provides: germline DNA, tumour DNA at BASELINE (and SURGERY for the first)."""
-    rows = []
-    for i, subj in enumerate(subjects.itertuples(index=False)):
-        normal = f"DNA{i:03d}-GL"
-        rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": normal, "TIMEPOINT": "BASELINE", "SPECIMEN_TYPE": "DNA",
-                     "ASSAY": "wes_normal", "NORMAL_SPECIMEN_ID": None})
-        rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": f"DNA{i:03d}-BX", "TIMEPOINT": "BASELINE", "SPECIMEN_TYPE": "DNA",
-                     "ASSAY": "wes_tumor", "NORMAL_SPECIMEN_ID": normal})
-        if i == 0:
-            rows.append({"USUBJID": subj.USUBJID, "SPECIMEN_ID": f"DNA{i:03d}-SX", "TIMEPOINT": "SURGERY", "SPECIMEN_TYPE": "DNA",
-                         "ASSAY": "wes_tumor", "NORMAL_SPECIMEN_ID": normal})
-    return pd.DataFrame(rows)
+from genome_helpers import simulate_genome_trial
 
 
 @pytest.fixture(scope="module")
 def trial(tmp_path_factory):
     outdir = tmp_path_factory.mktemp("tmbsim") / "trial"
-    protocol = load_protocol()
-    trial = SimulatedTrial(outdir=outdir, seed=3, n_subjects=3)
-    simulate_subjects(trial, protocol, stage_rng(3, "trial"))
-    trial.assay_plan = _assay_plan(trial.subjects)
-    model = copy.deepcopy(load_model()["genome"])
-    model["panel_of_normals"] = 2
-    simulate_genome(trial, protocol, stage_rng(3, "genome"), model=model)
-    return trial
+    # 3 subjects, the first with a surgical tumour too: 4 tumours
+    return simulate_genome_trial(outdir, n_subjects=3, seed=3, n_pon=2)
 
 
 def _normal_of(vcf, specimen):
