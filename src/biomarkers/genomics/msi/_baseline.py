@@ -14,7 +14,6 @@ instability: MSIsensor-pro asks for >= 20 normals; docs/msi.md says why.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from pathlib import Path
 
@@ -23,9 +22,9 @@ import pandas as pd
 from scipy import stats
 
 from ...errors import InputError
-from ...io import atomic_path
 from ._call import benjamini_hochberg, chi_square, total_variation
 from ._reads import encode_counts
+from ._tsv import read_headed_tsv, write_headed_tsv
 
 __all__ = ["build_baseline", "write_baseline", "read_baseline", "sites_digest"]
 
@@ -87,34 +86,14 @@ def build_baseline(sites: pd.DataFrame, normals: list[list[dict[int, int]]], con
 def write_baseline(baseline: pd.DataFrame, sites: pd.DataFrame, path: str | Path, *, n_normals: int) -> Path:
     header = [f"##format={FORMAT_TAG}", f"##reference_digest={sites.attrs.get('digest') or ''}",
               f"##sites_digest={sites_digest(sites)}", f"##normals={n_normals}"]
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
-            gz.write(("\n".join(header) + "\n").encode())
-            gz.write(baseline[BASELINE_COLUMNS].to_csv(sep="\t", index=False, lineterminator="\n").encode())
-    return Path(path)
+    return write_headed_tsv(path, header, baseline[BASELINE_COLUMNS])
 
 
 def read_baseline(path: str | Path, sites: pd.DataFrame) -> pd.DataFrame:
     """Read a baseline and align it to ``sites``; refuse one built on another site table."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("baseline not found", file=path)
-    meta: dict[str, str] = {}
-    try:
-        with gzip.open(path, "rt") as handle:
-            skip = 0
-            for line in handle:
-                if not line.startswith("##"):
-                    break
-                skip += 1
-                key, _, value = line[2:].rstrip("\n").partition("=")
-                meta[key] = value
-        if meta.get("format") != FORMAT_TAG:
-            raise InputError(f"not a baseline from `biomarkers msi baseline` (no ##format={FORMAT_TAG} header)", file=path)
-        frame = pd.read_csv(path, sep="\t", skiprows=skip, dtype={"SITE_ID": str, "POOLED_LENGTHS": str, "REASON": str},
-                            keep_default_na=False)
-    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputError(f"not a readable baseline (gzipped TSV): {exc}", file=path) from None
+    header, frame = read_headed_tsv(path, what="baseline", format_tag=FORMAT_TAG, command="baseline",
+                                    dtype={"SITE_ID": str, "POOLED_LENGTHS": str, "REASON": str})
+    meta = dict(header)
     if meta.get("sites_digest") != sites_digest(sites):
         raise InputError(f"the baseline was built on another site table than {Path(sites.attrs.get('path', 'the one given')).name}; "
                          "rebuild it with `biomarkers msi baseline`", file=path)

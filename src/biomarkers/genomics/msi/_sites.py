@@ -19,9 +19,9 @@ import pandas as pd
 import pysam
 
 from ...errors import InputError
-from ...io import atomic_path
 from ...log import Progress, get_logger
 from .._alignments import open_reference
+from ._tsv import read_headed_tsv, write_headed_tsv
 
 __all__ = ["scan_sites", "write_sites", "read_sites", "reference_digest", "check_reference", "SITE_COLUMNS"]
 
@@ -188,41 +188,21 @@ def write_sites(sites: pd.DataFrame, path: str | Path, *, config: dict | None = 
     if config:
         header.append("##scan=" + ",".join(f"{k}:{v}" for k, v in config["scan"].items()))
     header += [f"##contig=<ID={name},length={length}>" for name, length in contigs]
-    with atomic_path(path) as tmp:
-        # mtime=0: same inputs, same bytes
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
-            gz.write(("\n".join(header) + "\n").encode())
-            gz.write(sites[SITE_COLUMNS].to_csv(sep="\t", index=False, lineterminator="\n").encode())
-    return Path(path)
+    return write_headed_tsv(path, header, sites[SITE_COLUMNS])
 
 
 def read_sites(path: str | Path) -> pd.DataFrame:
     """Read a site table written by :func:`write_sites`; its header's contigs go to ``attrs``."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("site table not found", file=path)
-    meta: dict[str, str] = {}
+    header, frame = read_headed_tsv(path, what="site table", format_tag=FORMAT_TAG, command="scan",
+                                    dtype={"CHROM": str, "UNIT": str, "LEFT_FLANK": str, "RIGHT_FLANK": str, "SITE_ID": str})
     contigs: list[tuple[str, int]] = []
-    try:
-        with gzip.open(path, "rt") as handle:
-            skip = 0
-            for line in handle:
-                if not line.startswith("##"):
-                    break
-                skip += 1
-                key, _, value = line[2:].rstrip("\n").partition("=")
-                if key == "contig":
-                    m = re.match(r"<ID=([^,>]+),length=(\d+)>", value)
-                    if m:
-                        contigs.append((m.group(1), int(m.group(2))))
-                else:
-                    meta[key] = value
-        if meta.get("format") != FORMAT_TAG:
-            raise InputError(f"not a site table from `biomarkers msi scan` (no ##format={FORMAT_TAG} header)", file=path)
-        frame = pd.read_csv(path, sep="\t", skiprows=skip, dtype={"CHROM": str, "UNIT": str, "LEFT_FLANK": str, "RIGHT_FLANK": str,
-                                                                  "SITE_ID": str}, keep_default_na=False)
-    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputError(f"not a readable site table (gzipped TSV): {exc}", file=path) from None
+    meta: dict[str, str] = {}
+    for key, value in header:
+        m = re.match(r"<ID=([^,>]+),length=(\d+)>", value) if key == "contig" else None
+        if m:
+            contigs.append((m.group(1), int(m.group(2))))
+        elif key != "contig":
+            meta[key] = value
     missing = [c for c in SITE_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError("site table lacks columns", file=path, field=missing[0])
