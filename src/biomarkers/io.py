@@ -8,14 +8,17 @@ whole output folder is staged and moved into place only when every file is done.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "staged_dir", "sha256_file", "write_text_atomic"]
+from .errors import InputError
+
+__all__ = ["atomic_path", "staged_dir", "sha256_file", "write_text_atomic", "read_csv_rows"]
 
 
 @contextlib.contextmanager
@@ -82,3 +85,33 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_csv_rows(path: str | Path, *, what: str, required: Iterable[str], known: Iterable[str],
+                  known_from: str) -> list[dict[str, str]]:
+    """Rows of a CSV whose header is checked against a schema's columns; one-line errors.
+
+    ``what`` names the file in messages ("samplesheet"), ``known_from`` where the
+    allowed columns are declared. A byte-order mark (Excel's CSV) is accepted.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", file=path) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"not a readable CSV file: {exc}", file=path) from None
+    if not header:
+        raise InputError(f"empty {what} (no header line)", file=path)
+    for col in required:
+        if col not in header:
+            raise InputError("required column is missing from the header", file=path, row="line 1", field=col)
+    known = list(known)
+    unknown = [c for c in header if c not in known]
+    if unknown:
+        raise InputError(f"unknown column (not in {known_from})", file=path, row="line 1", field=unknown[0])
+    return rows
+

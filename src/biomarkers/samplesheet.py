@@ -8,7 +8,6 @@ line, the column and the value.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import jsonschema
@@ -17,6 +16,7 @@ import pandas as pd
 from . import names as N
 from .assets import load_schema
 from .errors import InputError
+from .io import read_csv_rows
 from .protocol import Protocol
 
 __all__ = ["read_samplesheet", "SAMPLESHEET_SCHEMA"]
@@ -51,23 +51,9 @@ def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subj
     schema = load_schema(SAMPLESHEET_SCHEMA)
     item_schema = schema["items"]
     props = item_schema["properties"]
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            raw_rows = [(i + 2, row) for i, row in enumerate(reader)]
-    except FileNotFoundError:
-        raise InputError("samplesheet not found", file=path) from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"not a readable CSV file: {exc}", file=path) from None
-    if not header:
-        raise InputError("empty samplesheet (no header line)", file=path)
-    for col in item_schema.get("required", []):
-        if col not in header:
-            raise InputError("required column is missing from the header", file=path, row="line 1", field=col)
-    unknown = [c for c in header if c not in props]
-    if unknown:
-        raise InputError(f"unknown column (expected {', '.join(props)})", file=path, row="line 1", field=unknown[0])
+    rows = read_csv_rows(path, what="samplesheet", required=item_schema.get("required", []), known=props,
+                         known_from=f"{SAMPLESHEET_SCHEMA}: {', '.join(props)}")
+    raw_rows = [(i + 2, row) for i, row in enumerate(rows)]
     if not raw_rows:
         raise InputError("samplesheet has no rows", file=path)
 

@@ -14,7 +14,6 @@ are dropped when the row is read: they never reach the ledger, a log or an outpu
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from ..assets import load_schema
 from ..errors import InputError
+from ..io import read_csv_rows
 from ..log import get_logger
 from ..protocol import Protocol, load_protocol
 from ._ledger import append_events, read_ledger, utc_text
@@ -197,23 +197,8 @@ def parse_export(path: str | Path, protocol: Protocol) -> list[tuple[str, dict]]
     """Read one export CSV -> ``[(where, event)]``; row-level validation."""
     path = Path(path)
     props = _validator().props
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            rows = list(reader)
-    except FileNotFoundError:
-        raise InputError("custody export not found", file=path) from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"not a readable CSV file: {exc}", file=path) from None
-    if not header:
-        raise InputError("empty export (no header line)", file=path)
-    for col in _validator().required:
-        if col not in header:
-            raise InputError("required column is missing from the header", file=path, row="line 1", field=col)
-    unknown = [c for c in header if c not in props]
-    if unknown:
-        raise InputError("unknown column (not in assets/custody_export.schema.json)", file=path, row="line 1", field=unknown[0])
+    rows = read_csv_rows(path, what="custody export", required=_validator().required, known=props,
+                         known_from="assets/custody_export.schema.json")
     timepoints = protocol.timepoint_ids()
     out = []
     for i, row in enumerate(rows):
