@@ -8,9 +8,10 @@ processes calling ``biomarkers <command>``. A step that has nothing to work on
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._run import RunContext
@@ -27,16 +28,18 @@ class Step:
     run: Callable[["RunContext"], None]
 
 
+def _later(module: str, function: str) -> Callable[["RunContext"], Any]:
+    """``module.function``, imported when the step runs: pysam, numba and lifelines are slow
+    to import, and ``biomarkers --help`` should not pay for them."""
+    def call(ctx: "RunContext"):
+        return getattr(importlib.import_module(module, __package__), function)(ctx)
+    return call
+
+
 def _custody_skip(ctx: "RunContext") -> str | None:
     if not (ctx.params.get("ledger") or ctx.params.get("custody_exports")):
         return "no custody ledger or export given (--ledger, --custody_exports)"
     return None
-
-
-def _custody_run(ctx: "RunContext") -> None:
-    from ..custody import run_custody_step
-
-    run_custody_step(ctx)
 
 
 def _msi_skip(ctx: "RunContext") -> str | None:
@@ -45,12 +48,6 @@ def _msi_skip(ctx: "RunContext") -> str | None:
     if not ctx.params.get("fasta"):
         return "no reference FASTA (--fasta)"
     return None
-
-
-def _msi_run(ctx: "RunContext") -> None:
-    from ..genomics.msi import run_msi_step
-
-    run_msi_step(ctx)
 
 
 def _analysis_skip(ctx: "RunContext") -> str | None:
@@ -76,18 +73,14 @@ def _report_run(ctx: "RunContext") -> None:
     build_report(ctx.outdir, protocol=ctx.protocol)
 
 
+# Analysis and report stay last: they read every table the earlier steps wrote.
 STEPS: list[Step] = [
-    Step("custody", "chain of custody: import, verify, check against the protocol", _custody_skip, _custody_run),
-
-    # tmb (issue #3); imported when the step runs (numba, pysam), written inline to stay in this hunk
+    Step("custody", "chain of custody: import, verify, check against the protocol",
+         _custody_skip, _later("..custody", "run_custody_step")),
     Step("tmb", "tumour mutational burden of every tumour specimen (count, callable territory, collect)",
-         lambda ctx: __import__("biomarkers.genomics.tmb._step", fromlist=["_"]).tmb_skip_reason(ctx),
-         lambda ctx: __import__("biomarkers.genomics.tmb._step", fromlist=["_"]).run_tmb_step(ctx)),
-
+         _later("..genomics.tmb._step", "tmb_skip_reason"), _later("..genomics.tmb._step", "run_tmb_step")),
     Step("msi", "microsatellite instability: scan, baseline from the panel of normals, call each tumour, merge",
-         _msi_skip, _msi_run),
-
-    # analysis, then report, always last (issue #5)
+         _msi_skip, _later("..genomics.msi", "run_msi_step")),
     Step("analysis", "outcomes from ADaM joined to every biomarker table; exploratory associations", _analysis_skip, _analysis_run),
     Step("report", "one self-contained HTML report of the results", lambda ctx: None, _report_run),
 ]
