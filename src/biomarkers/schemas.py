@@ -232,7 +232,7 @@ _register(Table(
     ),
 ))
 
-# --- genomics: TMB (issue #3) ------------------------------------------------------
+# --- genomics: TMB -----------------------------------------------------------------
 
 _TMB_FILTER_DOC = {
     "FILTER": "FILTER not PASS", "DUPLICATE": "the same trimmed variant seen before", "DEPTH": "tumour depth below the minimum",
@@ -298,7 +298,7 @@ _register(Table(
 ))
 
 
-# --- genomics: MSI (issue #4) ------------------------------------------------------
+# --- genomics: MSI -----------------------------------------------------------------
 
 _MSI_MODE = Column("MODE", pa.string(), "paired (tumour vs its normal) or tumor_only (tumour vs the panel-of-normals baseline)", nullable=False)
 
@@ -356,7 +356,7 @@ _register(Table(
 ))
 
 
-# --- analysis: outcomes and biomarker tables (issue #5); analysis.* stays last ------
+# --- analysis: outcomes and biomarker tables; analysis.* stays last -----------------
 
 _register(Table(
     name="analysis.subjects",

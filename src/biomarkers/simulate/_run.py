@@ -26,13 +26,10 @@ log = get_logger("simulate")
 # (name, function(trial, protocol, rng)) in the order they run; later stages read
 # what earlier ones put in the SimulatedTrial.
 STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
-    ("trial", simulate_subjects),
-
-    ("custody", simulate_custody),  # issue #2
-
-    ("genome", simulate_genome),  # issues #3, #4: reference, BAMs, somatic VCFs, panel of normals; TMB/MSI truth
-
-    ("clinical", simulate_clinical),  # issue #5: ADSL, ADTTE, ADRS
+    ("trial", simulate_subjects),      # randomization, latent biomarkers, outcomes, milestones
+    ("custody", simulate_custody),     # specimens, custody events, LIMS exports, the assay plan
+    ("genome", simulate_genome),       # reference, BAMs, somatic VCFs, panel of normals; TMB/MSI truth
+    ("clinical", simulate_clinical),   # ADSL, ADTTE, ADRS
 ]
 
 
