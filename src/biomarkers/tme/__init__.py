@@ -19,12 +19,13 @@ from ._expression import SETTINGS, VALUE_KINDS, ExpressionSettings, read_express
 from ._genemap import GeneMap, GeneMatch, load_gene_map, match_genes
 from ._pathology import MMR_TESTS, PATHOLOGY_COLUMNS, PATHOLOGY_SCHEMA, TESTS, pathology_by_specimen, read_pathology
 from ._score import NOT_SCORED, SCORE_COLUMNS, SCORED, normalization_of, score_signatures
+from ._plots import plot_pathology, plot_signatures
 from ._signatures import Signature, load_signatures
 
 __all__ = [
     "read_expression", "read_salmon", "read_gene_lengths", "ExpressionSettings", "SETTINGS", "VALUE_KINDS",
     "GeneMap", "GeneMatch", "load_gene_map", "match_genes",
-    "Signature", "load_signatures",
+    "Signature", "load_signatures", "plot_signatures", "plot_pathology",
     "score_signatures", "normalization_of", "SCORE_COLUMNS", "SCORED", "NOT_SCORED",
     "read_pathology", "pathology_by_specimen", "PATHOLOGY_COLUMNS", "PATHOLOGY_SCHEMA", "TESTS", "MMR_TESTS",
     "check_eligibility", "load_eligibility_rules", "EligibilityRules", "ELIGIBILITY_COLUMNS", "CHECKS",
