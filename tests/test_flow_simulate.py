@@ -59,8 +59,11 @@ def test_truth_tables_agree_with_the_event_truth(flow_trial):
     assert truth.loc["CD8_T", "TRUE_PCT_CD45"] == pytest.approx(100 * cd8.sum() / leukocytes.sum())
 
 
+MODEL = load_flow_model()
+
+
 def _spec(stratum: str, timepoint: str, z: float, rng) -> SimpleNamespace:
-    model = load_flow_model()
+    model = MODEL
     subjects = pd.DataFrame({"IMMUNE_SCORE": [z]}, index=["S1"])
     effects = {"S1": {t: 0.0 for t in model["cell_types"]}}
     row = SimpleNamespace(USUBJID="S1", CONTROL=False, DRIFT=False, STRATUM=stratum, BASE=timepoint, BATCH=1)
