@@ -87,15 +87,42 @@ def test_command_line_rendering_covers_optional_arguments():
 
 @pytest.mark.parametrize("process", sorted(EXPECTED_COMMANDS))
 def test_process_follows_the_module_conventions(process):
-    """nf-core style: tag, a label of conf/base.config, versions.yml, a stub."""
+    """nf-core style: tag, labels of conf/base.config, `when:` from ext.when,
+    versions.yml, a stub, and a meta.yml that lists the process's inputs and outputs."""
+    import yaml
+
     path, body = all_processes()[process]
     labels = set(re.findall(r"withLabel:\s*(\w+)", (ROOT / "conf" / "base.config").read_text()))
     assert re.search(r"^\s*tag\s", body, re.M), f"{path}: no tag"
-    label = re.search(r"^\s*label\s+'(\w+)'", body, re.M)
-    assert label and label.group(1) in labels, f"{path}: label not in conf/base.config"
+    used = re.findall(r"^\s*label\s+'(\w+)'", body, re.M)
+    assert used and set(used) <= labels, f"{path}: labels {used} not all in conf/base.config"
+    assert "process_single" in used, f"{path}: every biomarkers command is single-threaded: one CPU"
+    assert re.search(r"^    when:\n    task\.ext\.when == null \|\| task\.ext\.when$", body, re.M), f"{path}: when:"
     assert 'path "versions.yml", emit: versions' in section(body, "output")
     stub = section(body, "stub")
     assert "versions.yml" in stub and "biomarkers " not in re.sub(r"biomarkers: stub", "", stub), f"{path}: stub"
+
+    meta = yaml.safe_load((path.parent / "meta.yml").read_text())
+    assert meta["name"] == process.lower() == path.parent.name
+    assert meta["tools"][0]["biomarkers"]["command"].startswith("biomarkers " + " ".join(EXPECTED_COMMANDS[process][0]))
+    declared = []
+    for line in section(body, "input").splitlines():
+        line = line.strip()
+        if line.startswith("tuple"):
+            declared.append(re.findall(r"(?:val|path)\((\w+)", line))
+        elif line and not line.startswith("//"):
+            declared.append(re.match(r"(?:path|val)\s+(\w+)", line).group(1))
+    listed = [[next(iter(e)) for e in item] if isinstance(item, list) else next(iter(item)) for item in meta["input"]]
+    assert listed == declared, f"{path.parent}/meta.yml inputs differ from main.nf"
+    emits = re.findall(r"emit: (\w+)", section(body, "output"))
+    assert list(meta["output"]) == emits, f"{path.parent}/meta.yml outputs differ from main.nf"
+
+
+def test_labels_of_base_config_are_used():
+    """Resource labels are the ones the modules use, no more."""
+    labels = set(re.findall(r"withLabel:\s*(\w+)", (ROOT / "conf" / "base.config").read_text()))
+    used = {label for _, body in all_processes().values() for label in re.findall(r"^\s*label\s+'(\w+)'", body, re.M)}
+    assert labels == used
 
 
 # --- parameters: nextflow.config and nextflow_schema.json agree ---------------------
