@@ -136,14 +136,14 @@ def test_tmb_truth_spans_low_and_high_and_follows_the_target(trial):
 def test_funnel_matches_the_designed_decoys(trial):
     variants = pd.read_csv(trial.outdir / "truth/tmb_variants.csv", keep_default_na=False)
     tmb = pd.read_csv(trial.outdir / "truth/tmb.csv").set_index("SPECIMEN_ID")
-    assert tmb["MODE"].value_counts().to_dict() == {"paired": len(tmb) - 1, "tumor-only": 1}
+    assert tmb["MODE"].value_counts().to_dict() == {"paired": len(tmb) - 1, "tumor_only": 1}
     paired = variants["SPECIMEN_ID"].map(tmb["MODE"]) == "paired"
     design = variants["DESIGN"].where(~paired | (variants["DESIGN"] != "population"), "counted")
     fate = variants["FIRST_FAILED_FILTER"].replace({"": "counted"})
     assert (design == fate).mean() == 1.0, variants[design != fate]
     to_fate = variants["FIRST_FAILED_FILTER_TUMOR_ONLY"]
     assert (to_fate[variants["DESIGN"] == "population"] == "population").all()
-    tumour_only = tmb[tmb["MODE"] == "tumor-only"].iloc[0]
+    tumour_only = tmb[tmb["MODE"] == "tumor_only"].iloc[0]
     assert tumour_only["CALLABLE_BASES"] == tumour_only["CALLABLE_BASES_TUMOR_ONLY"] and tumour_only["N_population"] > 0
     for filt in ["filter", "duplicate", "depth", "alt_reads", "vaf", "not_coding", "synonymous", "not_callable"]:
         assert (fate == filt).sum() >= len(tmb) - 1, filt  # every filter is exercised, about once per tumour or more

@@ -742,7 +742,7 @@ def _tmb_truth(row, records: list[Record], counting: dict, callable_p: int, call
            "TMB": round(n_counted / (callable_p / 1e6), 6) if callable_p else float("nan")}
     for name in FILTERS:
         out[f"N_{name}"] = sum(1 for *_, f in fates if f == name)
-    out.update({"MODE": "paired" if paired else "tumor-only", "N_VARIANTS": len(fates),
+    out.update({"MODE": "paired" if paired else "tumor_only", "N_VARIANTS": len(fates),
                 "CALLABLE_BASES_TUMOR_ONLY": callable_t, "N_COUNTED_TUMOR_ONLY": n_counted_to,
                 "TMB_TUMOR_ONLY": round(n_counted_to / (callable_t / 1e6), 6) if callable_t else float("nan")})
     tmb_rows.append(out)
