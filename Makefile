@@ -8,7 +8,7 @@ OUTDIR ?= results
 # real-data tests as CI does (they fail, not skip, when a file is missing). Set it empty to skip them.
 BIOMARKERS_REAL_DATA ?= $(wildcard $(abspath ../shared/data))
 
-.PHONY: demo test install nflint bench docs clean
+.PHONY: demo test install nflint bench docs lock clean
 
 $(BIN)/biomarkers: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: install nflint
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# The image's and conda's dependency pins, from pyproject.toml and the installed .venv.
+lock: install
+	$(BIN)/python containers/lock.py
 
 docs: install
 	$(BIN)/biomarkers schemas --markdown > docs/data-dictionary.md
