@@ -187,27 +187,6 @@ def test_each_command_calls_one_public_function(path):
         assert len(stmts) <= 8, f"{path.stem} {name} has {len(stmts)} statements: move the work into the capability"
 
 
-# --- small functions --------------------------------------------------------------
-
-# Being split (issue 13) on another branch; each entry must go when its function is split.
-STILL_LONG = {"check_custody", "_inject", "try_kind", "simulate_genome"}
-
-
-def test_no_function_over_120_lines_outside_numba_kernels():
-    long, names = [], set()
-    for path in sorted(SRC.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                size = node.end_lineno - node.lineno + 1
-                kernel = any("jit" in ast.unparse(d) for d in node.decorator_list)
-                if size > 120 and not kernel:
-                    names.add(node.name)
-                    if node.name not in STILL_LONG:
-                        long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({size} lines)")
-    assert not long, "\n".join(long)
-    assert STILL_LONG <= names, f"split already: remove {sorted(STILL_LONG - names)} from STILL_LONG"
-
-
 # --- trial facts in one place ----------------------------------------------------
 
 def test_the_simulator_uses_the_pipelines_tmb_rules():

@@ -249,7 +249,7 @@ def _both_readers(vcf, **kwargs):
 @pytest.mark.parametrize("layout", ["paired", "tonly", "ann", "noaf"])
 def test_vectorized_reader_equals_the_per_record_reader(files, tmp_path, layout):
     regions = tmb.read_bed(files["targets"])
-    kwargs = {"tumour_sample": "TUMOUR", "tumour_only": layout != "paired", "targets": regions, "callable_regions": regions}
+    kwargs = {"tumor_sample": "TUMOUR", "tumor_only": layout != "paired", "targets": regions, "callable_regions": regions}
     if layout in ("paired", "tonly"):
         vcf = files[layout]
     elif layout == "ann":
@@ -300,8 +300,8 @@ def test_vcf_without_records_gives_tmb_zero_with_its_interval(files, tmp_path):
     assert pd.read_parquet(paths["tmb_variants"]).empty and len(pd.read_parquet(paths["tmb"])) == 1
 
 
-@pytest.mark.parametrize("tumour_only", [False, True])
-def test_vectorized_reader_equals_the_per_record_reader_on_irregular_fields(tmp_path, tumour_only):
+@pytest.mark.parametrize("tumor_only", [False, True])
+def test_vectorized_reader_equals_the_per_record_reader_on_irregular_fields(tmp_path, tumor_only):
     """Odd FORMAT and INFO values: the column-wise kernels read them as the per-record reader
     does, or hand the record over to it."""
     csq = "T|missense_variant|MODERATE|G|ENST1|0.0001"
@@ -324,7 +324,7 @@ def test_vectorized_reader_equals_the_per_record_reader_on_irregular_fields(tmp_
         lines.append(f"chr2\t{200 + k}\t.\tC\tT\t.\tPASS\tCSQ={csq}\t{fmt}\t{values}\t0/0:40,0:0:40")
     vcf = write_vcf(tmp_path / "odd.vcf.gz", lines, extra_header=["##tumor_sample=TUMOUR"])
     regions = tmb.read_bed(write_bed(tmp_path / "t.bed", [("chr1", 0, 3000), ("chr2", 0, 1500)]))
-    fast, reference = _both_readers(vcf, tumour_sample="TUMOUR", tumour_only=tumour_only, targets=regions,
+    fast, reference = _both_readers(vcf, tumor_sample="TUMOUR", tumor_only=tumor_only, targets=regions,
                                     callable_regions=regions)
     assert len(fast) == len(lines)
     pd.testing.assert_frame_equal(fast, reference, check_exact=True)  # floats bit for bit

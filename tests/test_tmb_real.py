@@ -182,6 +182,6 @@ def test_vectorized_reader_equals_the_per_record_reader_on_real_vcfs(relative, r
     frames = []
     for vectorized in (True, False):
         with tmb.open_vcf(vcf) as fh:
-            frames.append(tmb.count_variants(fh, tmb.load_rules(), tumour_sample=list(fh.header.samples)[0], tumour_only=True,
+            frames.append(tmb.count_variants(fh, tmb.load_rules(), tumor_sample=list(fh.header.samples)[0], tumor_only=True,
                                              targets=regions, callable_regions=regions, vectorized=vectorized))
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)  # floats bit for bit

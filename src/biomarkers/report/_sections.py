@@ -126,10 +126,6 @@ def _custody(results: Path, comp, issues, tp_key, pngs) -> str:
     return "\n".join(parts)
 
 
-def figures(results: Path, pngs: list[Path]) -> list[str]:
-    return [f"<figure>{img(p.read_bytes(), p.stem)}<figcaption>{html.escape(str(p.relative_to(results)))}</figcaption></figure>" for p in pngs]
-
-
 def _biomarkers(results: Path, long: pd.DataFrame | None, tp_key, pngs_by_folder: dict[str, list[Path]]) -> str:
     parts = []
     modalities = set(pngs_by_folder)

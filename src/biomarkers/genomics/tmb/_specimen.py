@@ -18,7 +18,10 @@ from ...trialdata import load_subjects
 from .._alignments import open_reference
 from ._bed import Regions, read_bed
 from ._callable import callable_territory
-from ._count import choose_samples, count_variants, funnel, open_vcf, read_hotspots
+from ._alleles import read_hotspots
+from ._count import count_variants
+from ._funnel import funnel
+from ._vcf import choose_samples, open_vcf
 from ._estimate import tmb_estimate
 from ._annotation import detect_annotation
 from ._rules import load_rules
@@ -67,7 +70,7 @@ def count_specimen(
         coding = read_bed(coding_bed, what="coding BED") if coding_bed else None
         spots = read_hotspots(hotspots, reference) if hotspots else None
         with open_vcf(vcf) as variants_file:
-            tumor, normal_sample = choose_samples(variants_file.header, tumour_sample=tumor_sample, specimen=specimen, file=vcf)
+            tumor, normal_sample = choose_samples(variants_file.header, tumor_sample=tumor_sample, specimen=specimen, file=vcf)
             paired = normal_bam is not None or normal_sample is not None
             if tumor_only is not None:
                 paired = not tumor_only
@@ -76,7 +79,7 @@ def count_specimen(
                                                              fasta, callable_mb)
             with Progress(f"variants {specimen}", every=5.0, logger=log) as prog:
                 variants = count_variants(
-                    variants_file, rules, tumour_sample=tumor, tumour_only=not paired, targets=target_regions,
+                    variants_file, rules, tumor_sample=tumor, tumor_only=not paired, targets=target_regions,
                     callable_regions=territory, coding=coding, hotspots=spots, reference=reference,
                     file=vcf, on_record=prog.update)
     finally:
