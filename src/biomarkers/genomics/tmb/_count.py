@@ -44,8 +44,8 @@ def count_variants(
     vcf: pysam.VariantFile,
     rules: dict,
     *,
-    tumour_sample: str,
-    tumour_only: bool,
+    tumor_sample: str,
+    tumor_only: bool,
     targets: Regions,
     callable_regions: Regions,
     coding: Regions | None = None,
@@ -63,10 +63,10 @@ def count_variants(
     is the reference: the tests hold both to the same answer on every file. The filter
     cascade is then applied to all alleles at once, in file order.
     """
-    setup = _reader_setup(vcf.header, rules, tumour_sample=tumour_sample, coding=coding, reference=reference, file=file)
+    setup = _reader_setup(vcf.header, rules, tumor_sample=tumor_sample, coding=coding, reference=reference, file=file)
     frame = _allele_facts(vcf, setup, rules, vectorized=vectorized, on_record=on_record, file=file)
     _check_contigs(frame, targets, reference, rules, file)
-    return first_failed_filters(frame, rules, tumour_only=tumour_only, callable_regions=callable_regions, coding=coding,
+    return first_failed_filters(frame, rules, tumor_only=tumor_only, callable_regions=callable_regions, coding=coding,
                                 hotspots=hotspots, annotation_kind=setup.annotation.kind)
 
 
@@ -86,7 +86,7 @@ def _check_contigs(frame: pd.DataFrame, targets: Regions, reference: pysam.Fasta
                              file=file, row=where, field="CHROM", value=chrom)
 
 
-def _reader_setup(header: pysam.VariantHeader, rules: dict, *, tumour_sample: str, coding: Regions | None,
+def _reader_setup(header: pysam.VariantHeader, rules: dict, *, tumor_sample: str, coding: Regions | None,
                   reference: pysam.FastaFile | None, file) -> ReaderSetup:
     """What the readers need from the header; a VCF whose VAF or coding status cannot be known is refused."""
     fmt_keys = set(header.formats)
@@ -97,7 +97,7 @@ def _reader_setup(header: pysam.VariantHeader, rules: dict, *, tumour_sample: st
         raise InputError("VCF has no VEP CSQ or SnpEff ANN annotation; give a coding-region BED (--coding-bed)", file=file, field="INFO")
     return ReaderSetup(
         annotation=annotation,
-        sample_index=list(header.samples).index(tumour_sample),
+        sample_index=list(header.samples).index(tumor_sample),
         af_per_allele="AF" in fmt_keys and header.formats["AF"].number == "A",
         info_pop_fields=[f for f in rules["population"]["info_fields"] if f in header.info],
         annotation_prefix=f"{annotation.tag}=" if annotation.tag else None,

@@ -57,7 +57,7 @@ def _duplicates(pos: np.ndarray, chrom_codes, ref_codes, alt_codes, among: np.nd
     return duplicate
 
 
-def first_failed_filters(frame: pd.DataFrame, rules: dict, *, tumour_only: bool, callable_regions: Regions,
+def first_failed_filters(frame: pd.DataFrame, rules: dict, *, tumor_only: bool, callable_regions: Regions,
                          coding: Regions | None, hotspots: set | None, annotation_kind: str) -> pd.DataFrame:
     """First failed filter of every allele, in the fixed order (vectorized over alleles)."""
     v = rules["variants"]
@@ -76,8 +76,8 @@ def first_failed_filters(frame: pd.DataFrame, rules: dict, *, tumour_only: bool,
         low_depth = np.isnan(depth) | (depth < v["min_depth"])
         low_alt = np.isnan(alt_reads) | (alt_reads < v["min_alt_reads"])
         low_vaf = np.isnan(vaf) | (vaf < v["min_vaf"])
-        population = tumour_only & ~np.isnan(pop) & (pop > rules["population"]["max_af"])
-    use_hotspots = bool(hotspots) and tumour_only and rules["hotspots"]["remove_in_tumour_only"]
+        population = tumor_only & ~np.isnan(pop) & (pop > rules["population"]["max_af"])
+    use_hotspots = bool(hotspots) and tumor_only and rules["hotspots"]["remove_in_tumour_only"]
     hotspot = np.zeros(n, dtype=bool)
     if use_hotspots:
         hotspot = np.fromiter(((c, p, r, a) in hotspots for c, p, r, a in frame[keys].itertuples(index=False, name=None)),  # type: ignore[operator]
