@@ -22,7 +22,7 @@ def _samplesheet(trial, path):
         writer.writerow(["subject", "specimen", "timepoint", "specimen_type", "assay", "file", "normal_specimen"])
         for row in trial.assay_plan.itertuples(index=False):
             normal = row.NORMAL_SPECIMEN_ID if isinstance(row.NORMAL_SPECIMEN_ID, str) else ""
-            writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, "DNA", row.ASSAY, f"bam/{row.SPECIMEN_ID}.bam", normal])
+            writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, row.SPECIMEN_TYPE, row.ASSAY, f"bam/{row.SPECIMEN_ID}.bam", normal])
             if row.ASSAY == "wes_tumor":  # as the genome stage does: the somatic VCF is WES too
                 writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, "DNA", "vcf_somatic", f"vcf/{row.SPECIMEN_ID}.vcf.gz", normal])
     return path
@@ -93,7 +93,7 @@ def test_clean_trial_has_no_findings_and_complete_collections(clean):
     assert set(spec.index) == set(truth_specimens["SPECIMEN_ID"])
     assert (spec.loc[truth_specimens["SPECIMEN_ID"], "N_EVENTS"].to_numpy() == truth_specimens["N_EVENTS"].to_numpy()).all()
     # status and location: DNA consumed at the sequencing lab; leaves stored in the biobank
-    dna = spec[spec["SPECIMEN_TYPE"] == "DNA"]
+    dna = spec[spec["SPECIMEN_TYPE"].isin(["DNA", "RNA"])]   # what the assays consumed: DNA for WES, RNA for RNA-seq
     assert (dna["STATUS"] == "CONSUMED").all() and (dna["SITE"] == "SEQLAB").all()
     assert set(dna.index) == set(trial.assay_plan["SPECIMEN_ID"])
     stored = spec[spec["STATUS"] == "STORED"]

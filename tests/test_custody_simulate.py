@@ -28,7 +28,8 @@ def dirty(tmp_path_factory):
 def test_assay_plan_follows_the_contract(clean):
     plan = clean.assay_plan
     assert list(plan.columns) == ["USUBJID", "SPECIMEN_ID", "TIMEPOINT", "SPECIMEN_TYPE", "ASSAY", "NORMAL_SPECIMEN_ID"]
-    assert (plan["SPECIMEN_TYPE"] == "DNA").all() and plan["SPECIMEN_ID"].is_unique
+    assert plan["SPECIMEN_ID"].is_unique
+    assert (plan["SPECIMEN_TYPE"] == plan["ASSAY"].map(lambda a: "RNA" if a == "rnaseq_tumor" else "DNA")).all()
     specimens = pd.read_csv(clean.outdir / "truth" / "custody_specimens.csv").set_index("SPECIMEN_ID")
     milestones = pd.read_csv(clean.outdir / "milestones.csv")
     surgery = set(milestones.loc[milestones["MILESTONE"] == "SURGERY", "USUBJID"])
@@ -47,6 +48,11 @@ def test_assay_plan_follows_the_contract(clean):
     germline = dict(zip(normals["USUBJID"], normals["SPECIMEN_ID"]))
     assert (tumours["NORMAL_SPECIMEN_ID"] == tumours["USUBJID"].map(germline)).all()
     assert 10 <= len(surgery) and len(tumours) == 54 + len(surgery)
+    # tumour RNA for bulk RNA-seq: from the fresh-frozen BASELINE biopsy and SURGERY resection
+    rna = plan[plan["ASSAY"] == "rnaseq_tumor"]
+    rna_parent = specimens.loc[rna["SPECIMEN_ID"], "PARENT_SPECIMEN_ID"].map(specimens["SPECIMEN_TYPE"]).tolist()
+    assert set(zip(rna["USUBJID"], rna["TIMEPOINT"], rna_parent)) == \
+        {(s, "BASELINE", "BIOPSY_FF") for s in subjects} | {(s, "SURGERY", "TUMOUR_FF") for s in surgery}
 
 
 def test_every_due_collection_has_its_expected_types(clean):

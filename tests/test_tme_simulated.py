@@ -1,8 +1,8 @@
 """The simulated trial's tumour microenvironment: known truth recovered.
 
-The expression and pathology stages are called directly on a trial made by the first
-stages (trial, custody); the immune component of every RNA-seq specimen is known, and so
-is every inconsistency injected into the pathology table.
+The expression and pathology stages run with the stages they need (trial, custody); the
+immune component of every RNA-seq specimen is known, and so is every inconsistency
+injected into the pathology table.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ from scipy.stats import spearmanr
 
 from biomarkers import names as N
 from biomarkers.custody import check_ledger, import_exports
-from biomarkers.protocol import load_protocol
-from biomarkers.simulate import simulate_trial, stage_rng
-from biomarkers.simulate._expression import simulate_expression
-from biomarkers.simulate._pathology import simulate_pathology
+from biomarkers.simulate import simulate_trial
 from biomarkers.tme import check_eligibility, read_expression, read_pathology, score_signatures
 
 
@@ -29,13 +26,11 @@ def _digests(folder):
 
 @pytest.fixture(scope="session")
 def tme_trial(tmp_path_factory):
+    """The registered stages, with what they need (trial, custody); and the custody stages alone, to compare."""
     base = tmp_path_factory.mktemp("tme_sim")
-    trial = simulate_trial(base / "trial", n_subjects=54, seed=1, violation_rate=0.1, stages=("trial", "custody"))
-    before = _digests(trial.outdir)
-    protocol = load_protocol()
-    simulate_expression(trial, protocol, stage_rng(1, "expression"))
-    simulate_pathology(trial, protocol, stage_rng(1, "pathology"))
-    return trial, before
+    trial = simulate_trial(base / "trial", n_subjects=54, seed=1, violation_rate=0.1, stages=("expression", "pathology"))
+    alone = simulate_trial(base / "alone", n_subjects=54, seed=1, violation_rate=0.1, stages=("custody",))
+    return trial, alone
 
 
 @pytest.fixture(scope="session")
@@ -89,38 +84,38 @@ def test_every_injected_inconsistency_is_flagged_and_nothing_else(tme_trial, msi
     assert "MSH6 lost" in discordant["EVIDENCE"] and "MSS" in discordant["EVIDENCE"]
 
 
-def test_rna_custody_events_add_no_custody_finding(tme_trial, tmp_path):
+def test_rna_is_in_the_ledger_and_adds_no_custody_finding(tme_trial, tmp_path):
     trial, _ = tme_trial
     out = trial.outdir
     ledger = tmp_path / "ledger.sqlite"
     import_exports(ledger, sorted((out / "custody").glob("export_*.csv")), subjects=set(trial.subjects[N.USUBJID]))
-    check_ledger(ledger, subjects=out / "subjects.csv", milestones=out / "milestones.csv",
+    check_ledger(ledger, subjects=out / "subjects.csv", milestones=out / "milestones.csv", samplesheet=out / "samplesheet.csv",
                  data_cutoff=pd.Timestamp(trial.data_cutoff).date(), outdir=tmp_path / "out")
     issues = pd.read_parquet(tmp_path / "out" / "custody" / "issues.parquet")
     truth = pd.read_csv(out / "truth" / "custody_violations.csv")
     rna = set(pd.read_csv(out / "truth" / "expression.csv")[N.SPECIMEN_ID])
     assert not set(issues[N.SPECIMEN_ID].dropna()) & rna
-    # without a samplesheet the ASSAY_WITHOUT_CONSUMPTION findings cannot appear; all others match the truth
+    # every finding is an injected violation (checked rule by rule in the custody tests); the samplesheet has no
+    # WES rows without the genome stage, so the DNA ASSAY_WITHOUT_CONSUMPTION cannot show, and the RNA rows add none
     expected = truth[truth["RULE"] != "ASSAY_WITHOUT_CONSUMPTION"]
-    assert len(issues) == len(expected)
+    assert len(issues) == len(expected) and "ASSAY_WITHOUT_CONSUMPTION" not in set(issues["RULE"])
     specimens = pd.read_parquet(tmp_path / "out" / "custody" / "specimens.parquet").set_index(N.SPECIMEN_ID)
     assert (specimens.loc[sorted(rna), "STATUS"] == "CONSUMED").all()
+    assert (specimens.loc[sorted(rna), N.SPECIMEN_TYPE] == "RNA").all()
 
 
-def test_stages_add_files_and_change_none(tme_trial, tmp_path):
-    trial, before = tme_trial
-    after = _digests(trial.outdir)
-    assert all(after[name] == digest for name, digest in before.items())
-    added = sorted(set(after) - set(before))
-    assert added == ["custody/export_RNASEQ.csv", "pathology/central_lab.csv", "rnaseq/counts.tsv.gz",
-                     "rnaseq/gene_lengths.tsv", "truth/eligibility_expected.csv", "truth/expression.csv",
-                     "truth/expression_model.json", "truth/pathology.csv"]
-    # same seed, same bytes
-    again = simulate_trial(tmp_path / "again", n_subjects=54, seed=1, violation_rate=0.1, stages=("trial", "custody"))
-    protocol = load_protocol()
-    simulate_expression(again, protocol, stage_rng(1, "expression"))
-    simulate_pathology(again, protocol, stage_rng(1, "pathology"))
-    assert _digests(again.outdir) == after
-    rows = [r for r in trial.samplesheet_rows if r["assay"] == "rnaseq_tumor"]
+def test_stages_change_no_other_stage_and_are_reproducible(tme_trial, tmp_path):
+    trial, alone = tme_trial
+    ours, theirs = _digests(trial.outdir), _digests(alone.outdir)
+    shared = set(theirs) - {"samplesheet.csv", "params.yaml"}
+    assert all(ours[name] == theirs[name] for name in shared)
+    added = sorted(set(ours) - set(theirs))
+    assert added == ["pathology/central_lab.csv", "rnaseq/counts.tsv.gz", "rnaseq/gene_lengths.tsv", "samplesheet.csv",
+                     "truth/eligibility_expected.csv", "truth/expression.csv", "truth/expression_model.json",
+                     "truth/pathology.csv"]
+    again = simulate_trial(tmp_path / "again", n_subjects=54, seed=1, violation_rate=0.1, stages=("expression", "pathology"))
+    assert _digests(again.outdir) == ours
+    sheet = pd.read_csv(trial.outdir / "samplesheet.csv")
+    rows = sheet[sheet["assay"] == "rnaseq_tumor"]
     assert len(rows) == len(pd.read_csv(trial.outdir / "truth" / "expression.csv"))
-    assert {r["sample_name"] for r in rows} == set(pd.read_csv(trial.outdir / "rnaseq" / "counts.tsv.gz", sep="\t", nrows=1).columns[1:])
+    assert set(rows["sample_name"]) == set(pd.read_csv(trial.outdir / "rnaseq" / "counts.tsv.gz", sep="\t", nrows=1).columns[1:])

@@ -35,7 +35,9 @@ ASSAY_PANEL_TUMOR = "panel_tumor"
 ASSAY_VCF_SOMATIC = "vcf_somatic"
 TUMOR_BAM_ASSAYS = (ASSAY_WES_TUMOR, ASSAY_PANEL_TUMOR)
 NORMAL_BAM_ASSAYS = (ASSAY_WES_NORMAL,)
-ASSAYS = (ASSAY_WES_TUMOR, ASSAY_WES_NORMAL, ASSAY_PANEL_TUMOR, "rnaseq", "scrnaseq", "flow", "microbiome", ASSAY_VCF_SOMATIC)
+ASSAY_RNASEQ_TUMOR = "rnaseq_tumor"     # bulk RNA-seq of a tumour specimen: a matrix column (sample_name) or a quant.sf
+ASSAYS = (ASSAY_WES_TUMOR, ASSAY_WES_NORMAL, ASSAY_PANEL_TUMOR, "rnaseq", "scrnaseq", "flow", "microbiome", ASSAY_VCF_SOMATIC,
+          ASSAY_RNASEQ_TUMOR)
 
 # Modes of a tumour analysis (the MODE column of genomics tables, log lines, Nextflow meta.mode).
 PAIRED = "paired"

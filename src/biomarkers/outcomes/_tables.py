@@ -60,6 +60,8 @@ def biomarkers_long(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame
 
 
 def _long_rows(frame: pd.DataFrame, tbl: schemas.Table, marker: schemas.Biomarker, studyid: dict) -> pd.DataFrame:
+    for column, value in marker.where:  # a long table: only this biomarker's rows
+        frame = frame[frame[column] == value]
     col_type = next(c.type for c in tbl.columns if c.name == marker.column)
     numeric = pa.types.is_integer(col_type) or pa.types.is_floating(col_type) or pa.types.is_boolean(col_type)
     values = frame[marker.column]
@@ -139,7 +141,7 @@ def analysis_wide(subjects: pd.DataFrame, long: pd.DataFrame, results: str | Pat
     """``analysis.wide`` (one row per subject) and ``{biomarker: cut-off description}``."""
     declared = schemas.refresh_analysis_wide()
     wide = subjects.copy()
-    wide = pd.concat([wide, _custody(results, subjects)], axis=1)
+    wide = pd.concat([wide, _custody(results, subjects), _subject_flags(results, subjects)], axis=1)
     baseline_tps = config["associations"]["baseline_timepoints"]
     order = protocol.timepoint_sort_key()
     described: dict[str, str] = {}
@@ -171,6 +173,25 @@ def analysis_wide(subjects: pd.DataFrame, long: pd.DataFrame, results: str | Pat
         if text and groups.notna().any():
             described[name] = text
     return wide[declared.column_names], described
+
+
+def _subject_flags(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame:
+    """The columns of every table that declares per-subject flags (``schemas.SubjectFlags``); null when it is absent."""
+    columns = {}
+    for tbl in schemas.TABLES.values():
+        flags = tbl.subject_flags
+        if flags is None or tbl.name.startswith("analysis."):
+            continue
+        path = Path(results) / tbl.path
+        frame = schemas.read_table(path) if path.is_file() else None
+        for name in flags.names:
+            values = {}
+            if frame is not None:
+                rows = frame[frame[flags.key_column] == name]
+                values = dict(zip(rows[N.USUBJID], rows[flags.value_column]))
+            columns[f"{flags.prefix}{name}"] = subjects[N.USUBJID].map(values).astype(object)
+    out = pd.DataFrame(columns, index=subjects.index)
+    return out.where(out.notna(), None)
 
 
 def _custody(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame:

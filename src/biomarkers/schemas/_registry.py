@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from .. import names as N
 
-__all__ = ["Column", "Biomarker", "Table", "TABLES", "register", "table", "column_label", "studyid", "usubjid", "specimen", "timepoint", "UTC"]
+__all__ = ["Column", "Biomarker", "SubjectFlags", "Table", "TABLES", "register", "table", "column_label", "studyid", "usubjid", "specimen", "timepoint", "UTC"]
 
 @dataclass(frozen=True)
 class Column:
@@ -42,6 +42,25 @@ class Biomarker:
     qc_column: str | None = None
     # Only rows whose qc_column equals one of these count as QC-passed.
     qc_pass: tuple[str, ...] = ("PASS",)
+    # In a long table (one row per specimen and measurement), the rows that hold this
+    # biomarker: (column, value) pairs that must all match, e.g. (("SIGNATURE", "GEP"),).
+    where: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SubjectFlags:
+    """Per-subject results a table contributes to ``analysis.wide``, one column per name.
+
+    The table has one row per subject and ``key_column`` value; column
+    ``<prefix><name>`` of the wide table holds ``value_column`` for that name (e.g. the
+    eligibility checks: ``ELIGIBILITY_HER2_POSITIVE`` = FLAGGED, PASSED or NOT_EVALUABLE).
+    """
+
+    key_column: str
+    value_column: str
+    names: tuple[str, ...]
+    prefix: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,7 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()
     biomarkers: tuple[Biomarker, ...] = field(default=())
+    subject_flags: SubjectFlags | None = None
 
     def schema(self) -> pa.Schema:
         fields = []

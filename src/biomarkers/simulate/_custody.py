@@ -244,6 +244,23 @@ class _Builder:
         self.event(dna, "CONSUMED", received + dt.timedelta(days=3, hours=4), SEQ_LAB, assay="WES", volume_ml=0.03)
         return dna
 
+    def extract_rna(self, source: _Specimen, event_assay: str) -> _Specimen:
+        """RNA from a fresh-frozen tissue at the biobank (cut frozen: no thaw), sent on dry ice and sequenced."""
+        bank = self.protocol.central_biobank
+        stored = [e for e in source.events if e["event_type"] == "STORED" and e["site"] == bank][-1]["_t"]
+        day = stored.astimezone(_tz(bank)).date() + dt.timedelta(days=int(self.rng.integers(14, 30)))
+        derived = dt.datetime.combine(day, dt.time(10, 0), _tz(bank)) + self.minutes(0, 240)
+        rna = self.new_specimen(source.subject, "RNA", source.timepoint, source, bank)
+        self.event(rna, "DERIVED", derived, bank, specimen_type="RNA", parent_specimen_id=source.sid, volume_ml=0.03,
+                   container="CRYOVIAL", process="EXTRACTED")
+        self.store_at_biobank(rna, derived + self.minutes(30, 60))
+        ship = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(9, 0), _tz(bank))
+        self.event(rna, "SHIPPED", ship, bank, destination_site=SEQ_LAB, temperature_c=-78.0, tracking_number=f"TRKBB{day.strftime('%y%m%d')}")
+        received = dt.datetime.combine(ship.astimezone(_tz(SEQ_LAB)).date() + dt.timedelta(days=1), dt.time(10, 0), _tz(SEQ_LAB))
+        self.event(rna, "RECEIVED", received, SEQ_LAB, temperature_c=-78.0)
+        self.event(rna, "CONSUMED", received + dt.timedelta(days=3, hours=2), SEQ_LAB, assay=event_assay, volume_ml=0.03)
+        return rna
+
 
 def _milestone_dates(milestones: pd.DataFrame) -> dict[str, dict[str, dt.date]]:
     out: dict[str, dict[str, dt.date]] = {}
@@ -316,6 +333,8 @@ def _use_assay_sources(b: _Builder, uses: dict[str, dict], violations: list[dict
             continue
         if entry.get("derive") == "DNA":
             used_sp = b.extract_dna(sp, germline=bool(entry.get("germline")))
+        elif entry.get("derive") == "RNA":
+            used_sp = b.extract_rna(sp, b.protocol.assays[entry["assay"]]["event_assay"])
         else:
             raise ValueError(f"assay_plan: no simulation of how {entry['assay']} uses {sp.stype} "
                              f"(derive: {entry.get('derive')})")

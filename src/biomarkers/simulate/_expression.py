@@ -1,25 +1,23 @@
 """Stage "expression" of the simulated trial: bulk RNA-seq counts of tumour specimens.
 
-RNA is extracted at the biobank from each subject's fresh-frozen tumour (BASELINE
-biopsy, SURGERY resection; ``assets/simulation_tme.yaml``), shipped to the sequencing
-lab and consumed by RNA-seq; those custody events are an extra LIMS export
-(``custody/export_RNASEQ.csv``), so the custody stage's own files stay as they were.
-Specimens touched by an injected custody violation, and subjects who withdrew consent,
-are left out (an RNA extraction there would add custody findings the truth does not list).
+The custody stage extracts RNA from each subject's fresh-frozen tumour (BASELINE biopsy,
+SURGERY resection: ``assay_plan`` in ``assets/simulation.yaml``) and has it consumed by
+RNA-seq at the sequencing lab; this stage writes what the sequencing gives back for
+those RNA specimens (``trial.assay_plan`` rows of assay ``rnaseq_tumor``).
 
 Each specimen has an immune-inflamed component ``IMMUNE_COMPONENT`` = the subject's
-``IMMUNE_SCORE`` (trial stage; a standard-normal stand-in drawn here when the trial stage
-has none) + specimen noise. Immune genes follow it (log2 loadings drawn per gene), the
-housekeeping and background genes do not; counts are negative binomial around
-length x TPM, scaled to a library size. Outputs: ``rnaseq/counts.tsv.gz`` (genes x
-specimens, Ensembl IDs for the signature genes), ``rnaseq/gene_lengths.tsv``,
-``truth/expression.csv`` (component per specimen) and ``truth/expression_model.json``.
+``IMMUNE_SCORE`` (trial stage; a standard-normal stand-in when the trial stage has none)
++ specimen noise. Immune genes follow it (log2 loadings drawn per gene, parameters in
+``assets/simulation_tme.yaml``), the housekeeping and background genes do not; counts are
+negative binomial around length x TPM, scaled to a library size. Outputs:
+``rnaseq/counts.tsv.gz`` (genes x specimens, Ensembl IDs for the signature genes),
+``rnaseq/gene_lengths.tsv``, ``truth/expression.csv`` (component per specimen) and
+``truth/expression_model.json``; samplesheet rows (assay ``rnaseq_tumor``, the column as
+``sample_name``).
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import gzip
 import json
 
@@ -28,14 +26,10 @@ import pandas as pd
 
 from .. import names as N
 from ..assets import asset_path, load_config
-from ..custody import export_columns
 from ..protocol import Protocol
 from ._container import SimulatedTrial, stage_rng
 
 __all__ = ["simulate_expression", "load_tme_model", "immune_scores", "root_specimens"]
-
-SEQ_LAB = "SEQLAB"
-_SITE_OFFSET = {"BIOBANK": 8, "SEQLAB": 1}
 
 
 def load_tme_model() -> dict:
@@ -60,25 +54,6 @@ def root_specimens(trial: SimulatedTrial, wanted: dict[str, str]) -> pd.DataFram
     specimens = pd.read_csv(trial.truth_dir / "custody_specimens.csv", dtype=str)
     keep = specimens[specimens[N.PARENT_SPECIMEN_ID].isna()
                      & np.array([wanted.get(tp) == st for tp, st in zip(specimens[N.TIMEPOINT], specimens[N.SPECIMEN_TYPE])], dtype=bool)]
-    return keep.sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
-
-
-def _usable_specimens(trial: SimulatedTrial, wanted: dict[str, str]) -> pd.DataFrame:
-    """Root specimens of the wanted (timepoint, type) pairs, minus those a violation touched."""
-    specimens = pd.read_csv(trial.truth_dir / "custody_specimens.csv", dtype=str)
-    violations = trial.truth.get("custody_violations", pd.DataFrame(columns=["RULE", N.USUBJID, N.SPECIMEN_ID]))
-    withdrawn = set(violations.loc[violations["RULE"] == "USE_AFTER_CONSENT_WITHDRAWAL", N.USUBJID])
-    touched = set(violations[N.SPECIMEN_ID].dropna())
-    parent_of = dict(zip(specimens[N.SPECIMEN_ID], specimens[N.PARENT_SPECIMEN_ID]))
-    for sid in list(parent_of):  # a violation on a descendant touches its root too
-        node = sid
-        while isinstance(node, str) and node in parent_of:
-            if node in touched:
-                touched.add(sid)
-            node = parent_of[node]
-    keep = specimens[specimens[N.PARENT_SPECIMEN_ID].isna()
-                     & np.array([wanted.get(tp) == st for tp, st in zip(specimens[N.TIMEPOINT], specimens[N.SPECIMEN_TYPE])], dtype=bool)
-                     & ~specimens[N.SPECIMEN_ID].isin(touched) & ~specimens[N.USUBJID].isin(withdrawn)]
     return keep.sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
 
 
@@ -118,25 +93,14 @@ def _gene_table(model: dict, rng: np.random.Generator) -> pd.DataFrame:
     return genes
 
 
-def _tz(site: str) -> dt.timezone:
-    return dt.timezone(dt.timedelta(hours=_SITE_OFFSET[site]))
-
-
-def _stored_at_biobank(trial: SimulatedTrial, protocol: Protocol) -> dict[str, dt.datetime]:
-    """When each specimen was last stored at the central biobank (from the custody export)."""
-    path = trial.outdir / "custody" / f"export_{protocol.central_biobank}.csv"
-    frame = pd.read_csv(path, dtype=str)
-    stored = frame[frame["event_type"] == "STORED"]
-    return {sid: dt.datetime.fromisoformat(t) for sid, t in zip(stored["specimen_id"], stored["occurred_at"])}
-
-
 def simulate_expression(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Generator) -> None:
     model = load_tme_model()
     cfg = model["expression"]
     genes = _gene_table(model, rng)
     scores, score_source = immune_scores(trial)
-    sources = _usable_specimens(trial, cfg["sources"])
-    stored = _stored_at_biobank(trial, protocol)
+    plan = trial.assay_plan
+    sources = plan[plan[N.ASSAY] == N.ASSAY_RNASEQ_TUMOR].sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
+    parents = pd.read_csv(trial.truth_dir / "custody_specimens.csv", dtype=str).set_index(N.SPECIMEN_ID)[N.PARENT_SPECIMEN_ID]
     n_genes, n_samples = len(genes), len(sources)
 
     # immune component per specimen and the loosely coupled cell types' own variation
@@ -153,18 +117,15 @@ def simulate_expression(trial: SimulatedTrial, protocol: Protocol, rng: np.rando
     shape = 1.0 / cfg["dispersion"]
     counts = rng.poisson(rng.gamma(shape, mu / shape)).astype(np.int64)
 
-    rna_ids = [f"{sid}-R1" for sid in sources[N.SPECIMEN_ID]]
+    rna_ids = list(sources[N.SPECIMEN_ID])
     folder = trial.outdir / "rnaseq"
     folder.mkdir(parents=True, exist_ok=True)
     matrix = pd.DataFrame(counts, index=pd.Index(genes["gene_id"], name="gene_id"), columns=rna_ids)
     _write_tsv_gz(matrix, folder / "counts.tsv.gz")
     genes[["gene_id", "length"]].astype({"length": int}).to_csv(folder / "gene_lengths.tsv", sep="\t", index=False)
 
-    events = _custody_events(sources, rna_ids, stored, protocol, rng)
-    _write_export(events, trial.outdir / "custody" / "export_RNASEQ.csv")
-
     truth = pd.DataFrame({
-        N.USUBJID: sources[N.USUBJID], N.SPECIMEN_ID: rna_ids, N.PARENT_SPECIMEN_ID: sources[N.SPECIMEN_ID],
+        N.USUBJID: sources[N.USUBJID], N.SPECIMEN_ID: rna_ids, N.PARENT_SPECIMEN_ID: parents.reindex(rna_ids).to_numpy(),
         N.TIMEPOINT: sources[N.TIMEPOINT], "SAMPLE_NAME": rna_ids,
         "IMMUNE_SCORE": scores.reindex(sources[N.USUBJID]).to_numpy().round(6), "IMMUNE_COMPONENT": component.round(6),
         "LIBRARY_SIZE": counts.sum(axis=0),
@@ -184,7 +145,7 @@ def simulate_expression(trial: SimulatedTrial, protocol: Protocol, rng: np.rando
     for row in truth.to_dict("records"):
         trial.samplesheet_rows.append({
             N.SS_SUBJECT: row[N.USUBJID], N.SS_SPECIMEN: row[N.SPECIMEN_ID], N.SS_TIMEPOINT: row[N.TIMEPOINT],
-            N.SS_SPECIMEN_TYPE: "RNA", N.SS_ASSAY: "rnaseq_tumor", N.SS_FILE: "rnaseq/counts.tsv.gz",
+            N.SS_SPECIMEN_TYPE: "RNA", N.SS_ASSAY: N.ASSAY_RNASEQ_TUMOR, N.SS_FILE: "rnaseq/counts.tsv.gz",
             "sample_name": row["SAMPLE_NAME"]})
     trial.params.update({"expression_values": "counts", "gene_lengths": "rnaseq/gene_lengths.tsv"})
 
@@ -193,44 +154,3 @@ def _write_tsv_gz(matrix: pd.DataFrame, path) -> None:
     # a fixed gzip header time keeps the file byte-identical for a seed
     with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0, filename="") as handle:
         handle.write(matrix.to_csv(sep="\t").encode())
-
-
-def _custody_events(sources: pd.DataFrame, rna_ids: list[str], stored: dict[str, dt.datetime], protocol: Protocol,
-                    rng: np.random.Generator) -> list[dict]:
-    bank = protocol.central_biobank
-    events = []
-    for parent, rna, subject, timepoint in zip(sources[N.SPECIMEN_ID], rna_ids, sources[N.USUBJID], sources[N.TIMEPOINT]):
-        day = stored[parent].astimezone(_tz(bank)).date() + dt.timedelta(days=int(rng.integers(14, 30)))
-        derived = dt.datetime.combine(day, dt.time(10, 0), _tz(bank)) + dt.timedelta(minutes=int(rng.integers(0, 240)))
-        ship = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(9, 0), _tz(bank))
-        received = dt.datetime.combine(ship.astimezone(_tz(SEQ_LAB)).date() + dt.timedelta(days=1), dt.time(10, 0), _tz(SEQ_LAB))
-        consumed = received + dt.timedelta(days=3, hours=2)
-        base = {"subject_id": subject, "specimen_id": rna}
-        events += [
-            {**base, "event_type": "DERIVED", "_t": derived, "site": bank, "specimen_type": "RNA", "parent_specimen_id": parent,
-             "timepoint": timepoint, "volume_ml": 0.03, "container": "CRYOVIAL", "process": "EXTRACTED"},
-            {**base, "event_type": "SHIPPED", "_t": ship, "site": bank, "destination_site": SEQ_LAB, "temperature_c": -78.0,
-             "tracking_number": f"TRKRNA{day.strftime('%y%m%d')}"},
-            {**base, "event_type": "RECEIVED", "_t": received, "site": SEQ_LAB, "temperature_c": -78.0},
-            {**base, "event_type": "CONSUMED", "_t": consumed, "site": SEQ_LAB, "assay": "RNASEQ", "volume_ml": 0.03},
-        ]
-    for e in events:
-        e["actor_id"] = f"{e['site']}-STAFF{int(rng.integers(1, 9)):02d}"
-        e["_lag"] = dt.timedelta(minutes=int(rng.integers(2, 90)))
-    events.sort(key=lambda e: (e["_t"], e["specimen_id"], e["event_type"]))
-    for i, e in enumerate(events, 1):
-        e["event_id"] = f"RNASEQ-{i:06d}"
-    return events
-
-
-def _write_export(events: list[dict], path) -> None:
-    columns = export_columns()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for e in events:
-            out = {k: (f"{v:g}" if isinstance(v, float) else str(v)) for k, v in e.items() if not k.startswith("_")}
-            out["occurred_at"] = e["_t"].astimezone(_tz(e["site"])).isoformat(timespec="seconds")
-            out["recorded_at"] = (e["_t"] + e["_lag"]).astimezone(_tz(e["site"])).isoformat(timespec="seconds")
-            writer.writerow(out)

@@ -20,6 +20,8 @@ from ._genome import simulate_genome
 from ._trial import simulate_subjects
 from ._clinical import simulate_clinical
 from ._custody import simulate_custody
+from ._expression import simulate_expression
+from ._pathology import simulate_pathology
 
 __all__ = ["Stage", "STAGES", "simulate_trial"]
 
@@ -41,6 +43,8 @@ STAGES: list[Stage] = [
     Stage("custody", simulate_custody, ("trial",), "specimens, custody events, LIMS exports, the assay plan"),
     Stage("genome", simulate_genome, ("custody",), "reference, BAMs, somatic VCFs, panel of normals; TMB/MSI truth"),
     Stage("clinical", simulate_clinical, ("trial",), "ADSL, ADTTE, ADRS"),
+    Stage("expression", simulate_expression, ("custody",), "bulk RNA-seq counts of the tumour RNA, IMMUNE_SCORE-driven; truth per specimen"),
+    Stage("pathology", simulate_pathology, ("custody",), "central-lab pathology table with recorded CPS, HER2 and MMR inconsistencies"),
 ]
 
 

@@ -39,6 +39,11 @@ def _descendants(sp) -> list:
     return out
 
 
+# Specimens an assay uses (tagged by the custody stage) are never a violation's victim: what the
+# assay does with them comes after the injection and would add findings the truth does not list.
+_ASSAY_SOURCES = frozenset({"dna_source", "assay_source"})
+
+
 class _Injection:
     """What the injectors share: the custody stage's builder (specimens, events, collections), the
     specimens already touched, the subjects who withdrew consent, and the truth rows."""
@@ -63,7 +68,7 @@ class _Injection:
         found = []
         for root in coll.roots:
             for sp in _descendants(root):
-                if "leaf" in sp.tags and "dna_source" not in sp.tags and self.free(sp) and (types is None or sp.stype in types):
+                if "leaf" in sp.tags and not sp.tags & _ASSAY_SOURCES and self.free(sp) and (types is None or sp.stype in types):
                     if not stored_cold or self.protocol.specimen_types[sp.stype].storage_celsius[1] < 0:
                         found.append(sp)
         return found
@@ -212,7 +217,7 @@ def _storage_position_conflict(ctx: _Injection, coll) -> bool:
         return bool(stored) and stored[0]["_t"] < my_t - dt.timedelta(days=1)
 
     other = ctx.pick([o for o in ctx.builder.specimens.values() if o.position and o.position[0] == sp.position[0]
-                      and o.sid not in ctx.touched and "leaf" in o.tags and "dna_source" not in o.tags
+                      and o.sid not in ctx.touched and "leaf" in o.tags and not o.tags & _ASSAY_SOURCES
                       and o.subject != sp.subject and stored_long_before(o)])
     if other is None:
         return False

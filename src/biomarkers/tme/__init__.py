@@ -8,9 +8,20 @@ Plain functions, I/O at the edges::
     results = read_pathology("pathology.csv")       # long: one row per specimen and test
     checks = check_eligibility(results, subjects=randomization, msi=msi_table)
 
+    score_to_parts("counts.tsv.gz", "parts", samples=[{"sample": ..., "subject": ..., "specimen": ..., "timepoint": ...}],
+                   values="counts")                 # per expression file: one part per specimen
+    collect(parts, "results")                        # tme/signatures.parquet and its heatmap
+    pathology_to_table("central_lab.csv", "results") # pathology/results.parquet
+    eligibility_to_table("results/pathology/results.parquet", "results", subjects="subjects.csv",
+                         msi="results/genomics/msi.parquet")   # tme/eligibility.parquet and plots
+
 docs/tme.md and docs/pathology.md explain the methods, the defaults and their sources.
 """
 
+from ._commands import (
+    ELIGIBILITY_TABLE, PATHOLOGY_TABLE, SIGNATURES_TABLE, collect, eligibility_to_table, pathology_to_table, score_file,
+    score_to_parts, write_parts,
+)
 from ._eligibility import (
     CHECKS, ELIGIBILITY_COLUMNS, FLAGGED, NOT_EVALUABLE, PASSED, EligibilityRules, check_eligibility,
     load_eligibility_rules,
@@ -30,4 +41,6 @@ __all__ = [
     "read_pathology", "pathology_by_specimen", "PATHOLOGY_COLUMNS", "PATHOLOGY_SCHEMA", "TESTS", "MMR_TESTS",
     "check_eligibility", "load_eligibility_rules", "EligibilityRules", "ELIGIBILITY_COLUMNS", "CHECKS",
     "FLAGGED", "PASSED", "NOT_EVALUABLE",
+    "score_file", "write_parts", "score_to_parts", "collect", "pathology_to_table", "eligibility_to_table",
+    "SIGNATURES_TABLE", "PATHOLOGY_TABLE", "ELIGIBILITY_TABLE",
 ]

@@ -6,5 +6,6 @@ before it.
 """
 
 from . import custody, genomics  # noqa: F401  (declare the modality tables)
+from . import tme  # noqa: F401
 from . import pipeline  # noqa: F401
 from . import analysis  # noqa: F401  (last: reads every biomarker declared above)

@@ -83,6 +83,11 @@ def _analysis_wide() -> Table:
         Column("CUSTODY_COLLECTED", pa.int32(), "Of those, collected", source="custody/completeness.parquet"),
         Column("CUSTODY_COMPLETENESS", pa.float64(), "CUSTODY_COLLECTED / CUSTODY_EXPECTED", source="custody/completeness.parquet"),
     ]
+    for tbl in TABLES.values():
+        flags = tbl.subject_flags
+        if flags is not None and not tbl.name.startswith("analysis."):
+            columns += [Column(f"{flags.prefix}{name}", pa.string(), f"{flags.description}: {name}",
+                               source=f"{tbl.path} {flags.value_column}") for name in flags.names]
     seen: set[str] = set()
     for tbl in TABLES.values():
         if tbl.name.startswith("analysis."):
@@ -102,7 +107,7 @@ def _analysis_wide() -> Table:
     return Table(
         name="analysis.wide",
         path="analysis/analysis_wide.parquet",
-        description="One row per subject: outcomes, custody completeness, and each declared biomarker at baseline, its on-treatment change and its cut-off group. Join to ADSL on STUDYID, USUBJID.",
+        description="One row per subject: outcomes, custody completeness, per-subject flags (eligibility checks), and each declared biomarker at baseline, its on-treatment change and its cut-off group. Join to ADSL on STUDYID, USUBJID.",
         key=(N.USUBJID,),
         columns=tuple(columns),
     )
