@@ -28,6 +28,10 @@ EXPECTED_COMMANDS = {
     "MSI_BASELINE": [("msi", "baseline")],
     "MSI": [("msi", "call")],
     "MSI_COLLECT": [("msi", "collect")],
+    "TME_SCORE": [("tme", "score")],
+    "TME_COLLECT": [("tme", "collect")],
+    "TME_PATHOLOGY": [("tme", "pathology")],
+    "TME_ELIGIBILITY": [("tme", "eligibility")],
     "ANALYSIS": [("analysis",)],
     "REPORT": [("report",)],
 }
@@ -67,6 +71,17 @@ VALUES = {
     "adsl": "adsl.xpt",
     "adtte": "adtte.xpt",
     "adrs": "adrs.xpt",
+    "expression": "expression/counts.tsv.gz",
+    "meta.values": "counts",
+    "samples": "samples/counts.samples.csv",
+    "gene_lengths": "gene_lengths/lengths.tsv",
+    "gene_map": "gene_map/map.tsv",
+    "signatures": "signatures/signatures.yaml",
+    "tx2gene": "tx2gene/tx2gene.tsv",
+    "pathology": "pathology_in/central_lab.csv",
+    "results": "pathology_results/results.parquet",
+    "msi": "msi/msi.parquet",
+    "rules": "rules/eligibility.yaml",
     "task.process": "BIOMARKERS:TMB",
 }
 

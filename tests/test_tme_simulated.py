@@ -8,6 +8,7 @@ injected into the pathology table.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pandas as pd
 import pytest
@@ -119,3 +120,50 @@ def test_stages_change_no_other_stage_and_are_reproducible(tme_trial, tmp_path):
     rows = sheet[sheet["assay"] == "rnaseq_tumor"]
     assert len(rows) == len(pd.read_csv(trial.outdir / "truth" / "expression.csv"))
     assert set(rows["sample_name"]) == set(pd.read_csv(trial.outdir / "rnaseq" / "counts.tsv.gz", sep="\t", nrows=1).columns[1:])
+
+
+def test_commands_write_the_declared_tables(tme_trial, msi_from_truth, cli, tmp_path):
+    trial, _ = tme_trial
+    out, results = trial.outdir, tmp_path / "results"
+    sheet = pd.read_csv(out / "samplesheet.csv")
+    rows = sheet[sheet["assay"] == "rnaseq_tumor"]
+    samples = tmp_path / "samples.csv"
+    rows.rename(columns={"sample_name": "sample"})[["sample", "subject", "specimen", "timepoint"]].to_csv(samples, index=False)
+    done = cli("tme", "score", "--file", str(out / "rnaseq" / "counts.tsv.gz"), "--values", "counts", "--gene-lengths",
+               str(out / "rnaseq" / "gene_lengths.tsv"), "--samples", str(samples), "--outdir", str(tmp_path / "parts"))
+    assert done.returncode == 0, done.stderr
+    parts = sorted((tmp_path / "parts").glob("*.signatures.parquet"))
+    assert len(parts) == len(rows)
+    assert cli("tme", "collect", "--outdir", str(results), *map(str, parts)).returncode == 0
+    scores = pd.read_parquet(results / "tme" / "signatures.parquet")
+    assert set(scores[N.SPECIMEN_ID]) == set(rows["specimen"]) and scores["SIGNATURE"].nunique() == 18
+    assert (results / "tme" / "signatures_heatmap.png").stat().st_size > 10_000
+    assert cli("tme", "pathology", "--pathology", str(out / "pathology" / "central_lab.csv"), "--subjects",
+               str(out / "subjects.csv"), "--outdir", str(results)).returncode == 0
+    msi_from_truth.assign(STUDYID="NCT07007182").to_parquet(tmp_path / "msi.parquet")
+    done = cli("tme", "eligibility", "--results", str(results / "pathology" / "results.parquet"), "--subjects",
+               str(out / "subjects.csv"), "--msi", str(tmp_path / "msi.parquet"), "--outdir", str(results))
+    assert done.returncode == 0, done.stderr
+    checks = pd.read_parquet(results / "tme" / "eligibility.parquet")
+    expected = pd.read_csv(out / "truth" / "eligibility_expected.csv")
+    flagged = checks[checks["FLAGGED"] == True]  # noqa: E712 - nullable boolean
+    assert set(zip(flagged[N.USUBJID], flagged["CHECK"])) == set(zip(expected[N.USUBJID], expected["CHECK"]))
+    assert {p.name for p in (results / "tme").glob("*.png")} == {"signatures_heatmap.png", "cps_by_stratum.png",
+                                                                 "eligibility_checks.png"}
+
+
+def test_bad_input_is_one_line_and_writes_nothing(tme_trial, cli, tmp_path):
+    trial, _ = tme_trial
+    out = trial.outdir
+    bad = tmp_path / "bad.csv"
+    bad.write_text(re.sub(r",HER2_IHC,,[0-3]\+?,", ",HER2_IHC,,4+,", (out / "pathology" / "central_lab.csv").read_text(), count=1))
+    done = cli("tme", "pathology", "--pathology", str(bad), "--outdir", str(tmp_path / "results"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "field 'result': HER2 IHC must be one of 0, 1+, 2+, 3+ (got '4+')" in done.stderr
+    matrix = tmp_path / "m.tsv"
+    matrix.write_text("gene_id\tA\tB\nCD8A\t1\t2\n")
+    done = cli("tme", "score", "--file", str(matrix), "--values", "counts", "--sample", "A,NCT07007182-01-001,SP01001-0001,BASELINE",
+               "--outdir", str(tmp_path / "parts"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert f"{matrix}, field 'B': sample matches no specimen of the samplesheet (1 of 2 columns)" in done.stderr
+    assert not (tmp_path / "results").exists() and not list((tmp_path / "parts").glob("*.parquet"))

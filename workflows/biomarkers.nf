@@ -1,11 +1,11 @@
 /*
  * The biomarkers pipeline: the same steps as `biomarkers run`, as processes that
  * each call one `biomarkers <command>`, publishing the same layout (conf/modules.config):
- * custody/, genomics/, analysis/, report/, pipeline_info/.
+ * custody/, genomics/, tme/, pathology/, analysis/, report/, pipeline_info/.
  *
  * A step runs when its inputs are given, as in `biomarkers run`: custody with a
  * ledger or custody exports; TMB with somatic VCFs and the targets; MSI with tumour
- * BAMs and the reference FASTA; analysis with ADSL,
+ * BAMs and the reference FASTA; TME with rnaseq_tumor rows or a pathology table; analysis with ADSL,
  * ADTTE and ADRS; the report always.
  */
 
@@ -15,6 +15,7 @@ include { REPORT         } from '../modules/local/report/main'
 include { TUMOUR_INPUTS  } from '../subworkflows/local/inputs/main'
 include { GENOMICS_TMB   } from '../subworkflows/local/tmb/main'
 include { GENOMICS_MSI   } from '../subworkflows/local/msi/main'
+include { TME            } from '../subworkflows/local/tme/main'
 include { optionalFile; sortedFiles } from '../subworkflows/local/utils_biomarkers/main'
 
 workflow BIOMARKERS {
@@ -55,11 +56,20 @@ workflow BIOMARKERS {
     // Sorted: the order two steps finish in must not change a task's inputs (-resume).
     ch_genomics_tables = GENOMICS_TMB.out.tables.mix(GENOMICS_MSI.out.tables).collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
 
+    // Tumour microenvironment: expression signatures, pathology results, eligibility checks
+    TME(rows, run_params, ch_genomics_tables)
+    ch_versions = ch_versions.mix(TME.out.versions)
+    ch_tme_all = TME.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
+    ch_tme_tables = ch_tme_all.map { files -> files.findAll { f -> f.name != 'results.parquet' } }
+    ch_pathology_tables = ch_tme_all.map { files -> files.findAll { f -> f.name == 'results.parquet' } }
+
     // Outcomes: biomarker tables joined to the ADaM data sets
     ch_adam = run_params.filter { p -> p.adsl && p.adtte && p.adrs }
     ANALYSIS(
         ch_custody_tables,
         ch_genomics_tables,
+        ch_tme_tables,
+        ch_pathology_tables,
         ch_adam.map { p -> file(p.adsl) },
         ch_adam.map { p -> file(p.adtte) },
         ch_adam.map { p -> file(p.adrs) },
@@ -68,7 +78,7 @@ workflow BIOMARKERS {
     ch_versions = ch_versions.mix(ANALYSIS.out.versions)
 
     // The report, always last, of whatever tables exist
-    REPORT(ch_custody_tables, ch_genomics_tables, ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]))
+    REPORT(ch_custody_tables, ch_genomics_tables, ch_tme_tables, ch_pathology_tables, ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]))
     ch_versions = ch_versions.mix(REPORT.out.versions)
 
     emit:

@@ -11,6 +11,8 @@ process ANALYSIS {
     input:
     path custody_tables, stageAs: 'custody/*'
     path genomics_tables, stageAs: 'genomics/*'
+    path tme_tables, stageAs: 'tme/*'
+    path pathology_tables, stageAs: 'pathology/*'
     path adsl
     path adtte
     path adrs

@@ -9,6 +9,8 @@ process REPORT {
     input:
     path custody_tables, stageAs: 'custody/*'
     path genomics_tables, stageAs: 'genomics/*'
+    path tme_tables, stageAs: 'tme/*'
+    path pathology_tables, stageAs: 'pathology/*'
     path analysis_tables, stageAs: 'analysis/*'
 
     output:

@@ -1,7 +1,7 @@
 """Tumour microenvironment: score expression signatures, collect them, read pathology results, check eligibility.
 
     biomarkers tme score --file counts.tsv.gz --values counts [--gene-lengths L] [--gene-map G] [--signatures Y]
-        [--tx2gene T] [--protocol P] --sample NAME,SUBJECT,SPECIMEN,TIMEPOINT... --outdir PARTS
+        [--tx2gene T] [--protocol P] (--sample NAME,SUBJECT,SPECIMEN,TIMEPOINT... | --samples CSV) --outdir PARTS
     biomarkers tme collect --outdir OUT PART.parquet...
     biomarkers tme pathology --pathology central_lab.csv [--subjects subjects.csv] [--protocol P] --outdir OUT
     biomarkers tme eligibility --results OUT/pathology/results.parquet --subjects subjects.csv
@@ -32,8 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     score.add_argument("--signatures", help="signatures YAML (default: the bundled assets/signatures.yaml)")
     score.add_argument("--tx2gene", help="transcript-to-gene table for quant.sf files")
     score.add_argument("--protocol", help="protocol YAML: STUDYID (default: the bundled assets/protocol.yaml)")
-    score.add_argument("--sample", dest="samples", action="append", type=_sample, required=True,
+    which = score.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sample", dest="samples", action="append", type=_sample,
                        metavar="NAME,SUBJECT,SPECIMEN,TIMEPOINT", help="a specimen of the file (repeat per specimen)")
+    which.add_argument("--samples", dest="samples", metavar="CSV",
+                       help="the file's specimens as a CSV: sample, subject, specimen, timepoint")
     score.add_argument("--outdir", required=True, help="folder for <specimen>.signatures.parquet parts")
 
     collect = sub.add_parser("collect", help="collect signature parts into tme/signatures.parquet and its heatmap",
@@ -55,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     elig.add_argument("--msi", help="genomics/msi.parquet from the MSI step")
     elig.add_argument("--rules", help="eligibility YAML (default: the bundled assets/eligibility.yaml)")
     elig.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
-    elig.add_argument("--outdir", required=True, help="results folder (writes <outdir>/tme/ and <outdir>/pathology/)")
+    elig.add_argument("--outdir", required=True, help="results folder (writes <outdir>/tme/)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from .. import schemas
 from ._context import ReportContext
 from ._html import figures, img, missing, table
 from ._plots import biomarker_distributions, completeness_heatmap
+from ._tme import tme_section
 
 __all__ = ["Section", "SECTIONS"]
 
@@ -46,7 +47,24 @@ def _overview(ctx: ReportContext) -> str:
 
 def _cohort_section(ctx: ReportContext) -> str:
     return _cohort(ctx.table("analysis.subjects"), ctx.table("custody.specimens"), ctx.table("custody.completeness"),
-                   ctx.table("analysis.associations"))
+                   ctx.table("analysis.associations")) + _subject_flags(ctx)
+
+
+def _subject_flags(ctx: ReportContext) -> str:
+    """Per-subject flags of every table declaring them (schemas.SubjectFlags): counts per result, and the flagged rows."""
+    parts = []
+    for tbl in schemas.TABLES.values():
+        flags = tbl.subject_flags
+        frame = ctx.table(tbl.name) if flags is not None else None
+        if frame is None:
+            continue
+        counts = pd.crosstab(frame[flags.key_column], frame[flags.value_column])
+        counts.columns.name = None
+        flagged = frame[frame[flags.value_column] == "FLAGGED"]
+        shown = [c for c in (N.USUBJID, N.ARMCD, N.STRATUM, flags.key_column, "SEVERITY", "EVIDENCE", "SOURCE") if c in frame.columns]
+        parts += [f"<h3>{html.escape(tbl.description.split(':')[0])} ({tbl.path})</h3>", table(counts.reset_index()),
+                  f"<h4>Flagged ({len(flagged)})</h4>", table(flagged[shown], max_rows=200)]
+    return "\n" + "\n".join(parts) if parts else ""
 
 
 def _custody_section(ctx: ReportContext) -> str:
@@ -193,6 +211,8 @@ SECTIONS: list[Section] = [
     Section("overview", "Overview", _overview),
     Section("cohort", "Cohort", _cohort_section),
     Section("custody", "Specimens and chain of custody", _custody_section),
+    Section("tme", "Tumour microenvironment: expression signatures and pathology", tme_section, required=False,
+            claims=("tme", "pathology")),
     Section("biomarkers", "Biomarkers: QC and distributions", _biomarkers_section),
     Section("survival", "Outcomes by biomarker: Kaplan-Meier", lambda ctx: _survival(ctx.results, ctx.table("analysis.associations"))),
     Section("forest", "Hazard ratios and response rates", lambda ctx: _forest(ctx.results, ctx.table("analysis.associations"))),

@@ -36,7 +36,14 @@ SIGNATURES_TABLE, PATHOLOGY_TABLE, ELIGIBILITY_TABLE = "tme.signatures", "pathol
 _SAMPLE_KEYS = ("sample", "subject", "specimen", "timepoint")
 
 
-def score_file(path: str | Path, samples: Sequence[Mapping[str, str]], *, values: str, studyid: str,
+def _read_samples(path: Path) -> list[dict[str, str]]:
+    """A sample table: CSV with columns sample, subject, specimen, timepoint (what Nextflow hands a task)."""
+    from ..io import read_csv_rows
+
+    return read_csv_rows(path, what="sample table", required=_SAMPLE_KEYS, known=_SAMPLE_KEYS, known_from="sample, subject, specimen, timepoint")
+
+
+def score_file(path: str | Path, samples: Sequence[Mapping[str, str]] | str | Path, *, values: str, studyid: str,
                gene_lengths: str | Path | None = None, gene_map: str | Path | None = None,
                signatures: str | Path | None = None, tx2gene: str | Path | None = None) -> pd.DataFrame:
     """``tme.signatures`` rows of the specimens in one expression file.
@@ -47,6 +54,8 @@ def score_file(path: str | Path, samples: Sequence[Mapping[str, str]], *, values
     sample (its TPM is used whatever ``values`` says).
     """
     path = Path(path)
+    if isinstance(samples, (str, Path)):
+        samples = _read_samples(Path(samples))
     if not samples:
         raise InputError("no sample of this file is listed", file=path, field="sample")
     by_sample = {}
@@ -93,7 +102,7 @@ def write_parts(scores: pd.DataFrame, outdir: str | Path, *, provenance: dict | 
     return paths
 
 
-def score_to_parts(path: str | Path, outdir: str | Path, *, samples: Sequence[Mapping[str, str]], values: str,
+def score_to_parts(path: str | Path, outdir: str | Path, *, samples: Sequence[Mapping[str, str]] | str | Path, values: str,
                    gene_lengths: str | Path | None = None, gene_map: str | Path | None = None,
                    signatures: str | Path | None = None, tx2gene: str | Path | None = None,
                    protocol: str | Path | None = None) -> pd.DataFrame:
@@ -161,7 +170,7 @@ def pathology_to_table(path: str | Path, outdir: str | Path, *, protocol: str | 
 def eligibility_to_table(results: str | Path, outdir: str | Path, *, subjects: str | Path,
                          msi: str | Path | None = None, rules: str | Path | None = None,
                          protocol: str | Path | None = None, plots: bool = True) -> dict[str, Path]:
-    """``<outdir>/tme/eligibility.parquet`` (and plots) from ``pathology/results.parquet``, the
+    """``<outdir>/tme/eligibility.parquet`` (and its plots in ``tme/``) from ``pathology/results.parquet``, the
     randomization list (``subjects``: USUBJID, SITEID, ARMCD, STRATUM, RANDDT) and the MSI table."""
     proto = load_protocol(protocol)
     studyid = proto.studyid
@@ -177,7 +186,7 @@ def eligibility_to_table(results: str | Path, outdir: str | Path, *, subjects: s
     if plots:
         from ._plots import plot_pathology
 
-        out.update(plot_pathology(pathology, checks, Path(outdir) / "pathology", baseline_timepoints=loaded.baseline_timepoints))
+        out.update(plot_pathology(pathology, checks, Path(outdir) / "tme", baseline_timepoints=loaded.baseline_timepoints))
     flagged = checks[checks["RESULT"] == "FLAGGED"]
     log.info("eligibility: %d subjects, %d flags (%s)", checks[N.USUBJID].nunique(), len(flagged),
              ", ".join(f"{c} {n}" for c, n in flagged["CHECK"].value_counts().sort_index().items()) or "none")
