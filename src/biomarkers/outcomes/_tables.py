@@ -146,6 +146,7 @@ def analysis_wide(subjects: pd.DataFrame, long: pd.DataFrame, results: str | Pat
     order = protocol.timepoint_sort_key()
     described: dict[str, str] = {}
     passed = long[long["QC_PASS"].astype(bool)] if len(long) else long
+    columns: dict[str, pd.Series] = {}
     for name, (stem, cutoff) in biomarker_cutoffs(config).items():
         rows = passed[passed["BIOMARKER"] == name] if len(passed) else passed
         bl_value, bl_text, change = {}, {}, {}
@@ -164,14 +165,16 @@ def analysis_wide(subjects: pd.DataFrame, long: pd.DataFrame, results: str | Pat
             if len(later) and subject in bl_value and not pd.isna(bl_value[subject]):
                 last_tp = max(later[N.TIMEPOINT], key=order)
                 change[subject] = later.loc[later[N.TIMEPOINT] == last_tp, "VALUE"].mean() - bl_value[subject]
-        wide[f"{stem}_BL"] = wide[N.USUBJID].map(bl_value).astype(float)
-        wide[f"{stem}_BL_TEXT"] = wide[N.USUBJID].map(bl_text).astype(object)
-        wide[f"{stem}_BL_TEXT"] = wide[f"{stem}_BL_TEXT"].where(wide[f"{stem}_BL_TEXT"].notna(), None)
-        wide[f"{stem}_CHG"] = wide[N.USUBJID].map(change).astype(float)
-        groups, text = _group(wide[f"{stem}_BL"], wide[f"{stem}_BL_TEXT"], cutoff)
-        wide[f"{stem}_GROUP"] = groups
+        baseline = wide[N.USUBJID].map(bl_value).astype(float)
+        baseline_text = wide[N.USUBJID].map(bl_text).astype(object)
+        baseline_text = baseline_text.where(baseline_text.notna(), None)
+        groups, text = _group(baseline, baseline_text, cutoff)
+        # gathered, then joined at once: one insert per column fragments the frame
+        columns.update({f"{stem}_BL": baseline, f"{stem}_BL_TEXT": baseline_text,
+                        f"{stem}_CHG": wide[N.USUBJID].map(change).astype(float), f"{stem}_GROUP": groups})
         if text and groups.notna().any():
             described[name] = text
+    wide = pd.concat([wide, pd.DataFrame(columns, index=wide.index)], axis=1)
     return wide[declared.column_names], described
 
 
