@@ -51,8 +51,11 @@ def _row(step: str, threshold, before: int, obs: pd.DataFrame, note: str = "") -
 def _scrublet(adata: ad.AnnData, settings: DoubletSettings, seed: int) -> tuple[np.ndarray, np.ndarray, float, str]:
     """Doublet scores and calls; the threshold used and how it was chosen."""
     n_pcs = int(min(settings.n_prin_comps, adata.n_obs - 1, adata.n_vars - 1))
+    # Exact neighbours: scanpy 1.11's approximate path (above 4,096 observed + simulated cells)
+    # fails on the csr_array that pynndescent 0.7 returns ('getnnz'); exact is also seed-free.
     sc.pp.scrublet(adata, expected_doublet_rate=settings.expected_doublet_rate, sim_doublet_ratio=settings.sim_doublet_ratio,
-                   n_prin_comps=n_pcs, threshold=settings.threshold, random_state=seed, verbose=False)
+                   n_prin_comps=n_pcs, threshold=settings.threshold, use_approx_neighbors=False, random_state=seed,
+                   verbose=False)
     scores = adata.obs["doublet_score"].to_numpy(dtype=float)
     info = adata.uns.pop("scrublet", {})
     if settings.threshold is not None:
