@@ -88,3 +88,22 @@ def test_stages_must_be_a_prefix_of_the_simulator_stages(tmp_path):
     with pytest.raises(ValueError, match="prefix"):
         simulate_trial(tmp_path / "t", n_subjects=3, stages=("trial", "genome"))
     assert not (tmp_path / "t").exists()
+
+
+def test_immune_score_is_standard_normal_and_follows_pfs_within_arm(tmp_path):
+    """The latent immune score the immune modalities share: N(0, 1), independent of arm,
+    and its within-arm rank correlation with PFS near the model's rho among progressors
+    (uncensored PFS, where the observed time is the latent time)."""
+    from scipy.stats import spearmanr
+
+    trial = simulate_trial(tmp_path / "big", n_subjects=600, seed=5, violation_rate=0.0, stages=STAGES)
+    truth = pd.read_csv(trial.outdir / "truth" / "subjects.csv")
+    model = json.loads((trial.outdir / "truth" / "immune_model.json").read_text())
+    score = truth["IMMUNE_SCORE"]
+    assert abs(score.mean()) < 0.1 and abs(score.std() - 1) < 0.1
+    means = truth.groupby("ARMCD")["IMMUNE_SCORE"].mean()
+    assert abs(means["EXP"] - means["CTRL"]) < 0.2  # a baseline trait: no arm effect
+    for _, arm in truth[truth["PFS_EVENT"] == 1].groupby("ARMCD"):
+        rho = spearmanr(arm["IMMUNE_SCORE"], arm["PFS_DAYS"])[0]
+        # progressors are a truncated sample of PFS, which attenuates the correlation a little
+        assert model["rho_pfs"] - 0.2 < rho < model["rho_pfs"] + 0.1

@@ -7,6 +7,12 @@ which TMB-high lowers the hazard of progression by a known hazard ratio. Milesto
 dates follow the arm's nominal schedule with jitter and stop at progression,
 drop-out or the data cut-off, so conditional parts of the protocol (surgery only if
 not progressing, maintenance only for CPS >= 1) follow from the dates.
+
+Each subject also gets a latent immune-inflammation score (``IMMUNE_SCORE``, standard
+normal), correlated with the subject's uncensored PFS time within its arm. The
+modalities that measure immune biology (flow cytometry, single-cell and bulk
+expression) derive their signal from it, so blood and tumour tell one coherent story
+whose relation to PFS is known (``truth/immune_model.json``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import pandas as pd
 from .. import names as N
 from ..assets import load_config
 from ..protocol import Protocol
-from ._container import SimulatedTrial
+from ._container import SimulatedTrial, stage_rng
 
 __all__ = ["simulate_subjects", "load_model"]
 
@@ -96,6 +102,8 @@ def simulate_subjects(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
     pfs_true = rng.exponential(1 / rate)
     pps = rng.exponential(out["post_progression_survival_median_months"] * days_per_month / math.log(2), size=n)
     os_true = pfs_true + pps
+    # its own random stream: adding the score left every other draw of this stage as it was
+    immune_score = _immune_scores(pfs_true, arms, model["biomarkers"]["immune"]["rho_pfs"], stage_rng(trial.seed, "immune"))
     follow = np.array([(cutoff - r).days for r in randdt], dtype=float)
     dropout = np.where(rng.random(n) < enrol["dropout_fraction"], rng.uniform(0, follow), np.inf)
     censor = np.minimum(follow, dropout)
@@ -125,6 +133,7 @@ def simulate_subjects(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
         "TMB_TARGET": tmb, "TMB_HIGH": tmb_high, "MSI_STATUS": msi,
         "PFS_DAYS": pfs_days, "PFS_EVENT": pfs_event, "OS_DAYS": os_days, "OS_EVENT": os_event,
         "BOR": bor, "DROPOUT_DAY": np.where(np.isfinite(dropout), np.floor(dropout), np.nan),
+        "IMMUNE_SCORE": np.round(immune_score, 6),
     })
     trial.subjects = subjects
     trial.data_cutoff = cutoff.isoformat()
@@ -144,8 +153,31 @@ def simulate_subjects(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
         "response_log_or_tmb_high": resp["log_or_tmb_high"],
         "data_cutoff": trial.data_cutoff,
     }, indent=2, sort_keys=True) + "\n")
+    (trial.truth_dir / "immune_model.json").write_text(json.dumps({
+        "variable": "IMMUNE_SCORE (truth/subjects.csv)",
+        "definition": "rho * z + sqrt(1 - rho^2) * e; z = normal score of the subject's uncensored PFS time ranked "
+                      "within its arm (longer PFS, higher z); e standard normal",
+        "rho_pfs": model["biomarkers"]["immune"]["rho_pfs"],
+        "note": "modalities measuring immune biology derive their signal from IMMUNE_SCORE; higher is more inflamed",
+    }, indent=2, sort_keys=True) + "\n")
     trial.params.update({"subjects": "subjects.csv", "milestones": "milestones.csv", "data_cutoff": trial.data_cutoff})
     trial.truth["subjects"] = subjects
+
+
+def _immune_scores(pfs_true: np.ndarray, arms: list[str], rho: float, rng: np.random.Generator) -> np.ndarray:
+    """Standard-normal latent scores whose within-arm normal-score correlation with PFS is ``rho``.
+
+    Within arm, so that the score is a baseline trait independent of randomization.
+    """
+    from scipy.stats import norm, rankdata
+
+    arms_arr = np.asarray(arms)
+    z = np.zeros(len(pfs_true))
+    for arm in sorted(set(arms)):
+        idx = np.flatnonzero(arms_arr == arm)
+        z[idx] = norm.ppf(rankdata(pfs_true[idx]) / (len(idx) + 1))
+    noise = rng.standard_normal(len(pfs_true))
+    return rho * z + math.sqrt(1 - rho * rho) * noise
 
 
 def _milestones(subjects: pd.DataFrame, protocol: Protocol, cutoff: dt.date, jitter: int, rng: np.random.Generator) -> pd.DataFrame:
