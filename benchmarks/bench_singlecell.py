@@ -11,7 +11,8 @@ with doublets and damaged cells; the simulator of the trial, seeded), writes it 
   ``calculate_qc_metrics`` and the same filters, ``sc.pp.scrublet`` (exact neighbours, as
   ours: its approximate path fails with pynndescent 0.7), ``filter_genes``,
   counts layer, ``normalize_total``, ``log1p``, ``highly_variable_genes``, ``pca``,
-  ``neighbors``, ``leiden``, ``umap``, ``score_genes`` per marker set with cluster means,
+  ``neighbors`` (exact, ``transformer="sklearn"``, as ours: the default above 8,192 cells
+  fails the same way), ``leiden``, ``umap``, ``score_genes`` per marker set with cluster means,
   ``write_h5ad``).
 
 Each child reports wall time, CPU time (``resource.getrusage``) and peak resident set
@@ -77,7 +78,7 @@ sc.pp.normalize_total(adata, target_sum=p.target_sum)
 sc.pp.log1p(adata)
 sc.pp.highly_variable_genes(adata, n_top_genes=p.n_top_genes, flavor="seurat")
 sc.pp.pca(adata, n_comps=p.n_pcs, mask_var="highly_variable", svd_solver="arpack", random_state=p.seed)
-sc.pp.neighbors(adata, n_neighbors=p.n_neighbors, n_pcs=p.n_pcs, random_state=p.seed)
+sc.pp.neighbors(adata, n_neighbors=p.n_neighbors, n_pcs=p.n_pcs, transformer="sklearn", random_state=p.seed)
 sc.tl.leiden(adata, resolution=p.leiden_resolution, flavor="igraph", n_iterations=p.leiden_iterations, directed=False,
              random_state=p.seed)
 sc.tl.umap(adata, min_dist=p.umap_min_dist, random_state=p.seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.metadata
+import json
 import shutil
 from pathlib import Path
 
@@ -373,3 +374,23 @@ def test_composition_rows_and_biomarkers(sc_results):
             immune = top[top["IMMUNE"].eq(True)]
             assert immune["FRACTION_OF_IMMUNE"].sum() == pytest.approx(1.0)
             assert s["CD8_T_FRACTION"] == pytest.approx(cd8 / immune["CELLS"].sum())
+
+
+def test_simulated_compositions_follow_the_recorded_model(sc_trial):
+    comps = sc_trial.truth["singlecell_compositions"]
+    subjects = sc_trial.truth["subjects"].set_index("USUBJID")
+    # the latent score is the trial's, not a stand-in
+    model = json.loads((sc_trial.outdir / "truth" / "singlecell" / "model.json").read_text())
+    assert model["immune_score_source"] == "trial truth (IMMUNE_SCORE)"
+    for subject, score in comps.groupby("USUBJID")["IMMUNE_SCORE"].first().items():
+        assert score == pytest.approx(subjects.at[subject, "IMMUNE_SCORE"], abs=1e-6)
+    # on treatment, the expected CD8 T share of PBMC rises (model: +0.25 log ratio, Treg -0.20)
+    pbmc = comps[(comps["COMPARTMENT"] == "pbmc") & (comps["CELL_TYPE"] == "CD8_T")].pivot(
+        index="USUBJID", columns="TIMEPOINT", values="EXPECTED_FRACTION").dropna()
+    assert len(pbmc) and (pbmc["C2D1"] > pbmc["BASELINE"]).all()
+    # realized fractions are counts over singlet, undamaged droplets
+    for specimen, group in comps.groupby("SPECIMEN_ID"):
+        truth = cell_truth(sc_trial, specimen)
+        good = truth[~truth["doublet"] & ~truth["damaged"]]
+        assert group["CELLS"].sum() == len(good)
+        assert group["N_DOUBLETS"].iloc[0] == truth["doublet"].sum() > 0

@@ -33,8 +33,10 @@ def cluster(adata: ad.AnnData, *, settings: ProcessingSettings) -> None:
     n_hvg = int(adata.var["highly_variable"].sum())
     n_pcs = int(max(2, min(settings.n_pcs, adata.n_obs - 1, n_hvg - 1)))
     sc.pp.pca(adata, n_comps=n_pcs, mask_var="highly_variable", svd_solver="arpack", random_state=settings.seed)
+    # Exact neighbours (sklearn, brute force on the PCs) at every size: deterministic, and
+    # scanpy 1.11's default above 8,192 cells (pynndescent 0.7) fails on its csr_array result.
     sc.pp.neighbors(adata, n_neighbors=int(min(settings.n_neighbors, adata.n_obs - 1)), n_pcs=n_pcs,
-                    random_state=settings.seed)
+                    transformer="sklearn", random_state=settings.seed)
     sc.tl.leiden(adata, resolution=settings.leiden_resolution, flavor="igraph", n_iterations=settings.leiden_iterations,
                  directed=False, random_state=settings.seed, key_added="leiden")
     sc.tl.umap(adata, min_dist=settings.umap_min_dist, random_state=settings.seed)
