@@ -5,7 +5,7 @@ NFLINT_VENV ?= .venv-nflint
 BIN = $(VENV)/bin
 OUTDIR ?= results
 
-.PHONY: demo test install nflint bench docs clean
+.PHONY: demo test install nflint bench docs lock clean
 
 $(BIN)/biomarkers: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: install nflint
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# The image's and conda's dependency pins, from pyproject.toml and the installed .venv.
+lock: install
+	$(BIN)/python containers/lock.py
 
 docs: install
 	$(BIN)/biomarkers schemas --markdown > docs/data-dictionary.md

@@ -10,14 +10,12 @@
  * `biomarkers <command>`; `biomarkers run` runs the same steps in-process.
  */
 
-include { validateParameters; paramsSummaryLog } from 'plugin/nf-schema'
 include { SIMULATE                 } from './modules/local/simulate/main'
-include { simulatedParams; simulatedSamplesheetRows; samplesheetRows } from './subworkflows/local/utils_biomarkers/main'
+include { PIPELINE_INITIALISATION; paramsMap; simulatedParams; simulatedSamplesheetRows; samplesheetRows } from './subworkflows/local/utils_biomarkers/main'
 include { BIOMARKERS               } from './workflows/biomarkers'
 
 workflow {
-    validateParameters()
-    log.info(paramsSummaryLog(workflow))
+    PIPELINE_INITIALISATION()
 
     // The run's parameters, as a Map with paths as absolute strings, and the
     // samplesheet rows as [meta, file, index]: from the command line (validated by
@@ -30,7 +28,7 @@ workflow {
         ch_params = SIMULATE.out.trial.map { trial -> simulatedParams(trial, params) }.first()
         ch_rows = ch_params.flatMap { p -> p.input ? simulatedSamplesheetRows(p.input) : [] }
     } else {
-        ch_params = channel.value(params + [:])
+        ch_params = channel.value(paramsMap(params))
         ch_rows = params.input ? channel.fromList(samplesheetRows(params.input)) : channel.empty()
     }
     BIOMARKERS(ch_params, ch_rows)
@@ -38,11 +36,12 @@ workflow {
     // pipeline_info/: the parameters the steps ran with and every task's software versions
     // (Nextflow's own execution report, timeline and trace go there too, nextflow.config).
     ch_params
-        .map { p -> groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(p.sort())) + '\n' }
-        .collectFile(name: 'params.json', storeDir: "${params.outdir}/pipeline_info")
+        .collectFile(name: 'params.json', storeDir: "${params.outdir}/pipeline_info") { p ->
+            groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson((p as Map).sort())) + '\n'
+        }
     ch_versions
         .mix(BIOMARKERS.out.versions)
-        .map { yml -> yml.text }
+        .map { yml -> (yml as Path).text }
         .unique()
-        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true)
+        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true) { text -> text }
 }

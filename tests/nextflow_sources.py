@@ -38,7 +38,7 @@ VALUES = {
     "args": "",
     "n_subjects": "6",
     "seed": "1",
-    "exports": "exports/site01_export.csv exports/site02_export.csv",
+    "exports": "exports/1/site01_export.csv exports/2/site02_export.csv",
     "ledger": "ledger_in/custody.sqlite",
     "subjects": "subjects.csv",
     "milestones": "milestones.csv",
@@ -54,15 +54,15 @@ VALUES = {
     "hotspots": "hotspots.vcf.gz",
     "config": "config.yaml",
     "protocol": "protocol.yaml",
-    "vcf": "NCT07007182-S01-0001-BX01-DNA.vcf.gz",
-    "tumor_bam": "NCT07007182-S01-0001-BX01-DNA.bam",
-    "normal_bam": "NCT07007182-S01-0001-BC01-DNA.bam",
+    "vcf": "vcf/NCT07007182-S01-0001-BX01-DNA.vcf.gz",
+    "tumor_bam": "tumor/NCT07007182-S01-0001-BX01-DNA.bam",
+    "normal_bam": "normal/NCT07007182-S01-0001-BC01-DNA.bam",
     "fasta": "genome.fa",
     "targets": "targets.bed",
     "coding_bed": "coding.bed",
     "sites": "sites.tsv.gz",
     "baseline": "baseline.tsv.gz",
-    "normal_bams": "pon/PON1.bam pon/PON2.bam pon/PON3.bam",
+    "normal_bams": "pon/1/PON1.bam pon/2/PON2.bam pon/3/PON3.bam",
     "parts": "parts/A.tmb.parquet parts/B.tmb.parquet",
     "adsl": "adsl.xpt",
     "adtte": "adtte.xpt",
@@ -98,6 +98,10 @@ def script_defs(script: str) -> dict[str, list[str]]:
     for name, expr in re.findall(r"^\s*def\s+(\w+)\s*=\s*(.+?)\s*$", script, re.M):
         if re.fullmatch(r"task\.ext\.\w+\s*\?:\s*''", expr):
             defs[name] = [""]
+            continue
+        ext_default = re.fullmatch(r"task\.ext\.\w+\s*\?:\s*(\"[^\"]*\"|'[^']*')", expr)
+        if ext_default:  # ext.prefix: the default, as a task without ext settings renders it
+            defs[name] = [ext_default.group(1)[1:-1]]
             continue
         ternary = re.fullmatch(r"(.+?)\s*\?\s*(\"[^\"]*\"|'[^']*')\s*:\s*(\"[^\"]*\"|'[^']*')", expr)
         assert ternary, f"cannot read `def {name} = {expr}`: use `cond ? \"...\" : ''`"
@@ -163,7 +167,7 @@ def published_patterns() -> dict[str, str]:
     found = {}
     for name, block in re.findall(r"withName:\s*'(\w+)'\s*\{(.*?)\n    \}", text, re.S):
         assert "${params.outdir}" in block, f"{name} publishes outside --outdir"
-        assert "mode: 'copy'" in block, f"{name} must publish copies (the work folder is scratch)"
+        assert "mode: params.publish_dir_mode" in block, f"{name} must publish in params.publish_dir_mode"
         found[name] = re.search(r"pattern:\s*'([^']+)'", block).group(1)
     return found
 
@@ -199,8 +203,17 @@ def task_script(process: str, inputs: dict[str, str], block: str = "script") -> 
         if re.fullmatch(r"task\.ext\.\w+\s*\?:\s*''", expr):
             values[name] = ""
             continue
+        ext_default = re.fullmatch(r"task\.ext\.\w+\s*\?:\s*(\"[^\"]*\"|'[^']*')", expr)
+        if ext_default:
+            values[name] = render(ext_default.group(1)[1:-1], values)
+            continue
         cond, yes, no = re.fullmatch(r"(.+?)\s*\?\s*(\"[^\"]*\"|'[^']*')\s*:\s*(\"[^\"]*\"|'[^']*')", expr).groups()
         values[name] = render((yes if values.get(cond.strip()) else no)[1:-1], values)
+    if block != "script":  # a stub's own defs (ext.prefix), rendered the same way
+        for name, expr in re.findall(r"^\s*def\s+(\w+)\s*=\s*(.+?)\s*$", section(body, block), re.M):
+            ext_default = re.fullmatch(r"task\.ext\.\w+\s*\?:\s*(\"[^\"]*\"|'[^']*')", expr)
+            assert ext_default, f"cannot read `def {name} = {expr}` in a stub"
+            values[name] = render(ext_default.group(1)[1:-1], values)
     shell = re.search(r'"""(.*?)"""', section(body, block), re.S).group(1)
     # Nextflow strips the common indentation of a script (heredoc terminators rely on it).
     shell = textwrap.dedent(render(shell.replace("\\$", "\0"), values).replace("\0", "$"))
@@ -230,6 +243,18 @@ def stage(workdir: Path, files: list[Path], under: str = "") -> str:
     names = []
     for f in files:
         target = workdir / under / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(f.resolve())
+        names.append(str(target.relative_to(workdir)))
+    return " ".join(names)
+
+
+def stage_numbered(workdir: Path, files: list[Path], under: str) -> str:
+    """Stage files as ``stageAs: 'under/?/*'`` does: the n-th file in ``under/n/``,
+    so two files of the same name never collide."""
+    names = []
+    for n, f in enumerate(files, start=1):
+        target = workdir / under / str(n) / f.name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(f.resolve())
         names.append(str(target.relative_to(workdir)))

@@ -87,15 +87,42 @@ def test_command_line_rendering_covers_optional_arguments():
 
 @pytest.mark.parametrize("process", sorted(EXPECTED_COMMANDS))
 def test_process_follows_the_module_conventions(process):
-    """nf-core style: tag, a label of conf/base.config, versions.yml, a stub."""
+    """nf-core style: tag, labels of conf/base.config, `when:` from ext.when,
+    versions.yml, a stub, and a meta.yml that lists the process's inputs and outputs."""
+    import yaml
+
     path, body = all_processes()[process]
     labels = set(re.findall(r"withLabel:\s*(\w+)", (ROOT / "conf" / "base.config").read_text()))
     assert re.search(r"^\s*tag\s", body, re.M), f"{path}: no tag"
-    label = re.search(r"^\s*label\s+'(\w+)'", body, re.M)
-    assert label and label.group(1) in labels, f"{path}: label not in conf/base.config"
+    used = re.findall(r"^\s*label\s+'(\w+)'", body, re.M)
+    assert used and set(used) <= labels, f"{path}: labels {used} not all in conf/base.config"
+    assert "process_single" in used, f"{path}: every biomarkers command is single-threaded: one CPU"
+    assert re.search(r"^    when:\n    task\.ext\.when == null \|\| task\.ext\.when$", body, re.M), f"{path}: when:"
     assert 'path "versions.yml", emit: versions' in section(body, "output")
     stub = section(body, "stub")
     assert "versions.yml" in stub and "biomarkers " not in re.sub(r"biomarkers: stub", "", stub), f"{path}: stub"
+
+    meta = yaml.safe_load((path.parent / "meta.yml").read_text())
+    assert meta["name"] == process.lower() == path.parent.name
+    assert meta["tools"][0]["biomarkers"]["command"].startswith("biomarkers " + " ".join(EXPECTED_COMMANDS[process][0]))
+    declared = []
+    for line in section(body, "input").splitlines():
+        line = line.strip()
+        if line.startswith("tuple"):
+            declared.append(re.findall(r"(?:val|path)\((\w+)", line))
+        elif line and not line.startswith("//"):
+            declared.append(re.match(r"(?:path|val)\s+(\w+)", line).group(1))
+    listed = [[next(iter(e)) for e in item] if isinstance(item, list) else next(iter(item)) for item in meta["input"]]
+    assert listed == declared, f"{path.parent}/meta.yml inputs differ from main.nf"
+    emits = re.findall(r"emit: (\w+)", section(body, "output"))
+    assert list(meta["output"]) == emits, f"{path.parent}/meta.yml outputs differ from main.nf"
+
+
+def test_labels_of_base_config_are_used():
+    """Resource labels are the ones the modules use, no more."""
+    labels = set(re.findall(r"withLabel:\s*(\w+)", (ROOT / "conf" / "base.config").read_text()))
+    used = {label for _, body in all_processes().values() for label in re.findall(r"^\s*label\s+'(\w+)'", body, re.M)}
+    assert labels == used
 
 
 # --- parameters: nextflow.config and nextflow_schema.json agree ---------------------
@@ -162,19 +189,55 @@ def test_every_runner_output_is_published():
 
 
 def test_execution_records_go_to_pipeline_info():
+    """Nextflow's own records go to pipeline_info/, one set per run (named by the launch
+    time, never overwritten: a -resume keeps the records of the run it resumes)."""
     text = (ROOT / "nextflow.config").read_text()
     for scope in ("timeline", "report", "trace", "dag"):
         block = re.search(rf"^{scope}\s*\{{(.*?)^\}}", text, re.M | re.S).group(1)
         assert "enabled = true" in block and '"${params.outdir}/pipeline_info/' in block
+        assert "overwrite" not in block
+        assert "${new java.util.Date().format('yyyy-MM-dd_HH-mm-ss')}" in block, f"{scope}: not timestamped"
     main = (ROOT / "main.nf").read_text()
     for name in ("params.json", "software_versions.yml"):
         assert f"name: '{name}', storeDir: \"${{params.outdir}}/pipeline_info\"" in main
 
 
 def test_profiles():
+    """The profiles a user of the field expects are there (others may be added), each
+    doing what its name says; the institutional configs are included offline-safe."""
     text = (ROOT / "nextflow.config").read_text()
-    profiles = re.search(r"^profiles\s*\{(.*?)^\}", text, re.M | re.S).group(1)
-    assert set(re.findall(r"^    (\w+)\s*\{", profiles, re.M)) == {"test", "local", "docker", "singularity", "slurm"}
+    block = re.search(r"^profiles\s*\{(.*?)^\}", text, re.M | re.S).group(1)
+    profiles = dict(re.findall(r"^    (\w+)\s*\{(.*?)^    \}", block, re.M | re.S))
+    expected = {
+        "test": "includeConfig 'conf/test.config'", "test_full": "includeConfig 'conf/test_full.config'",
+        "docker": "docker.enabled = true", "singularity": "singularity.enabled = true",
+        "apptainer": "apptainer.enabled = true", "podman": "podman.enabled = true", "conda": "conda.enabled = true",
+        "mamba": "conda.useMamba = true", "wave": "wave.enabled = true", "slurm": "process.executor = 'slurm'",
+        "awsbatch": "process.executor = 'awsbatch'", "googlebatch": "process.executor = 'google-batch'",
+        "azurebatch": "process.executor = 'azurebatch'", "debug": "cleanup = false",
+    }
+    for name, setting in expected.items():
+        assert name in profiles, f"no {name} profile"
+        assert setting in profiles[name], f"profile {name} does not set {setting}"
+    # A container engine's profile turns the others off (one engine per run).
+    engines = ["docker", "singularity", "apptainer", "podman", "conda"]
+    for name in engines:
+        for other in engines:
+            if other != name:
+                assert f"{other}.enabled = false" in profiles[name], f"profile {name} leaves {other} on"
+    # Cloud settings are parameters (declared in the schema), not hard-coded.
+    assert "process.queue = params.awsbatch_queue" in profiles["awsbatch"]
+    assert "aws.region = params.awsbatch_region" in profiles["awsbatch"]
+    assert "workDir = params.awsbatch_work_dir" in profiles["awsbatch"]
+    assert {"awsbatch_queue", "awsbatch_region", "awsbatch_work_dir", "slurm_queue"} <= set(schema_params())
+    full = config_params(ROOT / "conf" / "test_full.config")
+    assert full["simulate"] is True and full["simulate_subjects"] == 540
+    # nf-core/configs: included after the profiles, skipped offline (NXF_OFFLINE) or
+    # when the base is empty, so an unreachable URL never breaks a run.
+    include = re.search(r"^includeConfig (.*nfcore_custom\.config.*)$", text, re.M)
+    assert include and text.index(include.group(0)) > text.index("profiles {")
+    assert "!System.getenv('NXF_OFFLINE') && params.custom_config_base ?" in include.group(1)
+    assert include.group(1).endswith(": '/dev/null'")
     assert re.search(r"id 'nf-schema@\d+\.\d+\.\d+'", text), "the nf-schema plugin must be pinned"
 
 
@@ -187,22 +250,57 @@ def _load_lint_module():
     return module
 
 
-def test_only_the_named_plugin_diagnostic_is_allowed(tmp_path):
+def test_false_diagnostics_are_named_and_narrow(tmp_path):
+    """The one list of silenced diagnostics: each entry has a reason, matches its own
+    message shape in its own files, and nothing else."""
     lint = _load_lint_module()
-    nf = tmp_path / "main.nf"
-    nf.write_text("include { validateParameters } from 'plugin/nf-schema'\n"
-                  "include { fromQuery } from 'plugin/nf-sqldb'\n"
-                  "workflow {\n}\n")
+    assert lint.FALSE_DIAGNOSTICS, "the list exists"
+    for pattern, files, reason in lint.FALSE_DIAGNOSTICS:
+        assert pattern.startswith("^") and pattern.endswith("$"), f"{pattern}: match whole messages"
+        assert len(reason) > 60, f"{pattern}: say why it is false"
+        assert "*" not in files and (ROOT / files).is_file(), f"{files}: one named file"
 
-    def diag(message, line):
-        return {"message": message, "range": {"start": {"line": line}}, "severity": 1}
+    def diag(message):
+        return {"message": message, "range": {"start": {"line": 0}}, "severity": 2}
 
-    message = "Plugin 'nf-schema' does not exist or is not specified in the configuration file"
-    assert lint.is_allowed(diag(message, 0), nf)
-    assert not lint.is_allowed(diag(message, 2), nf), "only on the include line"
-    assert not lint.is_allowed(diag(message.replace("nf-schema", "nf-sqldb"), 1), nf), "only nf-schema"
-    assert not lint.is_allowed(diag("Included name 'validateParameters' is not defined in plugin 'nf-schema'", 0), nf)
-    assert not lint.is_allowed(diag(message + " (and something else)", 0), nf)
+    closure = "Config option 'process.cpus' with type Integer cannot be assigned to value with type Closure"
+    assert lint.false_reason(diag(closure), "conf/base.config")
+    assert not lint.false_reason(diag(closure), "nextflow.config"), "only in its file"
+    assert not lint.false_reason(diag("Unrecognized config option 'process.cpuz'"), "conf/base.config")
+    assert not lint.false_reason(diag(closure.replace("Closure", "String")), "conf/base.config")
+    slurper = "Unrecognized method `parseText` for type groovy.json.JsonSlurper"
+    assert lint.false_reason(diag(slurper), "subworkflows/local/utils_biomarkers/main.nf")
+    assert not lint.false_reason(diag(slurper.replace("parseText", "parse")), "subworkflows/local/utils_biomarkers/main.nf")
+
+
+def test_plugin_descriptions_are_served_on_loopback():
+    """The lint's registry answers the language server's request for the pinned
+    nf-schema with its description, and 404 for anything else."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    lint = _load_lint_module()
+    pinned = re.search(r"id 'nf-schema@([\d.]+)'", (ROOT / "nextflow.config").read_text()).group(1)
+    registry = lint.PluginRegistry(lint.PLUGIN_SPECS)
+    try:
+        assert registry.url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{registry.url}v1/plugins/nf-schema/{pinned}", timeout=10) as response:
+            release = json.loads(response.read())["pluginRelease"]
+        spec = json.loads(release["spec"])
+        functions = {d["spec"]["name"] for d in spec["definitions"] if d["type"] == "Function"}
+        assert {"validateParameters", "paramsSummaryLog", "samplesheetToList"} <= functions
+        scopes = {d["spec"]["name"] for d in spec["definitions"] if d["type"] == "ConfigScope"}
+        assert scopes == {"validation"}
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{registry.url}v1/plugins/nf-sqldb/0.5.0", timeout=10)
+        assert registry.missing == ["/api/v1/plugins/nf-sqldb/0.5.0"]
+    finally:
+        registry.close()
+    # Every function the pipeline includes from the plugin is described.
+    code = "\n".join(p.read_text() for p in ROOT.rglob("*.nf") if ".venv" not in p.parts)
+    for names in re.findall(r"include\s*\{([^}]*)\}\s*from\s*'plugin/nf-schema'", code):
+        assert {n.strip() for n in names.split(";")} <= functions
 
 
 def _lint_command() -> list[str]:
@@ -231,65 +329,99 @@ def _run_lint(root: Path) -> subprocess.CompletedProcess:
 def test_language_server_finds_no_error():
     result = _run_lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+    summary = re.search(r"nextflow_lint: (\d+) files, 0 failure\(s\), \d+ named false warning\(s\); "
+                        r"type checking on; plugins described offline: nf-schema@", result.stderr)
+    assert summary, result.stderr
     # It did analyse the pipeline: every file was reported on.
-    assert re.search(r"nextflow_lint: (\d+) files, 0 error\(s\)", result.stderr)
-    n_files = int(re.search(r"nextflow_lint: (\d+) files", result.stderr).group(1))
-    assert n_files >= 2 + len(MODULES)
+    assert int(summary.group(1)) >= 2 + len(MODULES)
+    # The named false diagnostics are all still needed (a stale entry would hide nothing
+    # today and something else tomorrow).
+    lint = _load_lint_module()
+    for pattern, files, _reason in lint.FALSE_DIAGNOSTICS:
+        assert re.search(rf"^{re.escape(files)}:\d+: false (error|warning): ", result.stdout, re.M), f"unused: {pattern}"
 
 
-@pytest.mark.tools
-def test_language_server_catches_errors(tmp_path):
-    """A broken copy: an undefined process, a config syntax error and an unknown
-    plugin must each be reported, and fail the check."""
-    _lint_command()
-    copy = tmp_path / "pipeline"
+def _pipeline_copy(tmp_path: Path, name: str) -> Path:
+    copy = tmp_path / name
     for rel in ["main.nf", "nextflow.config", "assets/nextflow_schema.json", "assets/schema_input.json"]:
         (copy / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, copy / rel)
     (copy / "nextflow_schema.json").symlink_to("assets/nextflow_schema.json")
-    for folder in ["conf", "modules", "subworkflows", "workflows"]:
-        shutil.copytree(ROOT / folder, copy / folder)
-    workflow = copy / "workflows" / "biomarkers.nf"
-    text = workflow.read_text()
-    assert "TUMOUR_INPUTS(rows)" in text
-    workflow.write_text(text.replace("TUMOUR_INPUTS(rows)", "TUMOR_INPUTS(rows)"))
-    base = copy / "conf" / "base.config"
-    base.write_text(base.read_text().replace("maxRetries = 2", "maxRetries = "))
-    utils = copy / "subworkflows" / "local" / "utils_biomarkers" / "main.nf"
-    utils.write_text("include { fromQuery } from 'plugin/nf-sqldb'\n" + utils.read_text())
-
-    result = _run_lint(copy)
-    assert result.returncode == 1, result.stdout + result.stderr
-    out = result.stdout
-    assert re.search(r"^workflows/biomarkers\.nf:\d+: error: .*TUMOR_INPUTS", out, re.M), out
-    assert re.search(r"^conf/base\.config:\d+: error:", out, re.M), out
-    assert re.search(r"^subworkflows/local/utils_biomarkers/main\.nf:1: error: Plugin 'nf-sqldb'", out, re.M), out
+    for folder in ["conf", "modules", "subworkflows", "workflows", "containers"]:
+        shutil.copytree(ROOT / folder, copy / folder, symlinks=True)
+    return copy
 
 
-# --- containers -------------------------------------------------------------------
+def _inject(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path}: {old!r} not found"
+    path.write_text(text.replace(old, new, 1))
 
-def test_container_recipes_install_this_package():
-    """The image tag follows the package version, and the recipes copy only files
-    that exist and install the package as a wheel (carrying assets/)."""
-    import tomllib
 
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    config = (ROOT / "nextflow.config").read_text()
-    assert f"process.container = 'biomarkers:{version}'" in config
-    assert re.search(rf"^\s*version = '{re.escape(version)}'", config, re.M), "manifest.version"
-    dockerfile = (ROOT / "containers" / "Dockerfile").read_text()
-    assert f"-t biomarkers:{version} ." in dockerfile
-    for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.M):
-        for source in sources.split():
-            assert (ROOT / source).exists(), f"Dockerfile copies a missing {source}"
-    assert "pip wheel" in dockerfile and "pip install --no-cache-dir /wheels/*.whl" in dockerfile
-    definition = (ROOT / "containers" / "Singularity.def").read_text()
-    files = re.search(r"^%files\n(.*?)\n\n", definition, re.M | re.S).group(1)
-    for line in files.splitlines():
-        assert (ROOT / line.split()[0]).exists(), f"Singularity.def copies a missing {line.split()[0]}"
-    assert "pip wheel" in definition
-    assert f'"${{projectDir}}/containers/biomarkers.sif"' in config
+@pytest.mark.tools
+def test_language_server_catches_errors(tmp_path):
+    """Broken copies: each class of mistake is injected into a copy of the pipeline and
+    must be reported, on its file, failing the check. Two copies, because an error in a
+    file's includes stops the server from type-checking that file: the name faults go in
+    one, the type faults in the other."""
+    _lint_command()
+    names = _pipeline_copy(tmp_path, "names")
+    # An undefined process
+    _inject(names / "workflows" / "biomarkers.nf", "TUMOUR_INPUTS(rows)", "TUMOR_INPUTS(rows)")
+    # A config syntax error
+    _inject(names / "conf" / "base.config", "maxRetries = 2", "maxRetries = ")
+    # An unknown plugin
+    inputs = names / "subworkflows" / "local" / "inputs" / "main.nf"
+    inputs.write_text("include { fromQuery } from 'plugin/nf-sqldb'\n" + inputs.read_text())
+    utils = names / "subworkflows" / "local" / "utils_biomarkers" / "main.nf"
+    # A misspelt nf-schema function (consistently: included and called under the wrong name)
+    utils_text = utils.read_text()
+    assert utils_text.count("validateParameters") == 2
+    utils.write_text(utils_text.replace("validateParameters", "validateParameter"))
+    # A plugin included in the entry script, where the server would not check it
+    _inject(names / "main.nf", "include { SIMULATE", "include { paramsHelp } from 'plugin/nf-schema'\ninclude { SIMULATE")
+    # An unknown config option, and a misspelt option of the plugin's own scope
+    _inject(names / "conf" / "test.config", "resourceLimits = ", "resourceLimit = ")
+    _inject(names / "nextflow.config", "        enabled = true\n        command =", "        enable = true\n        command =")
 
+    types = _pipeline_copy(tmp_path, "types")
+    # A process called with the wrong number of inputs
+    _inject(types / "subworkflows" / "local" / "tmb" / "main.nf", "TMB_COLLECT(ch_parts, ", "TMB_COLLECT(")
+    # An output name that the process does not declare
+    _inject(types / "subworkflows" / "local" / "msi" / "main.nf", "tables = MSI_MERGE.out.tables", "tables = MSI_MERGE.out.table")
+    # An output name that the workflow does not emit
+    _inject(types / "main.nf", ".mix(BIOMARKERS.out.versions)", ".mix(BIOMARKERS.out.version)")
+    # A config value of the wrong type
+    _inject(types / "nextflow.config", "executor.queueSize = 50", "executor.queueSize = 'fifty'")
+
+    found = {}
+    for copy in (names, types):
+        result = _run_lint(copy)
+        assert result.returncode == 1, result.stdout + result.stderr
+        found[copy.name] = result.stdout
+    expected = {
+        "names": [
+            r"^workflows/biomarkers\.nf:\d+: error: .*TUMOR_INPUTS",
+            r"^conf/base\.config:\d+: error:",
+            r"^subworkflows/local/inputs/main\.nf:1: error: Plugin 'nf-sqldb'",
+            r"^subworkflows/local/utils_biomarkers/main\.nf:\d+: error: Included name 'validateParameter' is not defined in plugin 'nf-schema'",
+            r"^main\.nf:\d+: error: include plugin functions in a subworkflow, not in main\.nf",
+            r"^conf/test\.config:\d+: warning: Unrecognized config option 'process\.resourceLimit'",
+            r"^nextflow\.config:\d+: warning: Unrecognized config option 'validation\.help\.enable'",
+        ],
+        "types": [
+            r"^subworkflows/local/tmb/main\.nf:\d+: error: Process `TMB_COLLECT` expects 2 argument\(s\) but received 1",
+            r"^subworkflows/local/msi/main\.nf:\d+: error: Unrecognized output `table` for process `MSI_MERGE`",
+            r"^main\.nf:\d+: error: Unrecognized output `version` for workflow `BIOMARKERS`",
+            r"^nextflow\.config:\d+: warning: Config option 'executor\.queueSize' with type Integer cannot be assigned",
+        ],
+    }
+    for copy, patterns in expected.items():
+        for pattern in patterns:
+            assert re.search(pattern, found[copy], re.M), f"{copy}: {pattern} not reported:\n{found[copy]}"
+
+
+# --- wiring ------------------------------------------------------------------------
 
 def test_every_process_is_included_and_called():
     """Each module's process is wired into the pipeline: included and invoked once."""

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from nextflow_sources import EXPECTED_COMMANDS, VALUES, publish, run_task, schema_params, stage, task_script
+from nextflow_sources import (EXPECTED_COMMANDS, VALUES, publish, run_task, schema_params, stage, stage_numbered,
+                              task_script)
 
 
 @pytest.mark.parametrize("process", sorted(EXPECTED_COMMANDS))
@@ -97,8 +98,8 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     run_params.update({
         "input": str(sheet), "seed": params.get("seed", 1), "data_cutoff": params["data_cutoff"],
         "custody_exports": str(simulated_trial / params["custody_exports"]),
-        # The runner appends to --ledger in place: keep the shared trial untouched.
-        "ledger": str(tmp_path / "ledger.sqlite"),
+        # No --ledger: the runner imports into custody/ledger.sqlite, which the CUSTODY
+        # task publishes too (the shared trial stays untouched).
         # Two normals of the panel keep the baseline quick; the glob is the runner's --pon.
         "pon": str(simulated_trial / params["pon"]).replace("*", "[12]"),
     })
@@ -125,7 +126,7 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     # CUSTODY: the exports imported into a new ledger, checked with the samplesheet as metadata
     t = task_dir("custody")
     run_task("CUSTODY", {
-        "exports": stage(t, sorted(Path(p) for p in glob.glob(run_params["custody_exports"])), "exports"),
+        "exports": stage_numbered(t, sorted(Path(p) for p in glob.glob(run_params["custody_exports"])), "exports"),
         "ledger": "",
         "subjects": stage(t, [Path(run_params["subjects"])]),
         "milestones": stage(t, [Path(run_params["milestones"])]),
@@ -141,9 +142,9 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
         normal = normal_of[tumour["normal_specimen"]] if tumour is paired else None
         t = task_dir(f"tmb_{tumour['specimen']}")
         run_task("TMB", {
-            "vcf": stage(t, files_of(vcf_of[tumour["specimen"]])).split()[0],
-            "tumor_bam": stage(t, files_of(tumour)).split()[0],
-            "normal_bam": stage(t, files_of(normal)).split()[0] if normal else "",
+            "vcf": stage(t, files_of(vcf_of[tumour["specimen"]]), "vcf").split()[0],
+            "tumor_bam": stage(t, files_of(tumour), "tumor").split()[0],
+            "normal_bam": stage(t, files_of(normal), "normal").split()[0] if normal else "",
             "fasta": stage(t, fasta_files).split()[0],
             "targets": stage(t, [Path(run_params["targets"])]),
             "coding_bed": stage(t, [Path(run_params["coding_bed"])]),
@@ -165,9 +166,11 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     sites = t / "genomics" / "msi" / "sites.tsv.gz"
     pon = sorted(Path(p) for p in glob.glob(run_params["pon"]))
     t = task_dir("msi_baseline")
-    stage(t, [Path(f"{p}.bai") for p in pon if Path(f"{p}.bai").exists()], "pon")
+    pon_indices = [Path(f"{p}.bai") for p in pon]
+    assert all(i.exists() for i in pon_indices)
+    stage_numbered(t, pon_indices, "pon")
     run_task("MSI_BASELINE", {"sites": stage(t, [sites], "sites"), "fasta": stage(t, fasta_files).split()[0],
-                              "normal_bams": stage(t, pon, "pon"), "config": ""}, t)
+                              "normal_bams": stage_numbered(t, pon, "pon"), "config": ""}, t)
     publish("MSI_BASELINE", t, nf_out)
     baseline = t / "genomics" / "msi" / "baseline.tsv.gz"
     msi_parts = []
@@ -176,8 +179,8 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
         t = task_dir(f"msi_{tumour['specimen']}")
         run_task("MSI", {
             "sites": stage(t, [sites], "sites"),
-            "tumor_bam": stage(t, files_of(tumour)).split()[0],
-            "normal_bam": stage(t, files_of(normal)).split()[0] if normal else "",
+            "tumor_bam": stage(t, files_of(tumour), "tumor").split()[0],
+            "normal_bam": stage(t, files_of(normal), "normal").split()[0] if normal else "",
             "baseline": "" if normal else stage(t, [baseline], "baseline"),
             "fasta": stage(t, fasta_files).split()[0], "config": "",
             "meta.subject": tumour["subject"], "meta.id": tumour["specimen"], "meta.timepoint": tumour["timepoint"],

@@ -15,7 +15,7 @@ include { REPORT         } from '../modules/local/report/main'
 include { TUMOUR_INPUTS  } from '../subworkflows/local/inputs/main'
 include { GENOMICS_TMB   } from '../subworkflows/local/tmb/main'
 include { GENOMICS_MSI   } from '../subworkflows/local/msi/main'
-include { optionalFile } from '../subworkflows/local/utils_biomarkers/main'
+include { optionalFile; sortedFiles } from '../subworkflows/local/utils_biomarkers/main'
 
 workflow BIOMARKERS {
     take:
@@ -35,7 +35,7 @@ workflow BIOMARKERS {
             p
         }
     CUSTODY(
-        ch_custody.map { p -> p.custody_exports ? files(p.custody_exports) : [] },
+        ch_custody.map { p -> sortedFiles(p.custody_exports) },
         ch_custody.map { p -> p.ledger && file(p.ledger).exists() ? file(p.ledger) : [] },
         ch_custody.map { p -> file(p.subjects) },
         ch_custody.map { p -> file(p.milestones) },
@@ -51,8 +51,9 @@ workflow BIOMARKERS {
     GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, run_params.filter { p -> p.fasta }.first())
     ch_versions = ch_versions.mix(GENOMICS_TMB.out.versions, GENOMICS_MSI.out.versions)
 
-    ch_custody_tables = CUSTODY.out.tables.collect().ifEmpty([])
-    ch_genomics_tables = GENOMICS_TMB.out.tables.mix(GENOMICS_MSI.out.tables).collect().ifEmpty([])
+    ch_custody_tables = CUSTODY.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
+    // Sorted: the order two steps finish in must not change a task's inputs (-resume).
+    ch_genomics_tables = GENOMICS_TMB.out.tables.mix(GENOMICS_MSI.out.tables).collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
 
     // Outcomes: biomarker tables joined to the ADaM data sets
     ch_adam = run_params.filter { p -> p.adsl && p.adtte && p.adrs }
@@ -67,7 +68,7 @@ workflow BIOMARKERS {
     ch_versions = ch_versions.mix(ANALYSIS.out.versions)
 
     // The report, always last, of whatever tables exist
-    REPORT(ch_custody_tables, ch_genomics_tables, ANALYSIS.out.tables.collect().ifEmpty([]))
+    REPORT(ch_custody_tables, ch_genomics_tables, ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]))
     ch_versions = ch_versions.mix(REPORT.out.versions)
 
     emit:

@@ -3,7 +3,10 @@
 // The tables of the earlier steps are staged in the layout `biomarkers run` writes.
 process ANALYSIS {
     tag "analysis"
-    label 'process_low'
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
     path custody_tables, stageAs: 'custody/*'
@@ -16,6 +19,9 @@ process ANALYSIS {
     output:
     path "analysis/*", emit: tables
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''

@@ -3,13 +3,17 @@
 // check every specimen against the protocol: custody/*.parquet and two plots.
 // The ledger given as input is copied, never written in place (a task must not
 // modify its inputs): the trial's master ledger is appended to by its owners with
-// `biomarkers custody import`. The task's copy is emitted, not published.
+// `biomarkers custody import`. The task's copy, with the imported events, is published
+// as custody/ledger.sqlite (where biomarkers run writes it when --ledger is not given).
 process CUSTODY {
     tag "custody"
-    label 'process_low'
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
-    path exports, stageAs: 'exports/*'
+    path exports, stageAs: 'exports/?/*'
     path ledger, stageAs: 'ledger_in/*'
     path subjects
     path milestones
@@ -19,8 +23,11 @@ process CUSTODY {
 
     output:
     path "custody/*", emit: tables
-    path "custody.sqlite", emit: ledger
+    path "custody/ledger.sqlite", emit: ledger
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
@@ -30,15 +37,16 @@ process CUSTODY {
     def cutoff_opt = data_cutoff ? "--data-cutoff ${data_cutoff}" : ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     """
+    mkdir -p custody
     if [ -n "${has_ledger}" ]; then
-        cp -L ${ledger} custody.sqlite
-        chmod u+w custody.sqlite
+        cp -L ${ledger} custody/ledger.sqlite
+        chmod u+w custody/ledger.sqlite
     fi
     if [ -n "${has_exports}" ]; then
-        biomarkers custody import --ledger custody.sqlite --subjects ${subjects} ${protocol_opt} ${exports}
+        biomarkers custody import --ledger custody/ledger.sqlite --subjects ${subjects} ${protocol_opt} ${exports}
     fi
-    biomarkers custody verify --ledger custody.sqlite
-    biomarkers custody check ${args} --ledger custody.sqlite --subjects ${subjects} --milestones ${milestones} ${samplesheet_opt} ${cutoff_opt} ${protocol_opt} --outdir .
+    biomarkers custody verify --ledger custody/ledger.sqlite
+    biomarkers custody check ${args} --ledger custody/ledger.sqlite --subjects ${subjects} --milestones ${milestones} ${samplesheet_opt} ${cutoff_opt} ${protocol_opt} --outdir .
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -49,7 +57,7 @@ process CUSTODY {
     stub:
     """
     mkdir -p custody
-    touch custody.sqlite custody/specimens.parquet custody/events.parquet custody/lineage.parquet custody/issues.parquet custody/completeness.parquet custody/completeness.png custody/issues_by_rule.png
+    touch custody/ledger.sqlite custody/specimens.parquet custody/events.parquet custody/lineage.parquet custody/issues.parquet custody/completeness.parquet custody/completeness.png custody/issues_by_rule.png
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -1,27 +1,40 @@
 // MSI of one tumour specimen: paired against its normal BAM when the samplesheet
 // has it, otherwise tumour-only against the panel-of-normals baseline.
-// Writes <specimen>.msi.parquet and <specimen>.msi_sites.parquet.
+// Writes <prefix>.msi.parquet and <prefix>.msi_sites.parquet (prefix: ext.prefix, by
+// default the specimen ID).
 process MSI {
     tag "${meta.id}"
-    label 'process_medium'
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
-    tuple val(meta), path(tumor_bam), path(tumor_index), path(normal_bam), path(normal_index), path(baseline, stageAs: 'baseline/*')
+    // Each specimen's files in a folder of their own: a tumour and its normal may share a file name.
+    tuple val(meta), path(tumor_bam, stageAs: 'tumor/*'), path(tumor_index, stageAs: 'tumor/*'), path(normal_bam, stageAs: 'normal/*'), path(normal_index, stageAs: 'normal/*'), path(baseline, stageAs: 'baseline/*')
     path sites, stageAs: 'sites/*'
     tuple path(fasta), path(fasta_index)
     path config
 
     output:
-    tuple val(meta), path("${meta.id}.msi.parquet"), path("${meta.id}.msi_sites.parquet"), emit: parts
+    tuple val(meta), path("*.msi.parquet"), path("*.msi_sites.parquet"), emit: parts
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
+    def prefix = task.ext.prefix ?: "${meta.id}"
     def mode_opt = normal_bam ? "--normal-bam ${normal_bam}" : "--baseline ${baseline}"
     def normal_specimen_opt = normal_bam ? "--normal-specimen ${meta.normal_specimen}" : ''
     def config_opt = config ? "--config ${config}" : ''
     """
     biomarkers msi call ${args} --sites ${sites} --tumor-bam ${tumor_bam} ${mode_opt} --fasta ${fasta} ${config_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} ${normal_specimen_opt} --outdir .
+    if [ "${prefix}" != "${meta.id}" ]; then
+        mv ${meta.id}.msi.parquet ${prefix}.msi.parquet
+        mv ${meta.id}.msi_sites.parquet ${prefix}.msi_sites.parquet
+    fi
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -30,8 +43,9 @@ process MSI {
     """
 
     stub:
+    def prefix = task.ext.prefix ?: "${meta.id}"
     """
-    touch ${meta.id}.msi.parquet ${meta.id}.msi_sites.parquet
+    touch ${prefix}.msi.parquet ${prefix}.msi_sites.parquet
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

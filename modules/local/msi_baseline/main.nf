@@ -3,18 +3,26 @@
 // and no baseline was given (--msi_baseline). Published to genomics/msi/baseline.tsv.gz.
 process MSI_BASELINE {
     tag "panel of normals"
-    label 'process_medium'
+    label 'process_single'
+    label 'process_long'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
     path sites, stageAs: 'sites/*'
     tuple path(fasta), path(fasta_index)
-    path normal_bams, stageAs: 'pon/*'
-    path normal_indices, stageAs: 'pon/*'
+    // One folder per normal (the same index for a BAM and its index): no two collide.
+    path normal_bams, stageAs: 'pon/?/*'
+    path normal_indices, stageAs: 'pon/?/*'
     path config
 
     output:
     path "genomics/msi/baseline.tsv.gz", emit: baseline
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''

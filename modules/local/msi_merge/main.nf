@@ -2,6 +2,10 @@
 process MSI_MERGE {
     tag "all specimens"
     label 'process_single'
+    label 'process_high_memory'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
     path parts, stageAs: 'parts/*'
@@ -9,6 +13,9 @@ process MSI_MERGE {
     output:
     path "genomics/*", emit: tables
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''

@@ -2,7 +2,10 @@
 // Published to genomics/msi/sites.tsv.gz, where biomarkers run keeps it.
 process MSI_SCAN {
     tag "${fasta.name}"
-    label 'process_low'
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
     tuple path(fasta), path(fasta_index)
@@ -12,6 +15,9 @@ process MSI_SCAN {
     output:
     path "genomics/msi/sites.tsv.gz", emit: sites
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''

@@ -3,6 +3,9 @@ process REPORT {
     tag "report"
     label 'process_single'
 
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
+
     input:
     path custody_tables, stageAs: 'custody/*'
     path genomics_tables, stageAs: 'genomics/*'
@@ -11,6 +14,9 @@ process REPORT {
     output:
     path "report/index.html", emit: html
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''

@@ -2,7 +2,11 @@
 // The test profile starts here, so it needs no data.
 process SIMULATE {
     tag "${n_subjects} subjects, seed ${seed}"
-    label 'process_low'
+    label 'process_single'
+    label 'process_long'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
     val n_subjects
@@ -11,6 +15,9 @@ process SIMULATE {
     output:
     path "simulated_trial", emit: trial
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''

@@ -1,13 +1,18 @@
 // Tumour mutational burden of one tumour specimen (one somatic VCF): counted variants
 // through the filter funnel over the callable territory measured from the tumour
 // BAM/CRAM (and the normal's, when paired); without a BAM, over the merged targets
-// or the given size. Writes <specimen>.tmb.parquet and <specimen>.tmb_variants.parquet.
+// or the given size. Writes <prefix>.tmb.parquet and <prefix>.tmb_variants.parquet
+// (prefix: ext.prefix, by default the specimen ID).
 process TMB {
     tag "${meta.id}"
-    label 'process_medium'
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
-    tuple val(meta), path(vcf), path(vcf_index), path(tumor_bam), path(tumor_index), path(normal_bam), path(normal_index)
+    // Each specimen's files in a folder of their own: a tumour and its normal may share a file name.
+    tuple val(meta), path(vcf, stageAs: 'vcf/*'), path(vcf_index, stageAs: 'vcf/*'), path(tumor_bam, stageAs: 'tumor/*'), path(tumor_index, stageAs: 'tumor/*'), path(normal_bam, stageAs: 'normal/*'), path(normal_index, stageAs: 'normal/*')
     tuple path(fasta), path(fasta_index)
     path targets
     path coding_bed
@@ -16,11 +21,15 @@ process TMB {
     val tumor_only
 
     output:
-    tuple val(meta), path("${meta.id}.tmb.parquet"), path("${meta.id}.tmb_variants.parquet"), emit: parts
+    tuple val(meta), path("*.tmb.parquet"), path("*.tmb_variants.parquet"), emit: parts
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
+    def prefix = task.ext.prefix ?: "${meta.id}"
     def tumor_bam_opt = tumor_bam ? "--tumor-bam ${tumor_bam}" : ''
     def normal_opt = normal_bam ? "--normal-bam ${normal_bam}" : ''
     def tumor_sample_opt = meta.sample_name ? "--tumor-sample ${meta.sample_name}" : ''
@@ -32,6 +41,10 @@ process TMB {
     def tumor_only_opt = tumor_only ? '--tumor-only' : ''
     """
     biomarkers tmb count ${args} --vcf ${vcf} ${tumor_bam_opt} ${normal_opt} ${tumor_sample_opt} ${fasta_opt} --targets ${targets} ${coding_opt} ${config_opt} ${hotspots_opt} ${callable_opt} ${tumor_only_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} --outdir .
+    if [ "${prefix}" != "${meta.id}" ]; then
+        mv ${meta.id}.tmb.parquet ${prefix}.tmb.parquet
+        mv ${meta.id}.tmb_variants.parquet ${prefix}.tmb_variants.parquet
+    fi
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -40,8 +53,9 @@ process TMB {
     """
 
     stub:
+    def prefix = task.ext.prefix ?: "${meta.id}"
     """
-    touch ${meta.id}.tmb.parquet ${meta.id}.tmb_variants.parquet
+    touch ${prefix}.tmb.parquet ${prefix}.tmb_variants.parquet
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -3,6 +3,10 @@
 process TMB_COLLECT {
     tag "all specimens"
     label 'process_single'
+    label 'process_high_memory'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
 
     input:
     path parts, stageAs: 'parts/*'
@@ -11,6 +15,9 @@ process TMB_COLLECT {
     output:
     path "genomics/*", emit: tables
     path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''

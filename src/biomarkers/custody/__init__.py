@@ -8,7 +8,8 @@ Public API (plain functions; I/O at the edges):
 * :func:`run_custody_step` - the pipeline step (import, verify, check, write outputs)
 """
 
-from ._check import CustodyResult, check_custody, effective_events, load_rules
+from ._check import CustodyResult, check_custody, load_rules
+from ._effective import effective_events
 from ._events import ImportSummary, export_columns, import_exports, parse_export, record_event
 from ._ledger import LedgerReport, append_events, read_ledger, verify_ledger
 from ._sprec import sprec_code

@@ -1,5 +1,5 @@
 // Microsatellite instability, as biomarkers run does it: the site table given
-// (--msi_sites) or MSI_SCAN once; for tumours without a normal in the samplesheet,
+// (--msi_sites) or MSI_SCAN once when there is a tumour; for tumours without a normal in the samplesheet,
 // the baseline given (--msi_baseline) or MSI_BASELINE once from the panel of
 // normals (--pon); one MSI task per tumour specimen, paired when its normal BAM
 // exists; MSI_MERGE into genomics/msi.parquet, genomics/msi_sites.parquet and plots.
@@ -21,7 +21,12 @@ workflow GENOMICS_MSI {
     ch_fasta = run_params.map { p -> fastaWithIndex(p.fasta) }.first()
     ch_config = run_params.map { p -> optionalFile(p.msi_config) }.first()
 
-    ch_scan = run_params.filter { p -> !p.msi_sites }
+    // The parameters, once, if there is a tumour: no tumour, no scan (as biomarkers run).
+    ch_has_tumours = tumours
+        .first()
+        .combine(run_params)
+        .map { row -> row[-1] }
+    ch_scan = ch_has_tumours.filter { p -> !p.msi_sites }
     MSI_SCAN(
         ch_scan.map { p -> fastaWithIndex(p.fasta) },
         ch_scan.map { p -> optionalFile(p.targets) },

@@ -2,21 +2,36 @@
 // (validated by nf-schema) or, with --simulate, the simulated trial's params.yaml
 // (the file `biomarkers run --params-file` reads), with the same rule for relative
 // paths as biomarkers run: they resolve against the folder of the file naming them.
+// Written for the language server's static type checker: Maps are typed where they
+// are read, heterogeneous lists are tuples, and "no file" is an empty list.
 
-include { samplesheetToList } from 'plugin/nf-schema'
+include { validateParameters; paramsSummaryLog; samplesheetToList } from 'plugin/nf-schema'
+
+// nf-schema checks the parameters against nextflow_schema.json (and prints --help);
+// the summary shows what differs from the defaults. The plugin's functions are
+// included here, not in main.nf: the language server does not report a wrong plugin
+// include in the entry script (.ci/nextflow_lint.py refuses one there).
+workflow PIPELINE_INITIALISATION {
+    main:
+    validateParameters()
+    log.info(paramsSummaryLog(workflow))
+}
+
+// The run's parameters as a plain Map (a copy: the pipeline never writes params).
+def paramsMap(run_params) {
+    return [:] + run_params
+}
 
 // Parameters whose schema format is a path (nextflow_schema.json is the one list).
 def pathParams() {
     def schema = new groovy.json.JsonSlurper().parseText(file("${projectDir}/nextflow_schema.json").text) as Map
-    def names = []
-    schema['$defs'].each { _group, spec ->
-        spec.properties.each { name, prop ->
-            if (prop.format in ['file-path', 'directory-path', 'path', 'file-path-pattern']) {
-                names << name
-            }
+    def groups = (schema['$defs'] as Map).values()
+    return groups.collectMany { group ->
+        def properties = (group as Map)['properties'] as Map
+        properties.keySet().collect { name -> name as String }.findAll { name ->
+            ((properties[name] as Map)['format'] as String) in ['file-path', 'directory-path', 'path', 'file-path-pattern']
         }
-    }
-    return names
+    }.toList()
 }
 
 // The command line's parameters over the simulated trial's params.yaml, its
@@ -24,11 +39,17 @@ def pathParams() {
 def simulatedParams(trial, defaults) {
     def loaded = (new org.yaml.snakeyaml.Yaml().load(trial.resolve('params.yaml').text) ?: [:]) as Map
     def paths = pathParams()
-    def merged = defaults + [:]
-    loaded.each { name, value ->
-        merged[name] = (name in paths && value) ? trial.resolve(value.toString()).toString() : value
+    return loaded.keySet().collect { name -> name as String }.inject(paramsMap(defaults)) { merged, name ->
+        merged + [(name): resolvedValue(loaded[name], name in paths, trial)]
     }
-    return merged
+}
+
+// A params file's value: a relative path resolved against the file's folder.
+def resolvedValue(value, is_path, folder) {
+    if (is_path && value) {
+        return "${folder.resolve("${value}")}"
+    }
+    return value
 }
 
 // Samplesheet rows as [meta, file, index], meta keyed as nf-schema keys them
@@ -43,40 +64,62 @@ def simulatedSamplesheetRows(samplesheet) {
     if (!sheet.exists()) {
         return []
     }
-    def folder = sheet.parent
-    return sheet.splitCsv(header: true).collect { row ->
-        def meta = [
-            subject: row.subject, id: row.specimen, timepoint: row.timepoint,
-            specimen_type: row.specimen_type, assay: row.assay,
-            normal_specimen: row.normal_specimen ?: null, sample_name: row.sample_name ?: null,
-        ]
-        [meta, folder.resolve(row.file), row.index ? folder.resolve(row.index) : []]
-    }
+    return sheet.splitCsv(header: true).collect { row -> simulatedRow(row as Map, sheet.parent) }
+}
+
+def simulatedRow(Map row, folder) {
+    def meta = [
+        subject: row.subject, id: row.specimen, timepoint: row.timepoint,
+        specimen_type: row.specimen_type, assay: row.assay,
+        normal_specimen: row.normal_specimen ?: null, sample_name: row.sample_name ?: null,
+    ]
+    return tuple(meta, folder.resolve(row.file), row.index ? folder.resolve(row.index) : noFile())
+}
+
+// nf-core's "no file" value for an optional path input.
+def noFile() {
+    return []
 }
 
 // FASTA with whichever of its indices exist (.fai; .gzi when bgzipped).
 def fastaWithIndex(fasta) {
-    def path = file(fasta)
     def indices = ["${fasta}.fai", "${fasta}.gzi"].collect { name -> file(name) }.findAll { f -> f.exists() }
-    return [path, indices]
+    return tuple(file(fasta), indices)
 }
 
-// Files matching a glob, each with its index (.bai/.crai beside it):
-// [[files], [indices]], or [[], []] when no glob is given.
+// Files matching a glob, each with its index (.bai/.crai beside it), in name
+// order: tuple([files], [indices]), or two empty lists when no glob is given.
 def indexedFiles(pattern) {
     if (!pattern) {
-        return [[], []]
+        return tuple(noFile(), noFile())
     }
-    def found = files(pattern).sort { f -> f.name }
-    def indices = found.collect { f ->
-        def suffix = f.name.endsWith('.cram') ? '.crai' : '.bai'
-        def beside = file("${f}${suffix}")
-        beside.exists() ? beside : file(f.toString().replaceAll(/\.(bam|cram)$/, suffix))
-    }
-    return [found, indices]
+    def found = files(pattern).toSorted { f -> "${f.name}/${f}" }
+    def indices = found.collect { f -> indexOf(f) }
+    return tuple(found, indices)
 }
 
-// Optional single file: the file, or [] (nf-core's "no file" input).
+def indexOf(bam) {
+    def suffix = bam.name.endsWith('.cram') ? '.crai' : '.bai'
+    def beside = file("${bam}${suffix}")
+    if (beside.exists()) {
+        return beside
+    }
+    return file("${bam}".replaceAll(/\.(bam|cram)$/, suffix))
+}
+
+// Files matching a glob, in path order (a task's inputs must not depend on the
+// order a file system lists them, or -resume would miss its cache), or "no file".
+def sortedFiles(pattern) {
+    if (!pattern) {
+        return noFile()
+    }
+    return files(pattern).toSorted { f -> "${f}" }
+}
+
+// Optional single file: the file, or nf-core's "no file" value.
 def optionalFile(name) {
-    return name ? file(name) : []
+    if (name) {
+        return file(name)
+    }
+    return noFile()
 }

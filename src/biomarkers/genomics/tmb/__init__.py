@@ -12,7 +12,10 @@ Public API (plain functions over pysam objects and pandas frames):
 """
 
 from ._bed import Regions, read_bed
-from ._count import choose_samples, count_variants, funnel, normalize, open_vcf, read_hotspots
+from ._alleles import normalize, read_hotspots
+from ._count import count_variants
+from ._funnel import funnel
+from ._vcf import choose_samples, open_vcf
 from ._estimate import TmbEstimate, poisson_interval, tmb_estimate
 from ._callable import EXCLUDED_FLAGS, TargetDepth, callable_territory, target_depth
 from ._rules import FILTERS, load_rules
