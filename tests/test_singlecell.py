@@ -147,7 +147,7 @@ def test_processing_file_errors_name_the_field(tmp_path):
     text = Path(load_settings().source).read_text() if Path(load_settings().source).exists() else None
     from biomarkers.assets import asset_path
 
-    text = asset_path("singlecell_processing.yaml").read_text().replace("max_mito_fraction: 0.15", "max_mito_fraction: 1.5")
+    text = asset_path("singlecell/processing.yaml").read_text().replace("max_mito_fraction: 0.15", "max_mito_fraction: 1.5")
     bad = tmp_path / "processing.yaml"
     bad.write_text(text)
     with pytest.raises(InputError, match="qc.pbmc.max_mito_fraction"):

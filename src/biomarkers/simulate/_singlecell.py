@@ -1,10 +1,10 @@
 """Stage of the simulated trial: single-cell RNA count matrices of blood and tumour specimens.
 
-For some subjects (``assets/singlecell_simulation.yaml``: both arms, in USUBJID
+For some subjects (``assets/singlecell/simulation.yaml``: both arms, in USUBJID
 order) the PBMC and fresh-frozen tumour specimens that custody collected at the
 configured timepoints get a 10x Cell Ranger 3 ``filtered_feature_bc_matrix.h5``.
 Each cell type's expression programme is its marker set in
-``assets/singlecell_markers.yaml`` (positive genes ``marker_fold`` times their
+``assets/singlecell/markers.yaml`` (positive genes ``marker_fold`` times their
 background) plus type-specific changes of a few background genes; counts are
 negative binomial around a log-normal library size, with mitochondrial genes, a
 known fraction of damaged cells (few counts, high mitochondrial fraction) and of
@@ -50,9 +50,9 @@ CHUNK = 2000  # cells drawn at once (bounds the dense working set)
 
 
 def load_singlecell_model(path: str | Path | None = None) -> dict:
-    file = Path(path) if path else asset_path("singlecell_simulation.yaml")
+    file = Path(path) if path else asset_path("singlecell/simulation.yaml")
     model = load_yaml(file)
-    validate(model, "singlecell_simulation.schema.json", file=file)
+    validate(model, "singlecell/simulation.schema.json", file=file)
     return model
 
 

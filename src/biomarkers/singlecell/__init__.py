@@ -3,7 +3,7 @@
 Public API (plain functions over AnnData and pandas frames):
 
 - :func:`load_settings` / :func:`load_markers` -- QC thresholds, processing and annotation
-  parameters, and marker gene sets (``assets/singlecell_*.yaml``), as frozen dataclasses.
+  parameters, and marker gene sets (``assets/singlecell/``), as frozen dataclasses.
 - :func:`read_counts` -- raw counts from a 10x ``.h5`` (Cell Ranger 3+ or 1.2), a Matrix
   Market folder or an ``.h5ad``, checked.
 - :func:`qc_cells` -- per-cell QC (genes, counts, mitochondrial fraction, Scrublet doublets).

@@ -1,6 +1,6 @@
 """Normalization, highly variable genes, PCA, neighbours, Leiden and UMAP, all seeded.
 
-Plain scanpy calls with the parameters of ``assets/singlecell_processing.yaml``;
+Plain scanpy calls with the parameters of ``assets/singlecell/processing.yaml``;
 sizes shrink for small specimens (fewer principal components and neighbours than
 cells). Raw counts stay in ``layers['counts']``.
 """

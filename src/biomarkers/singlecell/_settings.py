@@ -1,4 +1,4 @@
-"""Typed settings of the single-cell step, loaded once from ``assets/singlecell_*.yaml``.
+"""Typed settings of the single-cell step, loaded once from ``assets/singlecell/``.
 
 ``processing.yaml`` holds QC thresholds, doublet, clustering and annotation
 parameters; ``markers.yaml`` the marker gene sets with their sources. Both are
@@ -23,8 +23,8 @@ __all__ = [
 
 COMPARTMENTS = ("pbmc", "tumor")
 UNASSIGNED = "UNASSIGNED"
-PROCESSING = "singlecell_processing.yaml"
-MARKERS = "singlecell_markers.yaml"
+PROCESSING = "singlecell/processing.yaml"
+MARKERS = "singlecell/markers.yaml"
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def _load(name_or_path: str | Path | None, default: str, schema: str) -> tuple[A
 
 @cache
 def _settings_cached(path: str | None) -> Settings:
-    data, file = _load(path, PROCESSING, "singlecell_processing.schema.json")
+    data, file = _load(path, PROCESSING, "singlecell/processing.schema.json")
     qc = {c: QcThresholds(**data["qc"][c]) for c in COMPARTMENTS}
     for comp, q in qc.items():
         if q.min_genes > q.max_genes:
@@ -165,7 +165,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
 
 @cache
 def _markers_cached(path: str | None) -> dict[str, MarkerPanel]:
-    data, file = _load(path, MARKERS, "singlecell_markers.schema.json")
+    data, file = _load(path, MARKERS, "singlecell/markers.schema.json")
     references = data["sources"]
     panels = {}
     for comp in COMPARTMENTS:
