@@ -394,3 +394,36 @@ def test_simulated_compositions_follow_the_recorded_model(sc_trial):
         good = truth[~truth["doublet"] & ~truth["damaged"]]
         assert group["CELLS"].sum() == len(good)
         assert group["N_DOUBLETS"].iloc[0] == truth["doublet"].sum() > 0
+
+
+def test_parts_and_collect(sc_trial, sc_results, tmp_path):
+    from biomarkers.singlecell import collect, write_parts
+
+    parts = []
+    for specimen, result in sc_results.items():
+        parts += write_parts(result, tmp_path / "parts", specimen)
+    assert len(parts) == 4 * len(sc_results)
+    out = collect(parts, tmp_path / "results", subjects=sc_trial.subjects)
+    pbmc = pd.read_parquet(out["pbmc_sc_composition"])
+    tme = pd.read_parquet(out["sc_composition"])
+    assert out["pbmc_sc_composition"] == tmp_path / "results" / "immune" / "pbmc_sc_composition.parquet"
+    assert out["sc_composition"] == tmp_path / "results" / "tme" / "sc_composition.parquet"
+    assert set(pbmc["COMPARTMENT"]) == {"pbmc"} and set(tme["COMPARTMENT"]) == {"tumor"}
+    for specimen, result in sc_results.items():
+        table = pbmc if result.adata.uns["biomarkers"]["compartment"] == "pbmc" else tme
+        rows = table[table["SPECIMEN_ID"] == specimen].reset_index(drop=True)
+        pd.testing.assert_series_equal(rows["CELLS"], result.composition["CELLS"].astype("int64"), check_names=False)
+        folder = "immune/pbmc_sc" if table is pbmc else "tme/sc"
+        assert (tmp_path / "results" / folder / f"{specimen}.h5ad").exists()
+    summary = pd.read_parquet(out["sc_summary"])
+    assert summary["QC"].eq("PASS").all() and summary["CD8_T_FRACTION"].between(0, 1).all()
+    qc = pd.read_parquet(out["pbmc_sc_qc"])
+    assert list(qc.groupby("SPECIMEN_ID")["STEP"].apply(list).iloc[0]) == ["input", "min_genes", "max_genes", "min_counts",
+                                                                          "max_mito_fraction", "doublets"]
+    pngs = sorted(p.name for p in (tmp_path / "results").rglob("*.png"))
+    assert "pbmc_sc_composition.png" in pngs and "sc_composition.png" in pngs
+    assert any(name.startswith("pbmc_sc_umap_") for name in pngs) and any(name.startswith("sc_umap_") for name in pngs)
+    # a part file of another kind is refused
+    (tmp_path / "x.parquet").write_bytes(b"")
+    with pytest.raises(InputError, match="not a single-cell part file"):
+        collect([tmp_path / "x.parquet"], tmp_path / "results2")

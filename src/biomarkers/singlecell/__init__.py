@@ -14,6 +14,8 @@ Public API (plain functions over AnnData and pandas frames):
   per-specimen biomarkers (CD8 T, Treg fractions, exhausted fraction of CD8 T, CD8/Treg ratio).
 - :func:`annotate_specimen` -- all of the above for one specimen; :func:`write_h5ad`;
   :func:`plot_umap`, :func:`plot_composition`.
+- :func:`write_parts` / :func:`annotate_to_parts` -- a specimen's part files; :func:`collect` --
+  the cohort tables (``immune/pbmc_sc_*``, ``tme/sc_*``), published ``.h5ad`` files and plots.
 """
 
 from ._settings import (
@@ -28,6 +30,7 @@ from ._reference import read_reference, transfer_labels
 from ._composition import composition, summarize
 from ._specimen import QC_LOW_CELLS, QC_NO_CELLS, QC_PASS, SpecimenResult, annotate, annotate_specimen, write_h5ad
 from ._plots import plot_composition, plot_umap
+from ._collect import OUTPUTS, PART_SUFFIXES, annotate_to_parts, collect, write_parts
 
 __all__ = [
     "COMPARTMENTS", "UNASSIGNED", "AnnotationSettings", "CellState", "CellType", "DoubletSettings", "MarkerPanel",
@@ -35,4 +38,5 @@ __all__ = [
     "check_counts", "read_counts", "QC_STEPS", "qc_cells", "qc_metrics", "cluster", "normalize", "marker_report",
     "score_markers", "read_reference", "transfer_labels", "composition", "summarize", "QC_LOW_CELLS", "QC_NO_CELLS",
     "QC_PASS", "SpecimenResult", "annotate", "annotate_specimen", "write_h5ad", "plot_composition", "plot_umap",
+    "OUTPUTS", "PART_SUFFIXES", "annotate_to_parts", "collect", "write_parts",
 ]

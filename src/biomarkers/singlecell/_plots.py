@@ -83,15 +83,15 @@ def plot_composition(comp: pd.DataFrame, path: str | Path, *, arms: pd.Series | 
     for label in wide.columns:
         ax.bar(x, wide[label].to_numpy(), bottom=bottom, color=colours[label], width=0.85, label=label)
         bottom += wide[label].to_numpy()
-    groups = [f"{a} {t}".strip() for a, t, _ in wide.index]
+    groups = [f"{a}\n{t}".strip() for a, t, _ in wide.index]
     starts = [i for i in range(len(groups)) if i == 0 or groups[i] != groups[i - 1]]
     for i, s in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(groups)
-        ax.text((s + end - 1) / 2, 1.02, groups[s], ha="center", va="bottom", fontsize=7, rotation=0)
+        ax.text((s + end - 1) / 2, 1.01, groups[s], ha="center", va="bottom", fontsize=6)
         if s:
             ax.axvline(s - 0.5, color="black", linewidth=0.8)
     ax.set_xticks(x, [sid for _, _, sid in wide.index], rotation=90, fontsize=6)
-    ax.set_ylim(0, 1.08)
+    ax.set_ylim(0, 1.12)
     ax.set_ylabel("fraction of cells")
     ax.set_title(title, fontsize=10, pad=14)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
