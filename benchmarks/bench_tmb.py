@@ -152,7 +152,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(2026)
     rules = tmb.load_rules()
-    v = rules["variants"]
+    v = rules.variants
 
     vcf = work / "somatic.vcf.gz"
     if not vcf.exists():
@@ -164,11 +164,11 @@ def main() -> int:
 
     def ours_count():
         with tmb.open_vcf(vcf) as fh:
-            return tmb.count_variants(fh, rules, tumour_sample="TUMOUR", tumour_only=False, targets=regions,
+            return tmb.count_variants(fh, rules, tumor_sample="TUMOUR", tumor_only=False, targets=regions,
                                       callable_regions=regions)
 
-    expression = (f'FILTER="PASS" && FMT/DP[0]>={v["min_depth"]} && FMT/AD[0:1]>={v["min_alt_reads"]} '
-                  f'&& FMT/AF[0:0]>={v["min_vaf"]}')
+    expression = (f'FILTER="PASS" && FMT/DP[0]>={v.min_depth} && FMT/AD[0:1]>={v.min_alt_reads} '
+                  f'&& FMT/AF[0:0]>={v.min_vaf}')
     peer_cmd = f"bcftools view -H -i '{expression}' {vcf} | wc -l"
     t_ours, frame = timed(ours_count)
     c_ours = CPU[-1]

@@ -175,3 +175,28 @@ def test_identifiers_put_into_adsl_reach_no_output_or_log(demo_runs, tmp_path):
     for path in written:
         match = pattern.search(_readable_text(path))
         assert not match, (path.relative_to(results), match)
+
+
+def test_one_spelling_of_each_mode_in_the_outputs(demo_runs):
+    """Modes in outputs use names.py's spelling (paired, tumor_only); no other spelling of tumour-only anywhere."""
+    import pyarrow.parquet as pq
+
+    from biomarkers import names as N
+
+    outdir, _ = demo_runs[0]
+    other = re.compile(r"tumou?r[-_ ]only")
+    modes: dict[str, set[str]] = {}
+    elsewhere = []
+    for rel in _outputs(outdir):
+        if not rel.endswith(".parquet"):
+            continue
+        frame = pq.read_table(outdir / rel).to_pandas()
+        if "MODE" in frame.columns:
+            modes[rel] = set(frame["MODE"].dropna())
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                elsewhere += [(rel, column, v) for v in set(frame[column].dropna().astype(str))
+                              if other.search(v) and v != N.TUMOR_ONLY and not v.startswith("{")]
+    assert {"genomics/tmb.parquet", "genomics/msi.parquet"} <= set(modes)
+    assert all(values <= set(N.MODES) for values in modes.values()), modes
+    assert not elsewhere, elsewhere

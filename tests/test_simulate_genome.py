@@ -22,7 +22,7 @@ TUMOUR_ONLY = 5  # this subject's germline DNA is missing: its tumour is counted
 
 
 def run_stage(outdir: Path, n_subjects: int = N_SUBJECTS, seed: int = 3, plan_filter=None) -> SimulatedTrial:
-    return simulate_genome_trial(outdir, n_subjects=n_subjects, seed=seed, tumour_only={TUMOUR_ONLY}, plan_filter=plan_filter)
+    return simulate_genome_trial(outdir, n_subjects=n_subjects, seed=seed, tumor_only={TUMOUR_ONLY}, plan_filter=plan_filter)
 
 
 @pytest.fixture(scope="module")
@@ -136,15 +136,15 @@ def test_tmb_truth_spans_low_and_high_and_follows_the_target(trial):
 def test_funnel_matches_the_designed_decoys(trial):
     variants = pd.read_csv(trial.outdir / "truth/tmb_variants.csv", keep_default_na=False)
     tmb = pd.read_csv(trial.outdir / "truth/tmb.csv").set_index("SPECIMEN_ID")
-    assert tmb["MODE"].value_counts().to_dict() == {"paired": len(tmb) - 1, "tumor-only": 1}
+    assert tmb["MODE"].value_counts().to_dict() == {"paired": len(tmb) - 1, "tumor_only": 1}
     paired = variants["SPECIMEN_ID"].map(tmb["MODE"]) == "paired"
     design = variants["DESIGN"].where(~paired | (variants["DESIGN"] != "population"), "counted")
     fate = variants["FIRST_FAILED_FILTER"].replace({"": "counted"})
     assert (design == fate).mean() == 1.0, variants[design != fate]
     to_fate = variants["FIRST_FAILED_FILTER_TUMOR_ONLY"]
     assert (to_fate[variants["DESIGN"] == "population"] == "population").all()
-    tumour_only = tmb[tmb["MODE"] == "tumor-only"].iloc[0]
-    assert tumour_only["CALLABLE_BASES"] == tumour_only["CALLABLE_BASES_TUMOR_ONLY"] and tumour_only["N_population"] > 0
+    tumor_only = tmb[tmb["MODE"] == "tumor_only"].iloc[0]
+    assert tumor_only["CALLABLE_BASES"] == tumor_only["CALLABLE_BASES_TUMOR_ONLY"] and tumor_only["N_population"] > 0
     for filt in ["filter", "duplicate", "depth", "alt_reads", "vaf", "not_coding", "synonymous", "not_callable"]:
         assert (fate == filt).sum() >= len(tmb) - 1, filt  # every filter is exercised, about once per tumour or more
     for specimen, group in variants.groupby("SPECIMEN_ID"):
@@ -215,7 +215,7 @@ def test_csq_most_severe_is_not_always_first_or_canonical(trial):
     targets = read_bed(trial.outdir / "reference" / "targets.bed")
     with open_vcf(path) as vcf:
         tumour, _ = choose_samples(vcf.header, specimen=row.SPECIMEN_ID)
-        counted = count_variants(vcf, load_rules(), tumour_sample=tumour, tumour_only=False, targets=targets, callable_regions=targets)
+        counted = count_variants(vcf, load_rules(), tumor_sample=tumour, tumor_only=False, targets=targets, callable_regions=targets)
     chosen = dict(zip(zip(counted.CHROM, counted.POS, counted.REF, counted.ALT), counted.CONSEQUENCE))
     assert {key: chosen[key] for key in hidden} == hidden
 

@@ -42,10 +42,10 @@ def test_counts_equal_bcftools_filter_expression_and_vep_consequence(relative, r
     bcftools = tool("bcftools")
     vcf = real_data(relative)
     rules = tmb.load_rules()
-    v = rules["variants"]
+    v = rules.variants
     # These VCFs have no FORMAT DP: depth is the sum of AD, as the rules say.
-    expression = (f'FILTER="PASS" && SUM(FMT/AD)>={v["min_depth"]} && FMT/AD[0:1]>={v["min_alt_reads"]} '
-                  f'&& FMT/AF>={v["min_vaf"]}')
+    expression = (f'FILTER="PASS" && SUM(FMT/AD)>={v.min_depth} && FMT/AD[0:1]>={v.min_alt_reads} '
+                  f'&& FMT/AF>={v.min_vaf}')
     view = subprocess.run([bcftools, "view", "-Ou", "-i", expression, str(vcf)], capture_output=True, check=True)
     split = subprocess.run([bcftools, "+split-vep", "-s", "worst", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%Consequence\n", "-"],
                            input=view.stdout, capture_output=True, check=True)
@@ -57,13 +57,13 @@ def test_counts_equal_bcftools_filter_expression_and_vep_consequence(relative, r
         return max(consequences.split("&"), key=level)
 
     passed = [line.split("\t") for line in split.stdout.decode().splitlines()]
-    nonsyn = set(rules["consequences"]["nonsynonymous"])
-    syn = set(rules["consequences"]["synonymous"])
+    nonsyn = set(rules.consequences.nonsynonymous)
+    syn = set(rules.consequences.synonymous)
     expected_counted = {(c, int(p), r, a) for c, p, r, a, csq in passed if worst_term(csq) in nonsyn}
     expected_syn = sum(1 for *_, csq in passed if worst_term(csq) in syn)
 
     bed = _whole_contig_bed(tmp_path / "contigs.bed", vcf)
-    summary, variants = tmb.tmb_specimen(vcf, targets=bed, subject="HCC1395", specimen="HCC1395-T", timepoint="BASELINE")
+    summary, variants = tmb.count_specimen(vcf, targets=bed, studyid="NCT07007182", subject="HCC1395", specimen="HCC1395-T", timepoint="BASELINE")
     counted = variants[variants["COUNTED"]]
     assert len(variants) == int(subprocess.run(f"{bcftools} view -H {vcf} | wc -l", shell=True, capture_output=True, text=True).stdout)
     # no multi-allelic record and no repeated record in these files, so rows map 1:1 onto records
@@ -71,7 +71,7 @@ def test_counts_equal_bcftools_filter_expression_and_vep_consequence(relative, r
     assert len(counted) == len(expected_counted) > 0
     assert summary["N_SYNONYMOUS"].item() == expected_syn
     assert summary["N_DEPTH"].item() + summary["N_ALT_READS"].item() + summary["N_VAF"].item() == len(variants) - len(passed)
-    assert summary["MODE"].item() == "tumour-only"
+    assert summary["MODE"].item() == "tumor_only"
 
 
 def _samtools_depth(samtools, bam, regions, *, baseq):
@@ -182,6 +182,6 @@ def test_vectorized_reader_equals_the_per_record_reader_on_real_vcfs(relative, r
     frames = []
     for vectorized in (True, False):
         with tmb.open_vcf(vcf) as fh:
-            frames.append(tmb.count_variants(fh, tmb.load_rules(), tumour_sample=list(fh.header.samples)[0], tumour_only=True,
+            frames.append(tmb.count_variants(fh, tmb.load_rules(), tumor_sample=list(fh.header.samples)[0], tumor_only=True,
                                              targets=regions, callable_regions=regions, vectorized=vectorized))
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)  # floats bit for bit

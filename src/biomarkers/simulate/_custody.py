@@ -5,10 +5,12 @@ and milestone dates, up to the data cut-off) the stage collects the expected
 specimen types: blood tubes are spun and split into derivatives (plasma, aliquoted;
 buffy coat; serum, aliquoted; PBMC), tissue is fixed and embedded or snap frozen,
 stool is frozen; everything is shipped to the central biobank and stored in
-numbered freezer positions. DNA is extracted at the biobank from the BASELINE
-biopsy (FFPE), the SURGERY tumour (FFPE) and the BASELINE buffy coat (germline),
-shipped to the sequencing lab and consumed by whole-exome sequencing; those DNA
-specimens form ``trial.assay_plan``, which later stages turn into BAM/VCF files.
+numbered freezer positions. The assays are data (``assay_plan`` in
+assets/simulation.yaml): which collected specimen type at which timepoints each assay
+uses, and what the biobank derives from it (e.g. DNA from the BASELINE biopsy, the
+SURGERY tumour and the BASELINE buffy coat) before it is shipped to the assay's lab
+and consumed there. Those specimens form ``trial.assay_plan``, which later stages turn
+into assay files (BAM/VCF...).
 
 Custody violations are injected at ``trial.params['violation_rate']``: that
 fraction of the (subject, timepoint) collections carries one violation, of a kind
@@ -31,10 +33,11 @@ import numpy as np
 import pandas as pd
 
 from .. import names as N
-from ..custody._events import export_columns
+from ..custody import export_columns
 from ..protocol import DueTimepoint, Protocol
 from ._container import SimulatedTrial
-from ._violations import VIOLATION_KINDS, inject_violations
+from ._trial import load_model
+from ._violations import VIOLATION_KINDS, _descendants, inject_violations
 
 __all__ = ["simulate_custody", "VIOLATION_KINDS"]
 
@@ -282,39 +285,51 @@ def simulate_custody(trial: SimulatedTrial, protocol: Protocol, rng: np.random.G
             for primary, derivatives in _primaries(protocol, types).items():
                 b.collect(coll, primary, derivatives, subj.SITEID)
             collections.append(coll)
-    # DNA for WES: tumour (BASELINE biopsy, SURGERY resection) and germline (BASELINE buffy coat)
-    plan = []
+    uses = _tag_assay_sources(collections, load_model()["assay_plan"])
+    violations = inject_violations(b, collections, protocol, rate=trial.params.get("violation_rate", 0.0), cutoff=cutoff,
+                                   rng=rng, site_tz=_tz)
+    trial.assay_plan = _use_assay_sources(b, uses, violations)
+    _write(trial, b, violations, protocol)
+
+
+def _tag_assay_sources(collections: list[_Collection], plan: list[dict]) -> dict[str, dict]:
+    """Tag, in every collection, the first stored specimen of each planned type: ``{specimen ID: plan entry}``."""
+    uses: dict[str, dict] = {}
     for coll in collections:
-        for root in coll.roots:
-            if (coll.due.id, root.stype) in {("BASELINE", "BIOPSY_FFPE"), ("SURGERY", "TUMOUR_FFPE")}:
-                root.tags.add("dna_source")
-            if coll.due.id == "BASELINE" and root.stype == "WB_EDTA":
-                for child in root.children:
-                    if child.stype == "BUFFY_COAT":
-                        child.tags.add("dna_source")
-    violations = inject_violations(b, collections, protocol, rate=trial.params.get("violation_rate", 0.0), cutoff=cutoff, rng=rng,
-                                   site_tz=_tz)
+        for entry in plan:
+            if coll.due.id not in entry["timepoints"]:
+                continue
+            found = next((sp for root in coll.roots for sp in _descendants(root) if sp.stype == entry["specimen_type"]), None)
+            if found is not None and found.sid not in uses:
+                found.tags.add("dna_source" if entry.get("derive") == "DNA" else "assay_source")
+                uses[found.sid] = entry
+    return uses
+
+
+def _use_assay_sources(b: _Builder, uses: dict[str, dict], violations: list[dict]) -> pd.DataFrame:
+    """Derive and send every tagged specimen to its assay; the assay plan (one row per specimen an assay consumes)."""
     germline: dict[str, str] = {}
-    tumour: list[_Specimen] = []
+    used: list[tuple[_Specimen, dict]] = []
     for sp in list(b.specimens.values()):
-        if "dna_source" in sp.tags:
-            dna = b.extract_dna(sp, germline=sp.stype == "BUFFY_COAT")
-            if sp.stype == "BUFFY_COAT":
-                germline[sp.subject] = dna.sid
-            else:
-                tumour.append(dna)
-    for v in violations:  # violations on the DNA itself need it to exist first
+        entry = uses.get(sp.sid)
+        if entry is None:
+            continue
+        if entry.get("derive") == "DNA":
+            used_sp = b.extract_dna(sp, germline=bool(entry.get("germline")))
+        else:
+            raise ValueError(f"assay_plan: no simulation of how {entry['assay']} uses {sp.stype} "
+                             f"(derive: {entry.get('derive')})")
+        if entry.get("germline"):
+            germline[sp.subject] = used_sp.sid
+        used.append((used_sp, entry))
+    for v in violations:  # violations on the derived specimen itself need it to exist first
         if v.get("_apply_after_dna"):
             v.pop("_apply_after_dna")(b)
-    for dna in tumour:
-        plan.append({N.USUBJID: dna.subject, N.SPECIMEN_ID: dna.sid, N.TIMEPOINT: dna.timepoint, N.SPECIMEN_TYPE: "DNA",
-                     N.ASSAY: "wes_tumor", "NORMAL_SPECIMEN_ID": germline.get(dna.subject)})
-    for subject, sid in germline.items():
-        plan.append({N.USUBJID: subject, N.SPECIMEN_ID: sid, N.TIMEPOINT: "BASELINE", N.SPECIMEN_TYPE: "DNA",
-                     N.ASSAY: "wes_normal", "NORMAL_SPECIMEN_ID": None})
+    plan = [{N.USUBJID: sp.subject, N.SPECIMEN_ID: sp.sid, N.TIMEPOINT: sp.timepoint, N.SPECIMEN_TYPE: sp.stype,
+             N.ASSAY: entry["assay"], "NORMAL_SPECIMEN_ID": germline.get(sp.subject) if entry.get("paired") else None}
+            for sp, entry in used]
     columns = [N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, N.SPECIMEN_TYPE, N.ASSAY, "NORMAL_SPECIMEN_ID"]
-    trial.assay_plan = pd.DataFrame(plan, columns=columns).sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
-    _write(trial, b, violations, protocol)
+    return pd.DataFrame(plan, columns=columns).sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
 
 
 # --- writing -------------------------------------------------------------------

@@ -516,7 +516,7 @@ def _realise(g: _Genome, layout: Layout, normal: Layout | None, planned: list[_P
         rec = Record(contig=chrom, pos=pos0 + 1, ref=pl.ref, alleles=alleles, filter=pl.filter,
                      tumour_dp=len(t_reads), normal_dp=len(n_reads),
                      write_af=planned[src].write_af if pl.duplicate_of is not None else pl.write_af,
-                     callable_paired=bool(callable_p[anchor_gp]), callable_tumour_only=bool(callable_t[anchor_gp]))
+                     callable_paired=bool(callable_p[anchor_gp]), callable_tumor_only=bool(callable_t[anchor_gp]))
         rec.normalised = [normalise(contig_seq, pos0, pl.ref, alt) for alt in pl.alts]
         records.append(rec)
     order = sorted(range(len(records)), key=lambda j: (g.ref.names.index(records[j].contig), records[j].pos,
@@ -681,7 +681,7 @@ def _sequence_tumour(stage: _Stage, subject: _Subject, specimen: str, normal_id:
     for rec in records:
         gp = g.offsets[g.ref.names.index(rec.contig)] + rec.pos - 1
         rec.callable_paired = bool(final["callable_p"][gp])
-        rec.callable_tumour_only = bool(final["callable_t"][gp])
+        rec.callable_tumor_only = bool(final["callable_t"][gp])
     return _Tumour(layout, records, final["callable_p"], final["callable_t"], purity, shifts)
 
 
@@ -814,8 +814,8 @@ def _write_callable_bed(trial: SimulatedTrial, g: _Genome, specimen: str, mask: 
 
 def _tmb_truth(row, records: list[Record], counting: dict, callable_p: int, callable_t: int, paired: bool,
                tmb_rows: list, variant_rows: list) -> None:
-    fates = evaluate(records, counting, tumour_only=not paired)
-    fates_to = evaluate(records, counting, tumour_only=True)
+    fates = evaluate(records, counting, tumor_only=not paired)
+    fates_to = evaluate(records, counting, tumor_only=True)
     n_counted = sum(1 for *_, f in fates if not f)
     n_counted_to = sum(1 for *_, f in fates_to if not f)
     out = {N.USUBJID: row.USUBJID, N.SPECIMEN_ID: row.SPECIMEN_ID, N.TIMEPOINT: row.TIMEPOINT,
@@ -823,7 +823,7 @@ def _tmb_truth(row, records: list[Record], counting: dict, callable_p: int, call
            "TMB": round(n_counted / (callable_p / 1e6), 6) if callable_p else float("nan")}
     for name in FILTERS:
         out[f"N_{name}"] = sum(1 for *_, f in fates if f == name)
-    out.update({"MODE": "paired" if paired else "tumor-only", "N_VARIANTS": len(fates),
+    out.update({"MODE": "paired" if paired else "tumor_only", "N_VARIANTS": len(fates),
                 "CALLABLE_BASES_TUMOR_ONLY": callable_t, "N_COUNTED_TUMOR_ONLY": n_counted_to,
                 "TMB_TUMOR_ONLY": round(n_counted_to / (callable_t / 1e6), 6) if callable_t else float("nan")})
     tmb_rows.append(out)

@@ -37,7 +37,7 @@ def _header_meta(header: pysam.VariantHeader, key: str) -> str | None:
     return None
 
 
-def choose_samples(header: pysam.VariantHeader, *, tumour_sample: str | None = None,
+def choose_samples(header: pysam.VariantHeader, *, tumor_sample: str | None = None,
                    specimen: str | None = None, file: str | Path = "") -> tuple[str, str | None]:
     """Which sample is the tumour, and which (if any) the matched normal.
 
@@ -48,10 +48,10 @@ def choose_samples(header: pysam.VariantHeader, *, tumour_sample: str | None = N
     if not samples:
         raise InputError("VCF has no sample columns; TMB needs the tumour's FORMAT fields", file=file)
     normal = _header_meta(header, "normal_sample")
-    if tumour_sample is not None:
-        if tumour_sample not in samples:
-            raise InputError(f"tumour sample is not in the VCF (samples: {', '.join(samples)})", file=file, field="--tumor-sample", value=tumour_sample)
-        tumour = tumour_sample
+    if tumor_sample is not None:
+        if tumor_sample not in samples:
+            raise InputError(f"tumour sample is not in the VCF (samples: {', '.join(samples)})", file=file, field="--tumor-sample", value=tumor_sample)
+        tumour = tumor_sample
     elif (declared := _header_meta(header, "tumor_sample")) is not None:
         if declared not in samples:
             raise InputError(f"##tumor_sample names a sample that is not in the VCF (samples: {', '.join(samples)})", file=file, field="tumor_sample", value=declared)
