@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import names as N
+from .. import schemas
 from ._context import ReportContext
 from ._html import figures, table
 
@@ -26,7 +27,8 @@ def tme_section(ctx: ReportContext) -> str | None:
         summary = scores.groupby(["SIGNATURE", N.TIMEPOINT], dropna=False).agg(
             SPECIMENS=(N.SPECIMEN_ID, "nunique"), SCORED=("STATUS", lambda s: int((s == "SCORED").sum())),
             MEDIAN=("SCORE", "median"), MIN=("SCORE", "min"), MAX=("SCORE", "max")).reset_index()
-        order = {s: i for i, s in enumerate(dict.fromkeys(scores["SIGNATURE"]))}
+        declared = [b.name for b in schemas.TABLES["tme.signatures"].biomarkers]  # the signatures file's order
+        order = {s: i for i, s in enumerate(dict.fromkeys([*declared, *sorted(scores["SIGNATURE"].unique())]))}
         summary = summary.sort_values(["SIGNATURE", N.TIMEPOINT], key=lambda c: c.map(order) if c.name == "SIGNATURE" else c)
         parts.append(table(summary, max_rows=400))
         gaps = scores[(scores["GENES_MISSING"].fillna("") != "") | (scores["STATUS"] != "SCORED")]
