@@ -39,7 +39,7 @@ process TME_ELIGIBILITY {
     stub:
     """
     mkdir -p tme
-    touch tme/eligibility.parquet
+    touch tme/eligibility.parquet tme/cps_by_stratum.png tme/eligibility_checks.png
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
