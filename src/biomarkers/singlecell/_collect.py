@@ -59,9 +59,17 @@ def write_parts(result: SpecimenResult, outdir: str | Path, specimen: str) -> li
 
 
 def annotate_to_parts(counts: str | Path, outdir: str | Path, *, compartment: str, subject: str, specimen: str,
-                      timepoint: str | None = None, studyid: str | None = None, reference: str | Path | None = None,
-                      settings: str | Path | None = None, markers: str | Path | None = None) -> list[Path]:
-    """One specimen from its count matrix to its part files (``settings``/``markers``: user YAML files)."""
+                      timepoint: str | None = None, protocol: str | Path | None = None,
+                      reference: str | Path | None = None, settings: str | Path | None = None,
+                      markers: str | Path | None = None) -> list[Path]:
+    """One specimen from its count matrix to its part files.
+
+    ``protocol`` gives STUDYID (default: the bundled protocol); ``settings`` and
+    ``markers`` are user copies of the bundled YAML files.
+    """
+    from ..protocol import load_protocol
+
+    studyid = load_protocol(protocol).studyid if protocol else load_protocol().studyid
     result = annotate_specimen(counts, compartment=compartment, subject=subject, specimen=specimen, timepoint=timepoint,
                                studyid=studyid, settings=load_settings(settings), markers=load_markers(markers),
                                reference=reference)
