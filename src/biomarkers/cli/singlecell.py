@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              description="Merge per-specimen single-cell parts into the published tables and plots.")
     collect.add_argument("--outdir", required=True, help="results folder")
     collect.add_argument("--subjects", help="randomization list CSV (USUBJID, ARMCD): plots by arm")
+    collect.add_argument("--compartment", choices=["pbmc", "tumor"], help="collect only this compartment's parts (default: both)")
     collect.add_argument("parts", nargs="+", metavar="PART", help="files written by `biomarkers singlecell annotate`")
 
 
@@ -48,6 +49,6 @@ def main(args: argparse.Namespace) -> int:
             markers=args.markers)
         print(f"{args.specimen}: wrote {', '.join(p.name for p in paths)} -> {args.outdir}")
     else:
-        paths = singlecell.collect(args.parts, args.outdir, subjects=args.subjects)
+        paths = singlecell.collect(args.parts, args.outdir, subjects=args.subjects, compartment=args.compartment)
         print(f"wrote {len(paths)} files: {', '.join(sorted(str(p) for p in paths.values()))}")
     return 0

@@ -53,8 +53,7 @@ def write_parts(result: SpecimenResult, outdir: str | Path, specimen: str) -> li
         for suffix, frame in frames.items():
             written = write_table(frame, names[_KINDS[suffix]], stage / f"_{_KINDS[suffix]}")
             os.replace(written, stage / f"{specimen}{suffix}")
-        if result.adata.n_obs:
-            write_h5ad(result, stage / f"{specimen}{ADATA_PART}")
+        write_h5ad(result, stage / f"{specimen}{ADATA_PART}")  # also with no cell: every task has four parts
     return [outdir / f"{specimen}{s}" for s in PART_SUFFIXES if (outdir / f"{specimen}{s}").exists()]
 
 
@@ -106,11 +105,12 @@ def _compartment_of(stem: str) -> str:
 
 
 def collect(parts: list[str | Path], outdir: str | Path, *, subjects: str | Path | pd.DataFrame | None = None,
-            plots: bool = True) -> dict[str, Path]:
+            compartment: str | None = None, plots: bool = True) -> dict[str, Path]:
     """Merge part files (any of a specimen's; the others are found beside it) into the cohort outputs.
 
     ``subjects`` (the randomization list, USUBJID and ARMCD) groups the composition bars
-    and picks one UMAP per arm.
+    and picks one UMAP per arm. ``compartment`` (``pbmc`` or ``tumor``) collects only
+    that compartment's parts (Nextflow publishes each compartment from its own task).
     """
     stems = sorted({_stem(Path(p)) for p in parts})
     if not stems:
@@ -122,6 +122,8 @@ def collect(parts: list[str | Path], outdir: str | Path, *, subjects: str | Path
     by_compartment: dict[str, list[str]] = {}
     for stem in stems:
         by_compartment.setdefault(_compartment_of(stem), []).append(stem)
+    if compartment is not None:
+        by_compartment = {k: v for k, v in by_compartment.items() if k == compartment}
     if isinstance(subjects, (str, Path)):
         subjects = pd.read_csv(subjects, dtype=str)
     arms = subjects.set_index(N.USUBJID)[N.ARMCD] if subjects is not None and len(subjects) else None
@@ -129,14 +131,14 @@ def collect(parts: list[str | Path], outdir: str | Path, *, subjects: str | Path
     out: dict[str, Path] = {}
     n_specimens = n_failing = 0
     with staged_dir(outdir) as stage:
-        for compartment, group in sorted(by_compartment.items()):
-            names = table_names(compartment)
+        for comp, group in sorted(by_compartment.items()):
+            names = table_names(comp)
             frames = {kind: concat_parts([Path(f"{s}{suffix}") for s in group], names[kind]) for suffix, kind in _KINDS.items()}
             summary = frames["summary"]
             dupes = summary[N.SPECIMEN_ID][summary[N.SPECIMEN_ID].duplicated()]
             if len(dupes):
                 raise InputError("two part files hold the same specimen", field=N.SPECIMEN_ID, value=dupes.iloc[0])
-            folder, prefix = OUTPUTS[compartment]
+            folder, prefix = OUTPUTS[comp]
             for kind, frame in frames.items():
                 written = write_table(frame, names[kind], stage)
                 out[f"{prefix}_{kind}"] = outdir / written.relative_to(stage)
@@ -149,7 +151,7 @@ def collect(parts: list[str | Path], outdir: str | Path, *, subjects: str | Path
             n_specimens += len(summary)
             n_failing += int((summary["QC"] != QC_PASS).sum())
             if plots:
-                out.update(_plots(frames["composition"], summary, h5ad_of, arms, compartment, stage, outdir))
+                out.update(_plots(frames["composition"], summary, h5ad_of, arms, comp, stage, outdir))
     log.info("single-cell collect: %d specimens (%d not passing QC)", n_specimens, n_failing)
     return out
 
