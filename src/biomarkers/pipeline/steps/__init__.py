@@ -8,7 +8,7 @@ Steps import their capability inside ``run``: pysam, numba and lifelines are slo
 to import, and ``biomarkers --help`` should not pay for them.
 """
 
-from . import analysis, custody, msi, report, tme, tmb
+from . import analysis, custody, msi, report, singlecell, tme, tmb
 
 __all__ = ["STEPS"]
 
@@ -18,6 +18,7 @@ STEPS = [
     tmb.STEP,
     msi.STEP,
     tme.STEP,
+    singlecell.STEP,
     analysis.STEP,
     report.STEP,
 ]
