@@ -211,7 +211,7 @@ SECTIONS: list[Section] = [
     Section("overview", "Overview", _overview),
     Section("cohort", "Cohort", _cohort_section),
     Section("custody", "Specimens and chain of custody", _custody_section),
-    Section("tme", "Tumour microenvironment: expression signatures and pathology", tme_section, required=False,
+    Section("tme", "Tumour microenvironment", tme_section, required=False,
             claims=("tme", "pathology")),
     Section("biomarkers", "Biomarkers: QC and distributions", _biomarkers_section),
     Section("survival", "Outcomes by biomarker: Kaplan-Meier", lambda ctx: _survival(ctx.results, ctx.table("analysis.associations"))),

@@ -1,4 +1,7 @@
-"""Report section of the tumour microenvironment: expression signatures and pathology results."""
+"""Report section of the tumour microenvironment: expression signatures and pathology results.
+
+The section claims the ``tme/`` and ``pathology/`` plot folders, so the tumour
+single-cell plots written under ``tme/`` appear here too."""
 
 from __future__ import annotations
 
