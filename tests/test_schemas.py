@@ -52,9 +52,11 @@ def test_concat_parts_sorts_by_key_and_checks_table_name(tmp_path):
         schemas.concat_parts(paths, "custody.issues")
 
 
-def test_assets_are_flat_so_the_wheel_bundles_them_all():
-    # pyproject's package-data glob `_assets/*` takes files, not folders
-    assert [p.name for p in (ROOT / "assets").iterdir() if p.is_dir()] == []
+def test_every_assets_folder_is_in_the_wheel():
+    # pyproject's package-data glob `_assets/*` takes files, not folders: each folder needs its own
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"_assets/*"' in pyproject
+    for folder in (p for p in (ROOT / "assets").iterdir() if p.is_dir()):
+        assert f'"_assets/{folder.name}/*"' in pyproject, folder.name
+        assert [p.name for p in folder.iterdir() if p.is_dir()] == [], folder.name
     assert (ROOT / "src" / "biomarkers" / "_assets").resolve() == (ROOT / "assets").resolve()

@@ -1,0 +1,75 @@
+"""One small simulated trial with flow cytometry, gated once per test session.
+
+The trial and custody stages run for 12 subjects, then the flow stage; every FCS file
+is gated with ``gate_specimen`` and its parts written, and ``collect`` builds the
+cohort tables, so the flow tests read results instead of recomputing them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from biomarkers.immune import flow
+from biomarkers.protocol import load_protocol
+from biomarkers.simulate import simulate_trial, stage_rng
+from biomarkers.simulate._flow import simulate_flow
+
+N_SUBJECTS = 8
+SEED = 5
+_SHARED: dict[str, "FlowTrial"] = {}
+
+
+@dataclass
+class FlowTrial:
+    dir: Path
+    specimens: pd.DataFrame        # truth/flow/specimens.csv
+    truth_subsets: pd.DataFrame    # truth/flow/subsets.csv
+    problems: pd.DataFrame         # truth/flow/qc_problems.csv
+    counts: pd.DataFrame           # flow/counts.csv
+    results: dict                  # SPECIMEN_ID -> FlowSpecimen
+    parts: Path
+    out: Path
+    collected: dict
+
+    def fcs(self, specimen: str) -> Path:
+        return self.dir / self.specimens.set_index("SPECIMEN_ID").loc[specimen, "FILE"]
+
+    def truth_events(self, specimen: str) -> pd.DataFrame:
+        return pd.read_parquet(self.dir / "truth" / "flow" / "events" / f"{specimen}.parquet")
+
+
+def absolute_counts(row) -> flow.AbsoluteCounts:
+    def value(x):
+        return None if pd.isna(x) else float(x)
+    return flow.AbsoluteCounts(beads_per_test=value(row.beads_per_test), beads_acquired=value(row.beads_acquired),
+                               volume_ul=value(row.volume_ul), lymphocytes_per_ul=value(row.lymphocytes_per_ul))
+
+
+def shared_flow_trial(tmp_path_factory) -> FlowTrial:
+    if "trial" not in _SHARED:
+        _SHARED["trial"] = _build(tmp_path_factory.mktemp("flow_trial"))
+    return _SHARED["trial"]
+
+
+def _build(base: Path) -> FlowTrial:
+    trial = simulate_trial(base / "trial", n_subjects=N_SUBJECTS, seed=SEED, stages=("trial", "custody"))
+    simulate_flow(trial, load_protocol(), stage_rng(SEED, "flow"))
+    truth = trial.truth_dir / "flow"
+    specimens = pd.read_csv(truth / "specimens.csv")
+    counts = pd.read_csv(trial.outdir / "flow" / "counts.csv").set_index("specimen")
+    settings = flow.load_flow_settings()
+    results, parts = {}, []
+    for row in specimens.itertuples(index=False):
+        result = flow.gate_specimen(trial.outdir / row.FILE, specimen=row.SPECIMEN_ID, subject=row.USUBJID,
+                                    timepoint=row.TIMEPOINT, batch=str(row.BATCH), control=bool(row.CONTROL),
+                                    studyid="NCT07007182", settings=settings,
+                                    counts=absolute_counts(counts.loc[row.SPECIMEN_ID]))
+        results[row.SPECIMEN_ID] = result
+        parts += flow.write_parts(result, base / "parts", row.SPECIMEN_ID)
+    collected = flow.collect(parts, base / "results", settings=settings)
+    return FlowTrial(dir=trial.outdir, specimens=specimens, truth_subsets=pd.read_csv(truth / "subsets.csv"),
+                     problems=pd.read_csv(truth / "qc_problems.csv"), counts=counts, results=results,
+                     parts=base / "parts", out=base / "results", collected=collected)
