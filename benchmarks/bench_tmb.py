@@ -164,7 +164,7 @@ def main() -> int:
 
     def ours_count():
         with tmb.open_vcf(vcf) as fh:
-            return tmb.count_variants(fh, rules, tumour_sample="TUMOUR", tumour_only=False, targets=regions,
+            return tmb.count_variants(fh, rules, tumor_sample="TUMOUR", tumor_only=False, targets=regions,
                                       callable_regions=regions)
 
     expression = (f'FILTER="PASS" && FMT/DP[0]>={v["min_depth"]} && FMT/AD[0:1]>={v["min_alt_reads"]} '

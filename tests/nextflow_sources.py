@@ -27,7 +27,7 @@ EXPECTED_COMMANDS = {
     "MSI_SCAN": [("msi", "scan")],
     "MSI_BASELINE": [("msi", "baseline")],
     "MSI": [("msi", "call")],
-    "MSI_MERGE": [("msi", "merge")],
+    "MSI_COLLECT": [("msi", "collect")],
     "ANALYSIS": [("analysis",)],
     "REPORT": [("report",)],
 }
@@ -183,7 +183,7 @@ def runner_files() -> list[str]:
 
     files = [t.path for t in TABLES.values() if not t.path.startswith("pipeline_info/")]
     # The MSI step keeps its site table and baseline beside its tables.
-    msi_step = (ROOT / "src" / "biomarkers" / "genomics" / "msi" / "_step.py").read_text()
+    msi_step = (ROOT / "src" / "biomarkers" / "pipeline" / "steps" / "msi.py").read_text()
     assert '"genomics" / "msi"' in msi_step and '"sites.tsv.gz"' in msi_step and '"baseline.tsv.gz"' in msi_step
     return [*files, "genomics/msi/sites.tsv.gz", "genomics/msi/baseline.tsv.gz", "report/index.html"]
 

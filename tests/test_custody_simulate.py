@@ -8,7 +8,8 @@ import filecmp
 import pandas as pd
 import pytest
 
-from biomarkers.custody import import_exports, load_milestones, load_subjects, read_ledger, verify_ledger
+from biomarkers.custody import import_exports, read_ledger, verify_ledger
+from biomarkers.trialdata import load_milestones, load_subjects
 from biomarkers.protocol import load_protocol
 from custody_helpers import simulate_custody_trial as simulate_trial
 from biomarkers.simulate._custody import VIOLATION_KINDS

@@ -121,15 +121,82 @@ def _readable_text(path: Path) -> str:
     return re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", path.read_text(errors="replace"))
 
 
-def test_no_direct_identifiers_in_outputs_or_log(demo_runs):
+def _identifier_pattern(values) -> re.Pattern:
+    """Direct identifiers by name (column names, labels) and by value."""
+    names = r"BRTHDTC|birth ?date|date of birth|DOB|MRN|medical record number|patient name|SUBJNAME"
+    return re.compile(r"(?i)\b(" + names + r")\b" + "".join("|" + re.escape(str(v)) for v in values))
+
+
+def test_no_identifier_names_in_outputs_or_log(demo_runs):
+    """No output or log names a direct identifier. The simulated ADSL holds none, so this
+    alone cannot show that identifiers are dropped: the next test puts some in."""
     outdir, proc = demo_runs[0]
-    # Direct identifiers by name (column names, labels), and any birth date the
-    # simulated ADSL holds.
-    adsl = pyreadstat.read_xport(outdir / "simulated_trial" / "adam" / "adsl.xpt")[0]
-    identifiers = sorted(set(adsl["BRTHDTC"].dropna().astype(str))) if "BRTHDTC" in adsl else []
-    pattern = re.compile(r"(?i)\b(BRTHDTC|birth ?date|date of birth|DOB|MRN|medical record number|patient name)\b"
-                         + "".join("|" + re.escape(i) for i in identifiers))
+    pattern = _identifier_pattern([])
     for rel in _outputs(outdir):
         match = pattern.search(_readable_text(outdir / rel))
         assert not match, (rel, match)
     assert not pattern.search(proc.stdout + proc.stderr)
+
+
+def test_identifiers_put_into_adsl_reach_no_output_or_log(demo_runs, tmp_path):
+    """An ADSL carrying birth dates, names and record numbers: the analysis and the report
+    run on it and none of those values or names reaches what they write or log; the same
+    scan finds them in a Parquet copy of that ADSL, so it would see them."""
+    import shutil
+
+    from conftest import run_cli
+
+    outdir, _ = demo_runs[0]
+    adam = outdir / "simulated_trial" / "adam"
+    adsl = pyreadstat.read_xport(adam / "adsl.xpt")[0]
+    n = len(adsl)
+    adsl["BRTHDTC"] = [f"19{50 + i:02d}-0{1 + i % 9}-{10 + i:02d}" for i in range(n)]
+    adsl["SUBJNAME"] = [f"Wei Zhangsun {chr(65 + i)}" for i in range(n)]
+    adsl["MRN"] = [f"H{4820113 + 7919 * i}" for i in range(n)]
+    injected = tmp_path / "adsl.xpt"
+    pyreadstat.write_xport(adsl, str(injected), table_name="ADSL", file_format_version=5)
+    pattern = _identifier_pattern([*adsl["BRTHDTC"], *adsl["SUBJNAME"], *adsl["MRN"]])
+    control = tmp_path / "control" / "adsl.parquet"
+    control.parent.mkdir()
+    adsl[["USUBJID", "MRN"]].rename(columns={"MRN": "X1"}).to_parquet(control)
+    assert pattern.search(_readable_text(control))  # a value alone, under a harmless column name, is caught
+
+    results = tmp_path / "results"
+    shutil.copytree(outdir, results, ignore=shutil.ignore_patterns("simulated_trial", "analysis", "report"))
+    runs = [run_cli("analysis", "--results", str(results), "--adsl", str(injected), "--adtte", str(adam / "adtte.xpt"),
+                    "--adrs", str(adam / "adrs.xpt")),
+            run_cli("report", "--results", str(results))]
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert not pattern.search(proc.stdout + proc.stderr)
+    written = sorted(p for folder in ("analysis", "report") for p in (results / folder).rglob("*") if p.is_file())
+    assert results / "analysis" / "subjects.parquet" in written and results / "report" / "index.html" in written
+    assert len(read_table(results / "analysis" / "subjects.parquet")) == n
+    for path in written:
+        match = pattern.search(_readable_text(path))
+        assert not match, (path.relative_to(results), match)
+
+
+def test_one_spelling_of_each_mode_in_the_outputs(demo_runs):
+    """Modes in outputs use names.py's spelling (paired, tumor_only); no other spelling of tumour-only anywhere."""
+    import pyarrow.parquet as pq
+
+    from biomarkers import names as N
+
+    outdir, _ = demo_runs[0]
+    other = re.compile(r"tumou?r[-_ ]only")
+    modes: dict[str, set[str]] = {}
+    elsewhere = []
+    for rel in _outputs(outdir):
+        if not rel.endswith(".parquet"):
+            continue
+        frame = pq.read_table(outdir / rel).to_pandas()
+        if "MODE" in frame.columns:
+            modes[rel] = set(frame["MODE"].dropna())
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                elsewhere += [(rel, column, v) for v in set(frame[column].dropna().astype(str))
+                              if other.search(v) and v != N.TUMOR_ONLY and not v.startswith("{")]
+    assert {"genomics/tmb.parquet", "genomics/msi.parquet"} <= set(modes)
+    assert all(values <= set(N.MODES) for values in modes.values()), modes
+    assert not elsewhere, elsewhere

@@ -54,9 +54,11 @@ def test_scan_finds_exactly_the_designed_microsatellites(ref):
 
 
 def test_scan_thresholds_targets_and_bgzip(ref, tmp_path):
-    config = msi.load_msi_config()
-    strict = {**config, "scan": {**config["scan"], "min_homopolymer": 9, "min_repeats": 5}}
-    table = msi.scan_sites(ref["fasta"], config=strict)
+    from dataclasses import replace
+
+    settings = msi.load_settings()
+    strict = replace(settings, scan=replace(settings.scan, min_homopolymer=9, min_repeats=5))
+    table = msi.scan_sites(ref["fasta"], settings=strict)
     # A12, AC10, A10.. homopolymers >= 9 and CA/AC units with >= 5 repeats only
     assert all((r.UNIT_LEN == 1 and r.REF_REPEATS >= 9) or (r.UNIT_LEN > 1 and r.REF_REPEATS >= 5) for r in table.itertuples())
     assert "CAG" in set(table["UNIT"]) and "AAAG" not in set(table["UNIT"]) and "ACGTT" not in set(table["UNIT"])
@@ -102,7 +104,7 @@ def test_lengths_are_read_exactly_and_bad_reads_are_skipped(ref, tmp_path):
     short = dict(site_reads(ref["seq"], site, [20], rng, prefix="short")[0])
     short["seq"], short["cigar"] = short["seq"][:-80], [(0, 20)]  # ends inside the repeat: no right flank
     bam = write_bam(tmp_path / "x.bam", {"chr1": len(ref["seq"])}, reads + bad + [mate, short])
-    counts = msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_msi_config())
+    counts = msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_settings())
     assert counts[2] == {18: 5, 19: 2, 20: 10, 22: 3}
     assert all(c == {} for i, c in enumerate(counts) if i != 2)
     # a site on a contig the BAM's header lacks (e.g. an alt contig of the reference) is simply not covered
@@ -122,9 +124,9 @@ def test_paired_mss_and_msi_h(ref, tmp_path):
     unstable = set(range(0, 40, 3))  # 14 of 40 sites shifted by -2 units in half the fragments (purity 50 %)
     msih = _sample(ref, tmp_path / "msih.bam", rng, unstable=unstable)
     sites = ref["table"]
-    s_mss, c_mss = msi.call_msi(sites, mss, ref["fasta"], normal_bam=normal, subject="S1", specimen="T-MSS", timepoint="BASELINE",
+    s_mss, c_mss = msi.call_specimen(sites, mss, ref["fasta"], normal_bam=normal, subject="S1", specimen="T-MSS", timepoint="BASELINE",
                                 studyid="NCT07007182")
-    s_h, c_h = msi.call_msi(sites, msih, ref["fasta"], normal_bam=normal, subject="S2", specimen="T-MSIH", timepoint="BASELINE",
+    s_h, c_h = msi.call_specimen(sites, msih, ref["fasta"], normal_bam=normal, subject="S2", specimen="T-MSIH", timepoint="BASELINE",
                             studyid="NCT07007182")
     assert s_mss.iloc[0][["SITES_SCANNED", "SITES_EVALUATED", "SITES_UNSTABLE", "MSI_STATUS"]].tolist() == [40, 40, 0, "MSS"]
     assert s_mss.iloc[0]["MSI_H_EXCLUSION"] is False or s_mss.iloc[0]["MSI_H_EXCLUSION"] == False  # noqa: E712
@@ -143,7 +145,7 @@ def test_not_evaluable_is_not_mss(ref, tmp_path):
     rng = np.random.default_rng(4)
     thin = _sample(ref, tmp_path / "thin.bam", rng, depth=8)
     normal = _sample(ref, tmp_path / "normal.bam", rng)
-    summary, calls = msi.call_msi(ref["table"], thin, ref["fasta"], normal_bam=normal, subject="S", specimen="T-THIN",
+    summary, calls = msi.call_specimen(ref["table"], thin, ref["fasta"], normal_bam=normal, subject="S", specimen="T-THIN",
                                   timepoint="BASELINE", studyid="X")
     row = summary.iloc[0]
     assert row["MSI_STATUS"] == "NOT_EVALUABLE" and row["QC"] == "NOT_EVALUABLE" and row["SITES_EVALUATED"] == 0
@@ -166,7 +168,7 @@ def test_tumour_only_baseline_excludes_sites_unstable_in_normals(ref, tmp_path):
     assert loaded["EXCLUDED"].tolist() == baseline["EXCLUDED"].tolist()
     unstable = set(range(1, 40, 4))  # 10 sites
     tumour = _sample(ref, tmp_path / "tumour.bam", rng, unstable=unstable, fraction=0.4)
-    summary, calls = msi.call_msi(sites, tumour, ref["fasta"], baseline=loaded, subject="S", specimen="T1", timepoint="BASELINE",
+    summary, calls = msi.call_specimen(sites, tumour, ref["fasta"], baseline=loaded, subject="S", specimen="T1", timepoint="BASELINE",
                                   studyid="X")
     row = summary.iloc[0]
     assert (row["MODE"], row["SITES_EVALUATED"], row["SITES_EXCLUDED"]) == ("tumor_only", 39, 1)
@@ -176,7 +178,7 @@ def test_tumour_only_baseline_excludes_sites_unstable_in_normals(ref, tmp_path):
     assert called == unstable
     assert row["MSI_STATUS"] == "MSI-H"
     mss = _sample(ref, tmp_path / "mss.bam", rng)
-    assert msi.call_msi(sites, mss, ref["fasta"], baseline=loaded, subject="S", specimen="T2", timepoint="BASELINE",
+    assert msi.call_specimen(sites, mss, ref["fasta"], baseline=loaded, subject="S", specimen="T2", timepoint="BASELINE",
                         studyid="X")[0].iloc[0]["MSI_STATUS"] == "MSS"
     other = sites.iloc[:-1].copy()
     other.attrs = dict(sites.attrs)
@@ -226,7 +228,7 @@ def test_cli_scan_baseline_call_merge(ref, tmp_path, cli):
     r = cli("msi", "call", *common, "--specimen", "SP-TONLY", "--baseline", str(tmp_path / "b.tsv.gz"))
     assert r.returncode == 0, r.stderr
     out = tmp_path / "results"
-    r = cli("msi", "merge", "--outdir", str(out), *map(str, sorted(parts.glob("*.parquet"))))
+    r = cli("msi", "collect", "--outdir", str(out), *map(str, sorted(parts.glob("*.parquet"))))
     assert r.returncode == 0, r.stderr
     table = pd.read_parquet(out / "genomics" / "msi.parquet")
     assert table["SPECIMEN_ID"].tolist() == ["SP-PAIRED", "SP-TONLY"]
@@ -283,9 +285,9 @@ def test_bad_input_is_one_clear_line(ref, tmp_path, capsys):
         cli_main([*base, "--tumor-bam", str(bam), "--fasta", str(ref["fasta"])])
     assert exit_info.value.code == 2 and "one of the arguments --normal-bam --baseline is required" in capsys.readouterr().err
     # CRAM with its reference works: same counts as the BAM
-    assert msi.count_lengths_file(cram, ref["table"], ref["fasta"], msi.load_msi_config()) == \
-        msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_msi_config())
+    assert msi.count_lengths_file(cram, ref["table"], ref["fasta"], msi.load_settings()) == \
+        msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_settings())
     # a BAM without index but sorted gets one (the folder is writable)
     (tmp_path / "t.bam.bai").unlink()
-    assert msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_msi_config())[0] == {12: 3}
+    assert msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_settings())[0] == {12: 3}
     assert (tmp_path / "t.bam.bai").exists()

@@ -31,7 +31,7 @@ def test_hcc1954_paired_is_evaluable_and_mss(hcc):
     sites = hcc["sites"]
     assert len(sites) == 40  # 26 homopolymers and 14 di/trinucleotide repeats in the 14.9 kb with reads
     assert sites["SITE_ID"].iloc[[0, -1]].tolist() == ["8:107653041:T", "11:94988278:T"]
-    summary, calls = msi.call_msi(sites, hcc["tumour"], hcc["fasta"], normal_bam=hcc["normal"], subject="NCT07007182-01-001",
+    summary, calls = msi.call_specimen(sites, hcc["tumour"], hcc["fasta"], normal_bam=hcc["normal"], studyid="NCT07007182", subject="NCT07007182-01-001",
                                   specimen="HCC1954-T", timepoint="BASELINE", normal_specimen="HCC1954-N")
     row = summary.iloc[0]
     # the ~30x normal spans 27 of the 40 repeats with >= 20 reads; none differs from the tumour
@@ -46,7 +46,7 @@ def test_hcc1954_tumour_only_with_the_normal_as_baseline(hcc, tmp_path):
     assert (baseline["EXCLUDED"] == (baseline["POOLED_DEPTH"] < 20)).all()
     msi.write_baseline(baseline, hcc["sites"], tmp_path / "b.tsv.gz", n_normals=1)
     loaded = msi.read_baseline(tmp_path / "b.tsv.gz", hcc["sites"])
-    summary, _ = msi.call_msi(hcc["sites"], hcc["tumour"], hcc["fasta"], baseline=loaded, subject="NCT07007182-01-001",
+    summary, _ = msi.call_specimen(hcc["sites"], hcc["tumour"], hcc["fasta"], baseline=loaded, studyid="NCT07007182", subject="NCT07007182-01-001",
                               specimen="HCC1954-T", timepoint="BASELINE")
     row = summary.iloc[0]
     assert (row["MODE"], row["SITES_EVALUATED"], row["SITES_EXCLUDED"], row["SITES_UNSTABLE"], row["MSI_STATUS"]) == \
@@ -56,7 +56,7 @@ def test_hcc1954_tumour_only_with_the_normal_as_baseline(hcc, tmp_path):
 def test_panel_bam_against_the_grch37_reference_names_the_chr_mismatch(hcc, real_data):
     panel = real_data("bam/panel_tumor_only.chr22.hg38.bam")
     with pytest.raises(InputError, match="'chr' prefix"):
-        msi.count_lengths_file(panel, hcc["sites"], hcc["fasta"], msi.load_msi_config())
+        msi.count_lengths_file(panel, hcc["sites"], hcc["fasta"], msi.load_settings())
 
 
 def test_panel_bam_tumour_only_reports_not_evaluable(real_data, tool, tmp_path):
@@ -80,7 +80,7 @@ def test_panel_bam_tumour_only_reports_not_evaluable(real_data, tool, tmp_path):
     bed.write_text(f"chr22\t{region_start}\t30386000\n")
     sites = msi.scan_sites(fasta, bed)
     assert len(sites) == 14 and "chr22:29655716:T" in set(sites["SITE_ID"])  # a T16 homopolymer among them
-    counts = msi.count_lengths_file(panel, sites, fasta, msi.load_msi_config())
+    counts = msi.count_lengths_file(panel, sites, fasta, msi.load_settings())
     depth = dict(zip(sites["SITE_ID"], (sum(c.values()) for c in counts)))
     assert sum(d >= 20 for d in depth.values()) == 7 and depth["chr22:29655716:T"] == 77
     # a normal without reads at these repeats (header only): no site can enter the baseline
@@ -93,7 +93,7 @@ def test_panel_bam_tumour_only_reports_not_evaluable(real_data, tool, tmp_path):
     sites = msi.read_sites(tmp_path / "sites.tsv.gz")
     baseline = msi.baseline_from_bams(sites, [tmp_path / "empty.bam"], fasta)
     assert baseline["EXCLUDED"].all()
-    summary, calls = msi.call_msi(sites, panel, fasta, baseline=baseline, subject="NCT07007182-01-002", specimen="PANEL-T",
+    summary, calls = msi.call_specimen(sites, panel, fasta, baseline=baseline, subject="NCT07007182-01-002", specimen="PANEL-T",
                                   timepoint="BASELINE", studyid="NCT07007182")
     row = summary.iloc[0]
     assert (row["MSI_STATUS"], row["QC"], row["SITES_EVALUATED"], row["SITES_EXCLUDED"]) == ("NOT_EVALUABLE", "NOT_EVALUABLE", 0, 14)

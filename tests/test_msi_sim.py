@@ -23,8 +23,8 @@ def sim(tmp_path_factory):
     out = tmp_path_factory.mktemp("msi_sim") / "trial"
     trial = simulate_genome_trial(out, n_subjects=N_SUBJECTS, seed=3, n_pon=N_PON)
     fasta = out / "reference" / "genome.fa"
-    config = msi.load_msi_config()
-    msi.write_sites(msi.scan_sites(fasta, out / "reference" / "targets.bed", config), out / "sites.tsv.gz", config=config)
+    config = msi.load_settings()
+    msi.write_sites(msi.scan_sites(fasta, out / "reference" / "targets.bed", config), out / "sites.tsv.gz", settings=config)
     sites = msi.read_sites(out / "sites.tsv.gz")
     baseline = msi.baseline_from_bams(sites, sorted((out / "pon").glob("PON*.bam")), fasta, config)
     plan = trial.assay_plan
@@ -32,8 +32,8 @@ def sim(tmp_path_factory):
     for row in plan[plan["ASSAY"] == "wes_tumor"].itertuples(index=False):
         for mode in ("paired", "tumor_only"):
             kwargs = {"normal_bam": out / "bam" / f"{row.NORMAL_SPECIMEN_ID}.bam"} if mode == "paired" else {"baseline": baseline}
-            results[row.SPECIMEN_ID, mode] = msi.call_msi(
-                sites, out / "bam" / f"{row.SPECIMEN_ID}.bam", fasta, config=config, subject=row.USUBJID,
+            results[row.SPECIMEN_ID, mode] = msi.call_specimen(
+                sites, out / "bam" / f"{row.SPECIMEN_ID}.bam", fasta, settings=config, subject=row.USUBJID,
                 specimen=row.SPECIMEN_ID, timepoint=row.TIMEPOINT, studyid="NCT07007182", **kwargs)
     return {"dir": out, "sites": sites, "results": results, "truth": pd.read_csv(out / "truth" / "msi.csv"),
             "truth_sites": pd.read_csv(out / "truth" / "msi_sites.csv")}

@@ -8,7 +8,7 @@ from msi_helpers import design, write_fasta
 from test_msi import SPECS, _sample
 
 from biomarkers.pipeline import _params
-from biomarkers.pipeline._run import run_pipeline
+from biomarkers.pipeline import run_pipeline
 
 
 def test_msi_step_paired_and_tumour_only(tmp_path):

@@ -172,7 +172,7 @@ def test_process_publishes_into_the_runner_layout(process):
     assert any(fnmatch(out, pattern) for out in outputs), f"{process}: pattern {pattern} matches no declared output {outputs}"
     if process == "SIMULATE":  # biomarkers demo puts the simulated inputs there too
         assert pattern == "simulated_trial"
-        assert '"simulated_trial"' in (ROOT / "src" / "biomarkers" / "cli" / "demo.py").read_text()
+        assert '"simulated_trial"' in (ROOT / "src" / "biomarkers" / "pipeline" / "_engine.py").read_text()
         return
     folder = pattern.split("/")[0]
     written = [f for f in runner_files() if f.split("/")[0] == folder]
@@ -388,7 +388,7 @@ def test_language_server_catches_errors(tmp_path):
     # A process called with the wrong number of inputs
     _inject(types / "subworkflows" / "local" / "tmb" / "main.nf", "TMB_COLLECT(ch_parts, ", "TMB_COLLECT(")
     # An output name that the process does not declare
-    _inject(types / "subworkflows" / "local" / "msi" / "main.nf", "tables = MSI_MERGE.out.tables", "tables = MSI_MERGE.out.table")
+    _inject(types / "subworkflows" / "local" / "msi" / "main.nf", "tables = MSI_COLLECT.out.tables", "tables = MSI_COLLECT.out.table")
     # An output name that the workflow does not emit
     _inject(types / "main.nf", ".mix(BIOMARKERS.out.versions)", ".mix(BIOMARKERS.out.version)")
     # A config value of the wrong type
@@ -411,7 +411,7 @@ def test_language_server_catches_errors(tmp_path):
         ],
         "types": [
             r"^subworkflows/local/tmb/main\.nf:\d+: error: Process `TMB_COLLECT` expects 2 argument\(s\) but received 1",
-            r"^subworkflows/local/msi/main\.nf:\d+: error: Unrecognized output `table` for process `MSI_MERGE`",
+            r"^subworkflows/local/msi/main\.nf:\d+: error: Unrecognized output `table` for process `MSI_COLLECT`",
             r"^main\.nf:\d+: error: Unrecognized output `version` for workflow `BIOMARKERS`",
             r"^nextflow\.config:\d+: warning: Config option 'executor\.queueSize' with type Integer cannot be assigned",
         ],

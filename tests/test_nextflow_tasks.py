@@ -60,7 +60,7 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     its normal, so MSI_BASELINE runs from the panel of normals), publish the same
     files and the same tables as `biomarkers run` with the same parameters:
     CUSTODY; TMB per VCF and TMB_COLLECT; MSI_SCAN, MSI_BASELINE, MSI per tumour and
-    MSI_MERGE; ANALYSIS over the custody and genomics tables; REPORT."""
+    MSI_COLLECT; ANALYSIS over the custody and genomics tables; REPORT."""
     import csv
     import glob
 
@@ -158,7 +158,7 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
                              "subjects": stage(t, [Path(run_params["subjects"])])}, t)
     genomics_tables = publish("TMB_COLLECT", t, nf_out)
 
-    # MSI: scan once, baseline from the panel of normals for the tumour-only one, a call each, merge
+    # MSI: scan once, baseline from the panel of normals for the tumour-only one, a call each, collect
     t = task_dir("msi_scan")
     run_task("MSI_SCAN", {"fasta": stage(t, fasta_files).split()[0], "targets": stage(t, [Path(run_params["targets"])]),
                           "config": ""}, t)
@@ -187,9 +187,9 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
             "meta.normal_specimen": tumour.get("normal_specimen", ""),
         }, t)
         msi_parts += [t / f"{tumour['specimen']}.msi.parquet", t / f"{tumour['specimen']}.msi_sites.parquet"]
-    t = task_dir("msi_merge")
-    run_task("MSI_MERGE", {"parts": stage(t, sorted(msi_parts, key=lambda p: p.name), "parts")}, t)
-    genomics_tables += publish("MSI_MERGE", t, nf_out)
+    t = task_dir("msi_collect")
+    run_task("MSI_COLLECT", {"parts": stage(t, sorted(msi_parts, key=lambda p: p.name), "parts")}, t)
+    genomics_tables += publish("MSI_COLLECT", t, nf_out)
 
     # ANALYSIS over every table so far, then REPORT
     t = task_dir("analysis")

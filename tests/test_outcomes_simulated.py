@@ -111,11 +111,49 @@ def test_simulated_adam_reads_back_as_the_simulated_outcomes(simulated):
     np.testing.assert_allclose(subjects["OS_MONTHS"], truth["OS_DAYS"] / 30.4375, rtol=1e-12)
     assert (subjects["PFS_EVENT"].astype(int) == truth["PFS_EVENT"]).all()
     assert (subjects["OS_EVENT"].astype(int) == truth["OS_EVENT"]).all()
+    # the ADRS BOR record is the simulator's designed truth (not the package's derivation)
+    best = pd.read_csv(trial.truth_dir / "best_response.csv").set_index(N.USUBJID).loc[truth.index]
     assert set(subjects["BOR_SOURCE"]) == {"BOR"}
-    # responses drawn as CR/PR surface as CR/PR or, when unconfirmed before progression, SD
-    latent_resp = truth["BOR"].isin(["CR", "PR"])
-    assert subjects.loc[~latent_resp, "RESPONDER"].sum() == 0
-    assert subjects.loc[latent_resp, "RESPONDER"].mean() > 0.6
+    assert (subjects["BOR"] == best["BOR"]).all()
+    assert (subjects["RESPONDER"] == best["BOR"].isin(["CR", "PR"])).all()
+
+
+# Every (latent best response, pattern) the simulator designs (simulate/_responses.py).
+DESIGNED_COURSES = {
+    ("CR", "constant"), ("CR", "late response"), ("CR", "NE between"), ("CR", "CR unconfirmed"),
+    ("PR", "constant"), ("PR", "late response"), ("PR", "NE between"),
+    ("SD", "constant"), ("SD", "PR unconfirmed"), ("NE", "constant"), ("PD", "progression"),
+}
+
+
+def test_bor_derived_from_ovr_equals_the_designed_truth(simulated, tmp_path):
+    """The pipeline's RECIST derivation from the OVR records (not the BOR record) gives, for
+    every subject, the best response the simulator designed; three trials cover every pattern.
+    With confirmation switched off it must disagree exactly where the design left a response
+    unconfirmed, so the comparison is sensitive to the confirmation rule."""
+    from biomarkers.outcomes import derive_subjects, load_outcomes_config, read_adam
+
+    confirmed = load_outcomes_config()
+    confirmed["adrs"]["bor_source"] = "derive"
+    unconfirmed = load_outcomes_config()
+    unconfirmed["adrs"].update(bor_source="derive", confirmation=False)
+    trials = [simulated[0]] + [simulate_outcomes(tmp_path / f"t{seed}", N_SUBJECTS, seed=seed) for seed in (2, 3)]
+    courses = set()
+    for trial in trials:
+        truth = pd.read_csv(trial.truth_dir / "best_response.csv").set_index(N.USUBJID)
+        adam = {k: read_adam(trial.outdir / trial.params[k]) for k in ("adsl", "adtte", "adrs")}
+        derived = derive_subjects(adam["adsl"], adam["adtte"], adam["adrs"], confirmed).set_index(N.USUBJID).loc[truth.index]
+        assert set(derived["BOR_SOURCE"]) == {"DERIVED:OVR (confirmed)"}
+        wrong = derived.index[derived["BOR"] != truth["BOR"]]
+        assert wrong.empty, pd.concat([truth.loc[wrong], derived.loc[wrong, "BOR"].rename("DERIVED")], axis=1)
+        loose = derive_subjects(adam["adsl"], adam["adtte"], adam["adrs"], unconfirmed).set_index(N.USUBJID).loc[truth.index]
+        left_unconfirmed = (truth["PATTERN"].isin(["CR unconfirmed", "PR unconfirmed"])
+                            | (truth["LATENT_BOR"].isin(["CR", "PR"]) & (truth["N_ASSESSMENTS"] == 1)))
+        assert left_unconfirmed.any()
+        assert ((loose["BOR"] != truth["BOR"]) == left_unconfirmed).all()
+        assert (truth["BOR"] != truth["LATENT_BOR"]).any()  # the truth is the design's, not the latent draw
+        courses |= set(zip(truth["LATENT_BOR"], truth["PATTERN"]))
+    assert courses == DESIGNED_COURSES
 
 
 def _truth_cox(truth: pd.DataFrame):

@@ -60,3 +60,16 @@ def test_unknown_collection_in_timepoint_is_an_error(tmp_path):
     bad.write_text(text)
     with pytest.raises(InputError, match="'bloood' is neither a specimen type nor a collection"):
         load_protocol(bad)
+
+
+def test_timepoints_sort_in_every_arms_order():
+    """Merged over arms: each arm's schedule keeps its order; repeats in number order; unknown labels last."""
+    protocol = load_protocol()
+    key = protocol.timepoint_sort_key()
+    labels = ["EOT", "MAINT_Q12W_10", "END_CHEMO", "MAINT_Q12W_2", "UNPLANNED", "BASELINE", "POST_IMRT_W4", "C2D1"]
+    ordered = sorted(labels, key=key)
+    assert ordered[0] == "BASELINE" and ordered[-2:] == ["EOT", "UNPLANNED"]
+    assert ordered.index("MAINT_Q12W_2") < ordered.index("MAINT_Q12W_10")
+    for arm in protocol.arms.values():
+        ids = [tp.id for tp in arm.timepoints]
+        assert sorted(ids, key=key) == ids

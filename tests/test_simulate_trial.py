@@ -80,14 +80,21 @@ def test_same_seed_same_files(trial, tmp_path):
 def test_simulate_cli_rejects_bad_arguments_in_one_line(cli, tmp_path):
     result = cli("simulate", "--outdir", str(tmp_path / "t"), "--subjects", "2")
     assert result.returncode == 2
-    assert result.stderr.strip() == "biomarkers simulate: error: field '--subjects': simulate at least 3 subjects (one randomization block) (got 2)"
+    assert result.stderr.strip() == "biomarkers simulate: error: field 'subjects': simulate at least 3 subjects (one randomization block) (got 2)"
     assert not (tmp_path / "t").exists()
 
 
-def test_stages_must_be_a_prefix_of_the_simulator_stages(tmp_path):
-    with pytest.raises(ValueError, match="prefix"):
-        simulate_trial(tmp_path / "t", n_subjects=3, stages=("trial", "genome"))
+def test_stages_run_with_the_stages_they_need(tmp_path):
+    from biomarkers.simulate import STAGES
+
+    with pytest.raises(ValueError, match="unknown simulation stage 'genomes'"):
+        simulate_trial(tmp_path / "t", n_subjects=3, stages=("genomes",))
     assert not (tmp_path / "t").exists()
+    clinical = simulate_trial(tmp_path / "c", n_subjects=3, stages=("clinical",))  # needs trial, not custody
+    assert (clinical.outdir / "subjects.csv").is_file() and (clinical.outdir / "adam").is_dir()
+    assert not (clinical.outdir / "custody").exists()
+    names = [s.name for s in STAGES]
+    assert all(names.index(n) < names.index(s.name) for s in STAGES for n in s.needs)  # needs run first
 
 
 def test_immune_score_is_standard_normal_and_follows_pfs_within_arm(tmp_path):

@@ -76,8 +76,8 @@ def files(tmp_path):
 
 
 def test_paired_funnel_matches_the_known_first_failed_filters(files):
-    summary, variants = tmb.tmb_specimen(files["paired"], targets=files["targets"], fasta=files["ref"],
-                                         subject="S-001", specimen="SP-T1", timepoint="BASELINE")
+    summary, variants = tmb.count_specimen(files["paired"], targets=files["targets"], fasta=files["ref"],
+                                         studyid="NCT07007182", subject="S-001", specimen="SP-T1", timepoint="BASELINE")
     assert variants["FIRST_FAILED_FILTER"].tolist() == EXPECTED_PAIRED
     row = summary.iloc[0]
     assert row["MODE"] == "paired" and row["TUMOR_SAMPLE"] == "TUMOUR" and row["NORMAL_SAMPLE"] == "NORMAL"
@@ -102,29 +102,29 @@ def test_paired_funnel_matches_the_known_first_failed_filters(files):
 
 
 def test_tumour_only_applies_population_and_hotspot_filters(files):
-    summary, variants = tmb.tmb_specimen(files["tonly"], targets=files["targets"], hotspots=files["hotspots"],
-                                         subject="S-001", specimen="SP-T1", timepoint="BASELINE")
+    summary, variants = tmb.count_specimen(files["tonly"], targets=files["targets"], hotspots=files["hotspots"],
+                                         studyid="NCT07007182", subject="S-001", specimen="SP-T1", timepoint="BASELINE")
     assert variants["FIRST_FAILED_FILTER"].tolist() == EXPECTED_TUMOUR_ONLY
     row = summary.iloc[0]
-    assert row["MODE"] == "tumour-only" and pd.isna(row["NORMAL_SAMPLE"])
+    assert row["MODE"] == "tumor_only" and pd.isna(row["NORMAL_SAMPLE"])
     assert (row["N_POPULATION"], row["N_HOTSPOT"], row["N_COUNTED"]) == (1, 1, 6)
 
 
 def test_snpeff_annotation_and_synonymous_option(files, tmp_path):
     vcf = write_vcf(tmp_path / "ann.vcf", _lines(annotation="ANN"), extra_header=["##tumor_sample=TUMOUR"], annotation="ANN")
-    _, variants = tmb.tmb_specimen(vcf, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+    _, variants = tmb.count_specimen(vcf, targets=files["targets"], studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE")
     assert variants["FIRST_FAILED_FILTER"].tolist() == EXPECTED_PAIRED
     config = tmp_path / "rules.yaml"
     text = (tmb.load_rules.__globals__["load_config"].__globals__["asset_path"]("tmb.yaml")).read_text()
     config.write_text(text.replace("count_synonymous: false", "count_synonymous: true"))
-    summary, variants = tmb.tmb_specimen(vcf, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE", config=config)
+    summary, variants = tmb.count_specimen(vcf, targets=files["targets"], studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE", config=config)
     assert summary["N_COUNTED"].item() == 9 and summary["N_SYNONYMOUS"].item() == 0
 
 
 def test_unannotated_vcf_uses_the_coding_bed(files, tmp_path):
     vcf = write_vcf(tmp_path / "plain.vcf", _lines(annotation=None), extra_header=["##tumor_sample=TUMOUR"], annotation=None)
     coding = write_bed(tmp_path / "coding.bed", [("chr1", 150, 255), ("chr1", 299, 400)])
-    summary, variants = tmb.tmb_specimen(vcf, targets=files["targets"], coding_bed=coding, subject="S", specimen="SP-T1", timepoint="BASELINE")
+    summary, variants = tmb.count_specimen(vcf, targets=files["targets"], coding_bed=coding, studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE")
     expected = [None, "duplicate", "filter", "depth", "alt_reads", "vaf", None, "not_coding", "not_coding", "not_coding",
                 "not_coding", "not_coding", None, None, None, None, "not_coding"]
     # pos 290 is outside the coding BED (its second allele fails alt_reads first)
@@ -132,12 +132,12 @@ def test_unannotated_vcf_uses_the_coding_bed(files, tmp_path):
     assert variants["FIRST_FAILED_FILTER"].tolist() == expected
     assert summary["ANNOTATION"].item() == "CODING_BED"
     with pytest.raises(InputError, match="coding-region BED"):
-        tmb.tmb_specimen(vcf, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+        tmb.count_specimen(vcf, targets=files["targets"], studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE")
 
 
 def test_depth_from_ad_and_vaf_from_ad_when_dp_and_af_are_absent(files, tmp_path):
     vcf = write_vcf(tmp_path / "ad.vcf", _lines(formats=("GT", "AD")), formats=("GT", "AD"), extra_header=["##tumor_sample=TUMOUR"])
-    _, variants = tmb.tmb_specimen(vcf, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+    _, variants = tmb.count_specimen(vcf, targets=files["targets"], studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE")
     first = variants.iloc[0]
     assert first["DEPTH"] == 70 and first["VAF"] == pytest.approx(20 / 70)
     assert variants["FIRST_FAILED_FILTER"].tolist() == EXPECTED_PAIRED
@@ -154,7 +154,7 @@ def test_poisson_interval_is_garwood_exact():
     assert (est.tmb, est.tmb_high) == (10.0, True)
     assert tmb.tmb_estimate(9, 1_000_000, tmb_high=10).tmb_high is False
     with pytest.raises(InputError, match="callable territory is empty"):
-        tmb.tmb_estimate(3, 0)
+        tmb.tmb_estimate(3, 0, tmb_high=10)
 
 
 def test_bed_is_merged_once_and_end_before_start_is_refused(tmp_path):
@@ -202,8 +202,8 @@ def _single(name, pos, length):
 def test_tmb_from_bam_reports_measured_denominator_and_not_callable(files, tmp_path):
     reads = [_single(f"r{k}", 150, 200) for k in range(30)]  # chr1 150-350 at 30x
     tumour = write_bam(tmp_path / "t.bam", reads)
-    summary, variants = tmb.tmb_specimen(files["paired"], targets=files["targets"], tumour_bam=tumour, fasta=files["ref"],
-                                         subject="S", specimen="SP-T1", timepoint="BASELINE", tumour_only=False)
+    summary, variants = tmb.count_specimen(files["paired"], targets=files["targets"], tumor_bam=tumour, fasta=files["ref"],
+                                         studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE", tumor_only=False)
     assert summary["DENOMINATOR_SOURCE"].item() == "BAM_DEPTH" and summary["CALLABLE_BASES"].item() == 200
     # every counted candidate lies in 150-350, so nothing changes but the denominator; 2500 stays not callable
     assert variants["FIRST_FAILED_FILTER"].tolist() == EXPECTED_PAIRED
@@ -249,7 +249,7 @@ def _both_readers(vcf, **kwargs):
 @pytest.mark.parametrize("layout", ["paired", "tonly", "ann", "noaf"])
 def test_vectorized_reader_equals_the_per_record_reader(files, tmp_path, layout):
     regions = tmb.read_bed(files["targets"])
-    kwargs = {"tumour_sample": "TUMOUR", "tumour_only": layout != "paired", "targets": regions, "callable_regions": regions}
+    kwargs = {"tumor_sample": "TUMOUR", "tumor_only": layout != "paired", "targets": regions, "callable_regions": regions}
     if layout in ("paired", "tonly"):
         vcf = files[layout]
     elif layout == "ann":
@@ -270,11 +270,11 @@ def test_uncompressed_vcf_counts_the_same_and_plain_gzip_is_refused(files, tmp_p
         text.write_bytes(fh.read())
     gz = tmp_path / "plain_gzip.vcf.gz"
     gz.write_bytes(gzip.compress(text.read_bytes()))
-    results = [tmb.tmb_specimen(v, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")[1]
+    results = [tmb.count_specimen(v, targets=files["targets"], studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE")[1]
                for v in (files["paired"], text)]
     pd.testing.assert_frame_equal(results[0], results[1])
     with pytest.raises(InputError, match="not bgzip-compressed"):
-        tmb.tmb_specimen(gz, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+        tmb.count_specimen(gz, targets=files["targets"], studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE")
 
 
 def test_bcf_counts_the_same_as_vcf(files, tmp_path):
@@ -284,15 +284,15 @@ def test_bcf_counts_the_same_as_vcf(files, tmp_path):
     with pysam.VariantFile(str(files["paired"])) as src, pysam.VariantFile(str(bcf), "wb", header=src.header) as dst:
         for rec in src:
             dst.write(rec)
-    kwargs = {"targets": files["targets"], "subject": "S", "specimen": "SP-T1", "timepoint": "BASELINE"}
-    from_vcf = tmb.tmb_specimen(files["paired"], **kwargs)[1]
-    from_bcf = tmb.tmb_specimen(bcf, **kwargs)[1]
+    kwargs = {"targets": files["targets"], "studyid": "NCT07007182", "subject": "S", "specimen": "SP-T1", "timepoint": "BASELINE"}
+    from_vcf = tmb.count_specimen(files["paired"], **kwargs)[1]
+    from_bcf = tmb.count_specimen(bcf, **kwargs)[1]
     pd.testing.assert_frame_equal(from_vcf, from_bcf)
 
 
 def test_vcf_without_records_gives_tmb_zero_with_its_interval(files, tmp_path):
     vcf = write_vcf(tmp_path / "empty.vcf.gz", [], extra_header=["##tumor_sample=TUMOUR"])
-    summary, variants = tmb.tmb_specimen(vcf, targets=files["targets"], subject="S", specimen="SP-T1", timepoint="BASELINE")
+    summary, variants = tmb.count_specimen(vcf, targets=files["targets"], studyid="NCT07007182", subject="S", specimen="SP-T1", timepoint="BASELINE")
     assert variants.empty and summary["N_COUNTED"].item() == 0 and summary["TMB"].item() == 0
     assert summary["TMB_CI_UPPER"].item() == pytest.approx(3.688879 / 0.0022, rel=1e-6)
     parts = tmb.write_parts(summary, variants, tmp_path / "parts", "SP-T1")
@@ -300,8 +300,8 @@ def test_vcf_without_records_gives_tmb_zero_with_its_interval(files, tmp_path):
     assert pd.read_parquet(paths["tmb_variants"]).empty and len(pd.read_parquet(paths["tmb"])) == 1
 
 
-@pytest.mark.parametrize("tumour_only", [False, True])
-def test_vectorized_reader_equals_the_per_record_reader_on_irregular_fields(tmp_path, tumour_only):
+@pytest.mark.parametrize("tumor_only", [False, True])
+def test_vectorized_reader_equals_the_per_record_reader_on_irregular_fields(tmp_path, tumor_only):
     """Odd FORMAT and INFO values: the column-wise kernels read them as the per-record reader
     does, or hand the record over to it."""
     csq = "T|missense_variant|MODERATE|G|ENST1|0.0001"
@@ -324,7 +324,7 @@ def test_vectorized_reader_equals_the_per_record_reader_on_irregular_fields(tmp_
         lines.append(f"chr2\t{200 + k}\t.\tC\tT\t.\tPASS\tCSQ={csq}\t{fmt}\t{values}\t0/0:40,0:0:40")
     vcf = write_vcf(tmp_path / "odd.vcf.gz", lines, extra_header=["##tumor_sample=TUMOUR"])
     regions = tmb.read_bed(write_bed(tmp_path / "t.bed", [("chr1", 0, 3000), ("chr2", 0, 1500)]))
-    fast, reference = _both_readers(vcf, tumour_sample="TUMOUR", tumour_only=tumour_only, targets=regions,
+    fast, reference = _both_readers(vcf, tumor_sample="TUMOUR", tumor_only=tumor_only, targets=regions,
                                     callable_regions=regions)
     assert len(fast) == len(lines)
     pd.testing.assert_frame_equal(fast, reference, check_exact=True)  # floats bit for bit

@@ -63,7 +63,7 @@ def test_counts_equal_bcftools_filter_expression_and_vep_consequence(relative, r
     expected_syn = sum(1 for *_, csq in passed if worst_term(csq) in syn)
 
     bed = _whole_contig_bed(tmp_path / "contigs.bed", vcf)
-    summary, variants = tmb.tmb_specimen(vcf, targets=bed, subject="HCC1395", specimen="HCC1395-T", timepoint="BASELINE")
+    summary, variants = tmb.count_specimen(vcf, targets=bed, studyid="NCT07007182", subject="HCC1395", specimen="HCC1395-T", timepoint="BASELINE")
     counted = variants[variants["COUNTED"]]
     assert len(variants) == int(subprocess.run(f"{bcftools} view -H {vcf} | wc -l", shell=True, capture_output=True, text=True).stdout)
     # no multi-allelic record and no repeated record in these files, so rows map 1:1 onto records
@@ -71,7 +71,7 @@ def test_counts_equal_bcftools_filter_expression_and_vep_consequence(relative, r
     assert len(counted) == len(expected_counted) > 0
     assert summary["N_SYNONYMOUS"].item() == expected_syn
     assert summary["N_DEPTH"].item() + summary["N_ALT_READS"].item() + summary["N_VAF"].item() == len(variants) - len(passed)
-    assert summary["MODE"].item() == "tumour-only"
+    assert summary["MODE"].item() == "tumor_only"
 
 
 def _samtools_depth(samtools, bam, regions, *, baseq):
@@ -182,6 +182,6 @@ def test_vectorized_reader_equals_the_per_record_reader_on_real_vcfs(relative, r
     frames = []
     for vectorized in (True, False):
         with tmb.open_vcf(vcf) as fh:
-            frames.append(tmb.count_variants(fh, tmb.load_rules(), tumour_sample=list(fh.header.samples)[0], tumour_only=True,
+            frames.append(tmb.count_variants(fh, tmb.load_rules(), tumor_sample=list(fh.header.samples)[0], tumor_only=True,
                                              targets=regions, callable_regions=regions, vectorized=vectorized))
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)  # floats bit for bit

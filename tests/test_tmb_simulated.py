@@ -22,7 +22,7 @@ def _normal_of(vcf, specimen):
         return next(s for s in fh.header.samples if s != specimen)
 
 
-@pytest.mark.parametrize("mode", ["paired", "tumour-only"])
+@pytest.mark.parametrize("mode", ["paired", "tumor_only"])
 def test_simulated_truth_is_recovered_exactly(trial, mode):
     out = trial.outdir
     truth = pd.read_csv(out / "truth" / "tmb.csv")
@@ -32,11 +32,11 @@ def test_simulated_truth_is_recovered_exactly(trial, mode):
     for row in truth.itertuples():
         vcf = out / "vcf" / f"{row.SPECIMEN_ID}.vcf.gz"
         normal = _normal_of(vcf, row.SPECIMEN_ID)
-        summary, variants = tmb.tmb_specimen(
+        summary, variants = tmb.count_specimen(
             vcf, targets=out / "reference" / "targets.bed", fasta=out / "reference" / "genome.fa",
-            tumour_bam=out / "bam" / f"{row.SPECIMEN_ID}.bam",
+            tumor_bam=out / "bam" / f"{row.SPECIMEN_ID}.bam",
             normal_bam=out / "bam" / f"{normal}.bam" if mode == "paired" else None,
-            subject=row.USUBJID, specimen=row.SPECIMEN_ID, timepoint=row.TIMEPOINT, tumour_only=mode != "paired")
+            studyid="NCT07007182", subject=row.USUBJID, specimen=row.SPECIMEN_ID, timepoint=row.TIMEPOINT, tumor_only=mode != "paired")
         got = summary.iloc[0]
         assert got["CALLABLE_BASES"] == getattr(row, "CALLABLE_BASES" + suffix)
         assert got["N_COUNTED"] == getattr(row, "N_COUNTED" + suffix)

@@ -8,7 +8,9 @@ installed wheel carries a copy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -19,7 +21,7 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["asset_path", "load_yaml", "load_json", "load_schema", "validate", "load_config"]
+__all__ = ["asset_path", "load_yaml", "load_json", "load_schema", "validate", "load_config", "load_settings", "settings_from_mapping"]
 
 
 def asset_path(name: str) -> Path:
@@ -99,3 +101,34 @@ def load_config(name_or_path: str | Path, schema: str | None = None) -> Any:
     if schema:
         validate(data, schema, file=path)
     return data
+
+
+T = typing.TypeVar("T")
+
+
+def settings_from_mapping(cls: type[T], data: typing.Mapping[str, Any]) -> T:
+    """A frozen settings dataclass (nested ones included) from a validated mapping.
+
+    Keys the mapping lacks take the dataclass default; lists become tuples, so
+    settings stay immutable and hashable. The JSON Schema, checked before, says what
+    may be there: a key the dataclass does not declare is a programming error.
+    """
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise TypeError(f"{cls.__name__} does not declare {sorted(unknown)}")
+    kwargs = {}
+    for name, value in data.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind) and isinstance(value, typing.Mapping):
+            value = settings_from_mapping(kind, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def load_settings(cls: type[T], path: str | Path | None, *, default: str, schema: str) -> T:
+    """Load the YAML at ``path`` (or the bundled asset ``default``), validate it, and type it as ``cls``."""
+    return settings_from_mapping(cls, load_config(path or default, schema))

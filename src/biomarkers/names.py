@@ -2,6 +2,10 @@
 
 Key columns follow CDISC where CDISC has a name (STUDYID, USUBJID, ARMCD), so a
 statistician joins our tables to ADaM data sets without renaming anything.
+
+Identifiers (column values, modes, options, file names) use American spelling:
+``tumor``, ``tumor_only``, as the samplesheet's assays and the field's tools do.
+Prose may say tumour.
 """
 
 STUDYID = "STUDYID"
@@ -25,4 +29,19 @@ SS_INDEX = "index"
 SS_NORMAL = "normal_specimen"
 
 # Assays a samplesheet row may name (mirrored by the enum in assets/schema_input.json).
-ASSAYS = ("wes_tumor", "wes_normal", "panel_tumor", "rnaseq", "scrnaseq", "flow", "microbiome", "vcf_somatic")
+ASSAY_WES_TUMOR = "wes_tumor"
+ASSAY_WES_NORMAL = "wes_normal"
+ASSAY_PANEL_TUMOR = "panel_tumor"
+ASSAY_VCF_SOMATIC = "vcf_somatic"
+TUMOR_BAM_ASSAYS = (ASSAY_WES_TUMOR, ASSAY_PANEL_TUMOR)
+NORMAL_BAM_ASSAYS = (ASSAY_WES_NORMAL,)
+ASSAYS = (ASSAY_WES_TUMOR, ASSAY_WES_NORMAL, ASSAY_PANEL_TUMOR, "rnaseq", "scrnaseq", "flow", "microbiome", ASSAY_VCF_SOMATIC)
+
+# Modes of a tumour analysis (the MODE column of genomics tables, log lines, Nextflow meta.mode).
+PAIRED = "paired"
+TUMOR_ONLY = "tumor_only"
+MODES = (PAIRED, TUMOR_ONLY)
+
+# Verbs of the per-specimen commands and of the cohort merge, the same for every modality:
+# `biomarkers <modality> <verb>` writes one specimen's parts, `collect` merges the parts.
+COLLECT = "collect"

@@ -103,6 +103,38 @@ class Protocol:
                     ids.add(tp.id)
         return ids
 
+    def timepoint_sort_key(self):
+        """Sort key of timepoint labels in protocol order (repeats ``ID_n`` in n order; unknown last).
+
+        The arms' schedules are merged so that each arm's own order holds (a timepoint
+        only one arm has, such as the control arm's end of chemotherapy, still comes
+        before the end of treatment); ties go to the timepoint the protocol lists first.
+        """
+        first_seen: dict[str, int] = {}
+        before: dict[str, set[str]] = {}
+        for arm in self.arms.values():
+            ids = [tp.id for tp in arm.timepoints]
+            for i, tid in enumerate(ids):
+                first_seen.setdefault(tid, len(first_seen))
+                before.setdefault(tid, set()).update(ids[:i])
+        order: dict[str, int] = {}
+        while len(order) < len(first_seen):
+            ready = [t for t in first_seen if t not in order and before[t] <= set(order)]
+            if not ready:  # the arms disagree on the order: fall back to first-seen for the rest
+                ready = [t for t in first_seen if t not in order]
+            order[min(ready, key=first_seen.__getitem__)] = len(order)
+
+        def key(label: str) -> tuple:
+            label = str(label)
+            if label in order:
+                return (order[label], 0, label)
+            match = re.fullmatch(r"(.+)_(\d+)", label)
+            if match and match.group(1) in order:
+                return (order[match.group(1)], int(match.group(2)), label)
+            return (len(order), 0, label)
+
+        return key
+
     def timepoint(self, arm: str, timepoint_id: str) -> Timepoint | None:
         base = _repeat_base(timepoint_id)
         for tp in self.arms[arm].timepoints:

@@ -8,6 +8,7 @@ line, the column and the value.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
@@ -19,7 +20,7 @@ from .errors import InputError
 from .io import read_csv_rows
 from .protocol import Protocol
 
-__all__ = ["read_samplesheet", "SAMPLESHEET_SCHEMA"]
+__all__ = ["read_samplesheet", "SAMPLESHEET_SCHEMA", "TumorInputs", "tumor_inputs"]
 
 SAMPLESHEET_SCHEMA = "schema_input.json"
 _PATH_FORMATS = {"file-path", "path", "directory-path"}
@@ -117,3 +118,61 @@ def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subj
     columns = list(props) + ["_line"]
     frame = pd.DataFrame.from_records(records, columns=columns)
     return frame.rename(columns={"_line": "line"})
+
+
+@dataclass(frozen=True)
+class TumorInputs:
+    """One tumour specimen's sequencing files, paired as every step and Nextflow pair them."""
+
+    subject: str
+    specimen: str
+    timepoint: str
+    tumor_bam: str | None = None         # wes_tumor, else panel_tumor, row of the specimen
+    tumor_index: str | None = None
+    vcf: str | None = None               # vcf_somatic row of the specimen
+    vcf_index: str | None = None
+    tumor_sample: str | None = None      # the VCF row's sample_name: the tumour's sample in the VCF
+    normal_specimen: str | None = None   # named by the VCF row, else by the tumour BAM row
+    normal_bam: str | None = None        # the wes_normal row of normal_specimen, when there is one
+    normal_index: str | None = None
+
+    @property
+    def mode(self) -> str:
+        """``paired`` when the matched normal's BAM is in the samplesheet, else ``tumor_only``."""
+        return N.PAIRED if self.normal_bam else N.TUMOR_ONLY
+
+
+def tumor_inputs(samplesheet: pd.DataFrame) -> list[TumorInputs]:
+    """Pair every tumour specimen's BAM, somatic VCF and matched normal BAM; sorted by specimen.
+
+    A tumour specimen is one with a tumour BAM (``wes_tumor`` preferred to ``panel_tumor``)
+    or a somatic VCF. Its normal is the ``normal_specimen`` of its VCF row, else of its BAM
+    row; two different normals for one tumour is an error. The TMB step takes the specimens
+    with a VCF, the MSI step those with a BAM; Nextflow takes the same pairs from
+    ``biomarkers validate``.
+    """
+    def present(value) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    rows = {(r[N.SS_SPECIMEN], r[N.SS_ASSAY]): r for r in samplesheet.to_dict("records")}
+    tumors = sorted({spec for spec, assay in rows if assay in (*N.TUMOR_BAM_ASSAYS, N.ASSAY_VCF_SOMATIC)})
+    out = []
+    for specimen in tumors:
+        bam = next((rows[specimen, a] for a in N.TUMOR_BAM_ASSAYS if (specimen, a) in rows), None)
+        vcf = rows.get((specimen, N.ASSAY_VCF_SOMATIC))
+        first = vcf or bam
+        named = {present(r.get(N.SS_NORMAL)) for r in (vcf, bam) if r is not None} - {None}
+        if len(named) > 1:
+            raise InputError("the tumour's VCF and BAM rows name different normal specimens", row=f"line {first['line']}",
+                             field=N.SS_NORMAL, value=" / ".join(sorted(named)))
+        normal_specimen = named.pop() if named else None
+        normal = next((rows[normal_specimen, a] for a in N.NORMAL_BAM_ASSAYS if (normal_specimen, a) in rows), None)
+        out.append(TumorInputs(
+            subject=first[N.SS_SUBJECT], specimen=specimen, timepoint=first[N.SS_TIMEPOINT],
+            tumor_bam=bam[N.SS_FILE] if bam else None, tumor_index=present(bam.get(N.SS_INDEX)) if bam else None,
+            vcf=vcf[N.SS_FILE] if vcf else None, vcf_index=present(vcf.get(N.SS_INDEX)) if vcf else None,
+            tumor_sample=present(vcf.get("sample_name")) if vcf else None,
+            normal_specimen=normal_specimen,
+            normal_bam=normal[N.SS_FILE] if normal else None, normal_index=present(normal.get(N.SS_INDEX)) if normal else None,
+        ))
+    return out

@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("biomarkers.cli.run", "run every available step in-process on this machine"),
     "custody": ("biomarkers.cli.custody", "chain-of-custody ledger: import, record, verify, check"),
     "tmb": ("biomarkers.cli.tmb", "tumour mutational burden of one tumour specimen; collect per-specimen parts"),
-    "msi": ("biomarkers.cli.msi", "microsatellite instability: scan, baseline, call, merge"),
+    "msi": ("biomarkers.cli.msi", "microsatellite instability: scan, baseline, call, collect"),
     "analysis": ("biomarkers.cli.analysis", "join biomarker tables to ADaM outcomes; exploratory associations"),
     "report": ("biomarkers.cli.report", "one self-contained HTML report of a results folder"),
     "schemas": ("biomarkers.cli.schemas", "print the output data dictionary or input JSON Schemas"),

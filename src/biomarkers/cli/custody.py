@@ -19,6 +19,13 @@ _RECORD_OPTIONS = {
 }
 
 
+def _column_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected COLUMN=VALUE, got {text!r}")
+    return key.strip(), value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="custody_command", metavar="<subcommand>", required=True)
 
@@ -41,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rec.add_argument("--recorded-at", help="when it was recorded (default: now, UTC)")
     rec.add_argument("--actor", required=True, help="staff ID (never a name)")
     rec.add_argument("--site", required=True, help="site where it happened")
-    rec.add_argument("--set", action="append", default=[], metavar="COLUMN=VALUE",
+    rec.add_argument("--set", action="append", default=[], metavar="COLUMN=VALUE", type=_column_value,
                      help="any other export column, e.g. temperature_c=-80 or target_event_id=E12 (repeatable)")
     rec.add_argument("--subjects", help="randomization list CSV: refuse unknown subjects")
     rec.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
@@ -64,59 +71,22 @@ def main(args: argparse.Namespace) -> int:
     return {"import": _import, "record": _record, "verify": _verify, "check": _check}[args.custody_command](args)
 
 
-def _protocol(args):
-    from ..protocol import load_protocol
-
-    return load_protocol(args.protocol)
-
-
-def _subject_ids(path):
-    from ..custody import load_subjects
-
-    return None if path is None else set(load_subjects(path)["USUBJID"])
-
-
 def _import(args) -> int:
     from ..custody import import_exports
 
-    summary = import_exports(args.ledger, args.exports, protocol=_protocol(args), subjects=_subject_ids(args.subjects))
+    summary = import_exports(args.ledger, args.exports, protocol=args.protocol, subjects=args.subjects)
     print(f"{summary.rows} rows from {summary.files} file(s): {summary.appended} appended, "
           f"{summary.skipped} already in the ledger")
     return 0
 
 
 def _record(args) -> int:
-    import datetime as dt
-    import hashlib
-
     from ..custody import record_event
-    from ..custody._ledger import canonical_json
-    from ..errors import InputError
 
     fields = {col: getattr(args, opt[2:].replace("-", "_")) for col, opt in _RECORD_OPTIONS.items()}
-    fields["event_type"] = args.type
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError("expected COLUMN=VALUE", field="--set", value=item)
-        fields[key.strip()] = value
-    fields = {k: v for k, v in fields.items() if v is not None}
-    if "recorded_at" not in fields:
-        fields["recorded_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    derived_id = "event_id" not in fields
-    if derived_id:
-        # the ID is a digest of what happened (not of when it was typed in), so running
-        # the same record command twice records the event once
-        content = {k: v for k, v in fields.items() if k != "recorded_at"}
-        fields["event_id"] = "REC-" + hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16].upper()
-    try:
-        event = record_event(args.ledger, fields, protocol=_protocol(args), subjects=_subject_ids(args.subjects))
-    except InputError as exc:
-        if derived_id and exc.field == "event_id" and "already in the ledger" in exc.message:
-            print(f"already recorded as {fields['event_id']}")
-            return 0
-        raise
-    print(f"recorded {event['event_id']}")
+    fields.update(event_type=args.type, **dict(args.set))
+    result = record_event(args.ledger, fields, protocol=args.protocol, subjects=args.subjects)
+    print(f"{'recorded' if result.appended else 'already recorded as'} {result.event['event_id']}")
     return 0
 
 
@@ -130,19 +100,10 @@ def _verify(args) -> int:
 
 
 def _check(args) -> int:
-    import datetime as dt
-
     from ..custody import check_ledger
-    from ..errors import InputError
 
-    cutoff = None
-    if args.data_cutoff:
-        try:
-            cutoff = dt.date.fromisoformat(args.data_cutoff)
-        except ValueError:
-            raise InputError("not a date (YYYY-MM-DD)", field="--data-cutoff", value=args.data_cutoff) from None
     result = check_ledger(args.ledger, subjects=args.subjects, milestones=args.milestones, samplesheet=args.samplesheet,
-                          data_cutoff=cutoff, protocol=_protocol(args), outdir=args.outdir)
+                          data_cutoff=args.data_cutoff, protocol=args.protocol, outdir=args.outdir)
     counts = result.issues["SEVERITY"].value_counts().to_dict()
     print(f"{len(result.specimens)} specimens, {len(result.events)} events; issues: "
           + (", ".join(f"{counts[k]} {k}" for k in sorted(counts)) or "none")

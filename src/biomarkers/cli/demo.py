@@ -12,18 +12,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from ..pipeline import run_demo
 
-    from ..pipeline import load_params, run_pipeline
-    from ..simulate import simulate_trial
-
-    outdir = Path(args.outdir)
-    trial = simulate_trial(outdir / "simulated_trial", n_subjects=args.subjects, seed=args.seed)
-    params = load_params(trial.outdir / "params.yaml", {"outdir": str(outdir), "seed": args.seed})
-    status = run_pipeline(params)
+    status = run_demo(args.outdir, n_subjects=args.subjects, seed=args.seed)
     for step, state in status.items():
         print(f"{step:>10}: {state}")
-    report = outdir / "report" / "index.html"
-    if report.exists():
-        print(f"report: {report}")
+    print(f"report: {args.outdir}/report/index.html")
     return 0

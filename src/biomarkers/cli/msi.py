@@ -1,10 +1,10 @@
-"""Microsatellite instability: scan a reference, build a tumour-only baseline, call a tumour, merge parts.
+"""Microsatellite instability: scan a reference, build a tumor-only baseline, call a tumour, collect parts.
 
     biomarkers msi scan --fasta F [--targets BED] [--config msi.yaml] --output sites.tsv.gz
     biomarkers msi baseline --sites sites.tsv.gz --fasta F [--config msi.yaml] --output baseline.tsv.gz NORMAL.bam...
     biomarkers msi call --sites sites.tsv.gz --tumor-bam T (--normal-bam N | --baseline baseline.tsv.gz) --fasta F
-        [--config msi.yaml] --subject S --specimen SP --timepoint TP --outdir DIR
-    biomarkers msi merge --outdir OUT PART.parquet...
+        [--config msi.yaml] [--protocol P] --subject S --specimen SP --timepoint TP --outdir DIR
+    biomarkers msi collect --outdir OUT PART.parquet...
 """
 
 from __future__ import annotations
@@ -43,40 +43,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     call.add_argument("--specimen", required=True, help="tumour specimen ID")
     call.add_argument("--timepoint", required=True, help="protocol timepoint")
     call.add_argument("--normal-specimen", help="specimen ID of the matched normal (recorded in the table)")
+    call.add_argument("--protocol", help="protocol YAML: STUDYID (default: the bundled assets/protocol.yaml)")
     call.add_argument("--outdir", required=True, help="folder for <specimen>.msi.parquet and <specimen>.msi_sites.parquet")
 
-    merge = sub.add_parser("merge", help="collect per-specimen parts into genomics/msi.parquet, msi_sites.parquet and plots",
-                           description="Collect per-specimen MSI parts into the published tables and plots.")
-    merge.add_argument("--outdir", required=True, help="results folder (writes <outdir>/genomics/)")
-    merge.add_argument("parts", nargs="+", metavar="PART.parquet", help="parts written by `biomarkers msi call`")
+    collect = sub.add_parser("collect", help="collect per-specimen parts into genomics/msi.parquet, msi_sites.parquet and plots",
+                             description="Collect per-specimen MSI parts into the published tables and plots.")
+    collect.add_argument("--outdir", required=True, help="results folder (writes <outdir>/genomics/)")
+    collect.add_argument("parts", nargs="+", metavar="PART.parquet", help="parts written by `biomarkers msi call`")
 
 
 def main(args: argparse.Namespace) -> int:
     from ..genomics import msi
 
-    config = msi.load_msi_config(args.config) if getattr(args, "config", None) else msi.load_msi_config()
     if args.msi_command == "scan":
-        sites = msi.scan_sites(args.fasta, args.targets, config)
-        msi.write_sites(sites, args.output, config=config)
+        sites = msi.scan_to_file(args.fasta, args.output, targets=args.targets, settings=args.config)
         print(f"{len(sites):,} microsatellites -> {args.output}")
     elif args.msi_command == "baseline":
-        sites = msi.read_sites(args.sites)
-        baseline = msi.baseline_from_bams(sites, args.normals, args.fasta, config)
-        msi.write_baseline(baseline, sites, args.output, n_normals=len(args.normals))
-        usable = int((~baseline["EXCLUDED"]).sum())
-        print(f"baseline of {len(args.normals)} normals: {usable:,} of {len(baseline):,} sites usable -> {args.output}")
+        baseline = msi.baseline_to_file(args.sites, args.normals, args.fasta, args.output, settings=args.config)
+        print(f"baseline of {len(args.normals)} normals: {int((~baseline['EXCLUDED']).sum()):,} of {len(baseline):,} "
+              f"sites usable -> {args.output}")
     elif args.msi_command == "call":
-        sites = msi.read_sites(args.sites)
-        baseline = msi.read_baseline(args.baseline, sites) if args.baseline else None
-        summary, calls = msi.call_msi(sites, args.tumor_bam, args.fasta, normal_bam=args.normal_bam, baseline=baseline,
-                                      config=config, subject=args.subject, specimen=args.specimen, timepoint=args.timepoint,
-                                      normal_specimen=args.normal_specimen)
-        msi.write_call_parts(summary, calls, args.outdir, args.specimen)
-        row = summary.iloc[0]
+        row = msi.call_to_parts(args.sites, args.tumor_bam, args.fasta, args.outdir, normal_bam=args.normal_bam,
+                                baseline=args.baseline, settings=args.config, protocol=args.protocol, subject=args.subject,
+                                specimen=args.specimen, timepoint=args.timepoint,
+                                normal_specimen=args.normal_specimen).iloc[0]
         score = "n/a" if row["MSI_STATUS"] == msi.NOT_EVALUABLE else f"{row['MSI_SCORE']:.2f}%"
         print(f"{args.specimen}: {row['MSI_STATUS']} ({row['MODE']}; score {score}; {row['SITES_UNSTABLE']}/"
               f"{row['SITES_EVALUATED']} evaluated sites unstable)")
-    elif args.msi_command == "merge":
-        out = msi.merge_parts(args.parts, args.outdir)
-        print(f"merged {len(args.parts)} parts -> {out['msi']}, {out['msi_sites']}")
+    elif args.msi_command == "collect":
+        out = msi.collect(args.parts, args.outdir)
+        print(f"collected {len(args.parts)} parts -> {out['msi']}, {out['msi_sites']}")
     return 0

@@ -29,9 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..pipeline import load_params, run_pipeline
+    from ..pipeline import run_params_file
 
-    overrides = {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")}
-    params = load_params(args.params_file, overrides)
-    run_pipeline(params, only=args.only)
+    run_params_file(args.params_file, {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")},
+                    only=args.only)
     return 0

@@ -14,13 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..errors import InputError
     from ..simulate import simulate_trial
 
-    if args.subjects < 3:
-        raise InputError("simulate at least 3 subjects (one randomization block)", field="--subjects", value=args.subjects)
-    if not 0 <= args.violation_rate <= 1:
-        raise InputError("must be between 0 and 1", field="--violation-rate", value=args.violation_rate)
     trial = simulate_trial(args.outdir, n_subjects=args.subjects, seed=args.seed, violation_rate=args.violation_rate)
-    print(f"simulated {trial.n_subjects} subjects into {trial.outdir} (run it: biomarkers run --params-file {trial.outdir}/params.yaml --outdir results)")
+    print(f"simulated {trial.n_subjects} subjects into {trial.outdir} "
+          f"(run it: biomarkers run --params-file {trial.outdir}/params.yaml --outdir results)")
     return 0

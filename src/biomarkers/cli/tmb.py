@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     count.add_argument("--subject", required=True, help="USUBJID")
     count.add_argument("--specimen", required=True, help="tumour SPECIMEN_ID")
     count.add_argument("--timepoint", required=True, help="protocol TIMEPOINT")
+    count.add_argument("--protocol", help="protocol YAML: STUDYID (default: the bundled assets/protocol.yaml)")
     count.add_argument("--outdir", required=True, help="folder for the two part files")
 
     collect = sub.add_parser("collect", help="merge per-specimen parts into OUT/genomics/tmb*.parquet and a plot",
@@ -40,36 +41,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..genomics import tmb
+
     if args.tmb_command == "count":
-        from ..genomics.tmb import tmb_specimen, write_parts
-
-        if args.tumor_bam and args.callable_mb is not None:
-            from ..errors import InputError
-
-            raise InputError("give either --tumor-bam (measured denominator) or --callable-mb, not both", field="--callable-mb")
-        summary, variants = tmb_specimen(
-            args.vcf, targets=args.targets, subject=args.subject, specimen=args.specimen, timepoint=args.timepoint,
-            tumour_bam=args.tumor_bam, normal_bam=args.normal_bam, tumour_sample=args.tumor_sample, fasta=args.fasta,
-            coding_bed=args.coding_bed, config=args.config, hotspots=args.hotspots, callable_mb=args.callable_mb,
-            tumour_only=True if args.tumor_only else None)
-        a, b = write_parts(summary, variants, args.outdir, args.specimen)
-        row = summary.iloc[0]
+        row = tmb.count_to_parts(
+            args.vcf, args.outdir, protocol=args.protocol, subject=args.subject, specimen=args.specimen,
+            timepoint=args.timepoint, targets=args.targets, tumor_bam=args.tumor_bam, normal_bam=args.normal_bam,
+            tumor_sample=args.tumor_sample, fasta=args.fasta, coding_bed=args.coding_bed, config=args.config,
+            hotspots=args.hotspots, callable_mb=args.callable_mb, tumor_only=True if args.tumor_only else None).iloc[0]
         print(f"{args.specimen}: TMB {row['TMB']:.2f} mut/Mb (95% CI {row['TMB_CI_LOWER']:.2f}-{row['TMB_CI_UPPER']:.2f}), "
-              f"{row['N_COUNTED']} counted / {row['CALLABLE_MB']:.4f} Mb ({row['DENOMINATOR_SOURCE']}, {row['MODE']}) -> {a}, {b}")
-        return 0
-
-    import pandas as pd
-
-    from ..genomics.tmb import collect
-
-    subjects = None
-    if args.subjects:
-        from ..errors import InputError
-
-        try:
-            subjects = pd.read_csv(args.subjects, dtype=str)
-        except (OSError, pd.errors.ParserError) as exc:
-            raise InputError(f"not a readable CSV: {exc}", file=args.subjects) from None
-    paths = collect(args.parts, args.outdir, subjects=subjects)
-    print(f"wrote {paths['tmb']}, {paths['tmb_variants']}, {paths['plot']}")
+              f"{row['N_COUNTED']} counted / {row['CALLABLE_MB']:.4f} Mb ({row['DENOMINATOR_SOURCE']}, {row['MODE']}) "
+              f"-> {args.outdir}")
+    else:
+        paths = tmb.collect(args.parts, args.outdir, subjects=args.subjects)
+        print(f"wrote {paths['tmb']}, {paths['tmb_variants']}, {paths['plot']}")
     return 0

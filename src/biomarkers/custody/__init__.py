@@ -5,15 +5,15 @@ Public API (plain functions; I/O at the edges):
 * :func:`import_exports` / :func:`record_event` - validated events into the ledger
 * :func:`verify_ledger` - recompute the hash chain, name the first broken event
 * :func:`check_custody` - rules, SPREC codes and the custody tables from the ledger
-* :func:`run_custody_step` - the pipeline step (import, verify, check, write outputs)
+* :func:`check_ledger` - verify, check and write the custody outputs (``biomarkers custody check``)
 """
 
-from ._check import CustodyResult, check_custody, effective_events, load_rules
-from ._events import ImportSummary, export_columns, import_exports, parse_export, record_event
+from ._check import CustodyResult, check_custody, load_rules
+from ._effective import effective_events
+from ._events import ImportSummary, RecordResult, export_columns, import_exports, parse_export, record_event
 from ._ledger import LedgerReport, append_events, read_ledger, verify_ledger
 from ._sprec import sprec_code
-from ._step import check_ledger, run_custody_step, write_custody_outputs
-from ._trialdata import load_milestones, load_subjects
+from ._outputs import check_ledger, write_custody_outputs
 
 __all__ = [
     "CustodyResult",
@@ -21,16 +21,14 @@ __all__ = [
     "check_ledger",
     "effective_events",
     "load_rules",
-    "run_custody_step",
     "sprec_code",
     "write_custody_outputs",
     "ImportSummary",
+    "RecordResult",
     "LedgerReport",
     "append_events",
     "export_columns",
     "import_exports",
-    "load_milestones",
-    "load_subjects",
     "parse_export",
     "read_ledger",
     "record_event",

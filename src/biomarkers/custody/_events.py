@@ -15,6 +15,7 @@ are dropped when the row is read: they never reach the ledger, a log or an outpu
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import time
 from collections.abc import Iterable
@@ -26,7 +27,8 @@ from ..errors import InputError
 from ..io import read_csv_rows
 from ..log import get_logger
 from ..protocol import Protocol, load_protocol
-from ._ledger import append_events, read_ledger, utc_text
+from ..trialdata import load_subjects
+from ._ledger import append_events, canonical_json, read_ledger, utc_text
 
 __all__ = [
     "EXPORT_SCHEMA",
@@ -38,6 +40,7 @@ __all__ = [
     "parse_event",
     "import_exports",
     "record_event",
+    "RecordResult",
 ]
 
 log = get_logger("custody")
@@ -293,16 +296,29 @@ def _order_key(item: tuple[str, dict]) -> tuple:
     return (event["recorded_at"],)
 
 
-def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protocol: Protocol | None = None,
-                   subjects: set[str] | None = None) -> ImportSummary:
+def _protocol(protocol: Protocol | str | Path | None) -> Protocol:
+    return protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
+
+
+def _subject_ids(subjects: set[str] | str | Path | None, protocol: Protocol) -> set[str] | None:
+    """The randomization list's subjects: given as a set, or read from the list's CSV."""
+    if subjects is None or isinstance(subjects, (set, frozenset)):
+        return subjects
+    return set(load_subjects(subjects, protocol)["USUBJID"])
+
+
+def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protocol: Protocol | str | Path | None = None,
+                   subjects: set[str] | str | Path | None = None) -> ImportSummary:
     """Validate LIMS exports and append their new events to the ledger (idempotent).
 
     Every file is read and checked before anything is written: a bad row anywhere
     leaves the ledger as it was. Events already in the ledger (same ``event_id`` and
     content) are skipped, so importing an export twice adds nothing. New events are
-    appended in order of ``recorded_at`` (then export order).
+    appended in order of ``recorded_at`` (then export order). ``protocol`` and
+    ``subjects`` (the randomization list) may be given as objects or as file paths.
     """
-    protocol = protocol or load_protocol()
+    protocol = _protocol(protocol)
+    subjects = _subject_ids(subjects, protocol)
     exports = [Path(p) for p in exports]
     if not exports:
         raise InputError("no custody export given")
@@ -322,15 +338,42 @@ def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protoco
     return summary
 
 
-def record_event(ledger: str | Path, fields: dict[str, str], *, protocol: Protocol | None = None,
-                 subjects: set[str] | None = None, source: str = "command line") -> dict:
-    """Validate one event given as export-column strings and append it. Returns the event."""
-    protocol = protocol or load_protocol()
+@dataclass(frozen=True)
+class RecordResult:
+    event: dict
+    appended: bool  # False: the same event (same derived event_id) was already in the ledger
+
+
+def derived_event_id(fields: dict[str, str]) -> str:
+    """An event ID that is a digest of what happened (not of when it was typed in)."""
+    content = {k: v for k, v in fields.items() if k != "recorded_at"}
+    return "REC-" + hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16].upper()
+
+
+def record_event(ledger: str | Path, fields: dict[str, str], *, protocol: Protocol | str | Path | None = None,
+                 subjects: set[str] | str | Path | None = None, source: str = "command line") -> RecordResult:
+    """Validate one event given as export-column strings and append it.
+
+    ``recorded_at`` defaults to now (UTC). Without an ``event_id``, the ID is derived
+    from the event's content, so recording the same event twice appends it once
+    (``RecordResult.appended`` is then False).
+    """
+    protocol = _protocol(protocol)
+    subjects = _subject_ids(subjects, protocol)
+    fields = {k: str(v) for k, v in fields.items() if v is not None}
     unknown = [k for k in fields if k not in _validator().props]
     if unknown:
         raise InputError("unknown field (not in assets/custody_export.schema.json)", file=source, field=unknown[0])
-    event = parse_event({k: str(v) for k, v in fields.items() if v is not None}, protocol, where={"file": source})
+    fields.setdefault("recorded_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    derived = "event_id" not in fields
+    if derived:
+        fields["event_id"] = derived_event_id(fields)
+    event = parse_event(fields, protocol, where={"file": source})
     existing = read_ledger(ledger) if Path(ledger).exists() else []
-    _check_batch([(source, event)], existing, protocol, subjects)
-    append_events(ledger, [event])
-    return event
+    if derived:
+        same = next((e for e in existing if e["event_id"] == event["event_id"]), None)
+        if same is not None:
+            return RecordResult({k: v for k, v in same.items() if k not in ("seq", "hash")}, appended=False)
+    fresh = _check_batch([(source, event)], existing, protocol, subjects)
+    append_events(ledger, [e for _, e in fresh])
+    return RecordResult(event, appended=bool(fresh))

@@ -7,7 +7,6 @@ modality slots in by declaring its biomarkers in ``schemas.py``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from ..errors import InputError
 from ..protocol import Protocol
 from ._adam import check_subjects_known
 
-__all__ = ["biomarker_tables", "biomarkers_long", "analysis_wide", "timepoint_order", "biomarker_cutoffs"]
+__all__ = ["biomarker_tables", "biomarkers_long", "analysis_wide", "biomarker_cutoffs"]
 
 LONG_COLUMNS = schemas.TABLES["analysis.biomarkers_long"].column_names
 
@@ -104,24 +103,6 @@ def _as_text(values: pd.Series) -> pd.Series:
     return pd.Series([one(v) for v in values], index=values.index, dtype=object)
 
 
-def timepoint_order(protocol: Protocol):
-    """Sort key of timepoint labels in protocol order (repeats ``ID_n`` in n order; unknown last)."""
-    order: dict[str, int] = {}
-    for arm in protocol.arms.values():
-        for tp in arm.timepoints:
-            order.setdefault(tp.id, len(order))
-
-    def key(label: str) -> tuple:
-        if label in order:
-            return (order[label], 0, label)
-        match = re.fullmatch(r"(.+)_(\d+)", label)
-        if match and match.group(1) in order:
-            return (order[match.group(1)], int(match.group(2)), label)
-        return (len(order), 0, label)
-
-    return key
-
-
 def biomarker_cutoffs(config: dict) -> dict[str, tuple[str, float | str | None]]:
     """``{biomarker name: (column stem, cut-off)}`` from the declarations, config overriding."""
     overrides = config["associations"].get("cutoffs", {})
@@ -131,7 +112,7 @@ def biomarker_cutoffs(config: dict) -> dict[str, tuple[str, float | str | None]]
         if tbl.name.startswith("analysis."):
             continue
         for marker in tbl.biomarkers:
-            stem = schemas._column_label(marker.name)
+            stem = schemas.column_label(marker.name)
             if marker.name in out or stem in stems:  # first declaration wins, as in analysis.wide
                 continue
             stems.add(stem)
@@ -160,7 +141,7 @@ def analysis_wide(subjects: pd.DataFrame, long: pd.DataFrame, results: str | Pat
     wide = subjects.copy()
     wide = pd.concat([wide, _custody(results, subjects)], axis=1)
     baseline_tps = config["associations"]["baseline_timepoints"]
-    order = timepoint_order(protocol)
+    order = protocol.timepoint_sort_key()
     described: dict[str, str] = {}
     passed = long[long["QC_PASS"].astype(bool)] if len(long) else long
     for name, (stem, cutoff) in biomarker_cutoffs(config).items():

@@ -2,11 +2,12 @@
 
 Everything follows the outcomes the trial stage drew (``trial.subjects``): PFS and
 OS in days with CNSR = 1 - event, and RECIST 1.1 per-visit overall responses (OVR)
-every 6 weeks (jittered) until progression or censoring. The ADRS BOR record is the
-best overall response those visits give under the bundled ``assets/outcomes.yaml``
-rules, so ADRS is self-consistent; the latent response drawn by the trial stage
-stays in ``truth/subjects.csv``. The known TMB-high dependence of PFS is in
-``truth/outcome_model.json``.
+every 6 weeks (jittered) until progression or censoring, in a course designed from
+the subject's latent best response (``_responses``). The ADRS BOR record is the true
+best overall response of that design, also in ``truth/best_response.csv`` (with the
+latent response, the number of assessments and the pattern); it is not derived by
+the package, so the pipeline's derivation from OVR can be tested against it. The
+known TMB-high dependence of PFS is in ``truth/outcome_model.json``.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ import numpy as np
 import pandas as pd
 
 from .. import names as N
+from ..assets import load_config
 from ..protocol import Protocol
-from ._container import SimulatedTrial
+from ._container import SimulatedTrial, stage_rng
+from ._responses import assessment_days, check_windows, design_course
 
 __all__ = ["simulate_clinical"]
-
-ASSESSMENT_EVERY_DAYS = 42
-
 
 _XPT_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
 
@@ -43,25 +43,10 @@ def _write_xpt(frame: pd.DataFrame, path, label: str, created: dt.date) -> None:
     path.write_bytes(_XPT_STAMP.sub(stamp, raw[:header_end]) + raw[header_end:])
 
 
-def _visits(subj, rng: np.random.Generator, stop: int) -> list[tuple[int, str]]:
-    """(study day, OVR) pairs of one subject."""
-    pre = {"CR": "CR", "PR": "PR", "SD": "SD", "NE": "NE", "PD": None}[subj.BOR]
-    visits = []
-    day = ASSESSMENT_EVERY_DAYS
-    while pre is not None and day < stop:
-        visits.append((day + int(rng.integers(-3, 4)), pre))
-        day += ASSESSMENT_EVERY_DAYS
-    visits = [(d, r) for d, r in visits if d < stop]
-    if subj.PFS_EVENT:
-        visits.append((int(subj.PFS_DAYS), "PD"))
-    return visits
-
-
 def simulate_clinical(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Generator) -> None:
-    from ..outcomes import derive_bor, load_outcomes_config
-
-    cfg = load_outcomes_config()["adrs"]
-    windows = {k: cfg[k] for k in ("confirmation", "confirmation_min_days", "max_ne_between", "sd_min_days")}
+    # the RECIST windows the pipeline applies (the same trial facts file)
+    check_windows(load_config("outcomes.yaml", schema="outcomes.schema.json")["adrs"])
+    pattern_rng = stage_rng(trial.seed, "clinical:response")  # its own stream: the assessment days stay as drawn
     subjects = trial.subjects
     studyid = protocol.studyid
     randdt = pd.to_datetime(subjects["RANDDT"]).dt.date
@@ -77,7 +62,7 @@ def simulate_clinical(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
         "RANDDT": randdt,
         "ITTFL": "Y",
     })
-    tte_rows, rs_rows = [], []
+    tte_rows, rs_rows, best = [], [], []
     for subj, start in zip(subjects.itertuples(index=False), randdt):
         for paramcd, param, days, event, what in (
             ("PFS", "Progression-Free Survival", subj.PFS_DAYS, subj.PFS_EVENT, "Disease progression or death"),
@@ -88,15 +73,19 @@ def simulate_clinical(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
                              "ADT": start + dt.timedelta(days=int(days)),
                              "EVNTDESC": what if event else "Censored at last assessment or cut-off"})
         stop = int(subj.PFS_DAYS) + (0 if subj.PFS_EVENT else 1)
-        visits = _visits(subj, rng, stop)
+        assessed = [] if subj.BOR == "PD" else assessment_days(rng, stop)
+        course = design_course(subj.BOR, assessed, progression_day=int(subj.PFS_DAYS) if subj.PFS_EVENT else None,
+                               u=float(pattern_rng.random()))
+        visits = course.visits
+        best.append({N.USUBJID: subj.USUBJID, "LATENT_BOR": subj.BOR, "N_ASSESSMENTS": len(assessed), "PATTERN": course.pattern,
+                     "BOR": course.bor})
         for i, (day, resp) in enumerate(visits, 1):
             rs_rows.append({N.STUDYID: studyid, N.USUBJID: subj.USUBJID, "PARAMCD": "OVR",
                             "PARAM": "Overall Response by Investigator", "AVALC": resp,
                             "ADT": start + dt.timedelta(days=day), "AVISIT": f"WEEK {day // 7}", "AVISITN": float(i),
                             "ANL01FL": "Y"})
-        bor = derive_bor(visits, **windows)
         rs_rows.append({N.STUDYID: studyid, N.USUBJID: subj.USUBJID, "PARAMCD": "BOR",
-                        "PARAM": "Best Confirmed Overall Response by Investigator (RECIST 1.1)", "AVALC": bor,
+                        "PARAM": "Best Confirmed Overall Response by Investigator (RECIST 1.1)", "AVALC": course.bor,
                         "ADT": start + dt.timedelta(days=visits[-1][0]) if visits else None,
                         "AVISIT": "", "AVISITN": np.nan, "ANL01FL": "Y"})
     adtte = pd.DataFrame(tte_rows)
@@ -108,3 +97,6 @@ def simulate_clinical(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
     _write_xpt(adrs, adam / "adrs.xpt", "ADRS", created)
     trial.params.update({"adsl": "adam/adsl.xpt", "adtte": "adam/adtte.xpt", "adrs": "adam/adrs.xpt"})
     trial.truth["adam"] = {"adsl": adsl, "adtte": adtte, "adrs": adrs}
+    trial.truth["best_response"] = pd.DataFrame(best)
+    trial.truth_dir.mkdir(parents=True, exist_ok=True)
+    trial.truth["best_response"].to_csv(trial.truth_dir / "best_response.csv", index=False)

@@ -5,10 +5,12 @@ and milestone dates, up to the data cut-off) the stage collects the expected
 specimen types: blood tubes are spun and split into derivatives (plasma, aliquoted;
 buffy coat; serum, aliquoted; PBMC), tissue is fixed and embedded or snap frozen,
 stool is frozen; everything is shipped to the central biobank and stored in
-numbered freezer positions. DNA is extracted at the biobank from the BASELINE
-biopsy (FFPE), the SURGERY tumour (FFPE) and the BASELINE buffy coat (germline),
-shipped to the sequencing lab and consumed by whole-exome sequencing; those DNA
-specimens form ``trial.assay_plan``, which later stages turn into BAM/VCF files.
+numbered freezer positions. The assays are data (``assay_plan`` in
+assets/simulation.yaml): which collected specimen type at which timepoints each assay
+uses, and what the biobank derives from it (e.g. DNA from the BASELINE biopsy, the
+SURGERY tumour and the BASELINE buffy coat) before it is shipped to the assay's lab
+and consumed there. Those specimens form ``trial.assay_plan``, which later stages turn
+into assay files (BAM/VCF...).
 
 Custody violations are injected at ``trial.params['violation_rate']``: that
 fraction of the (subject, timepoint) collections carries one violation, of a kind
@@ -31,9 +33,11 @@ import numpy as np
 import pandas as pd
 
 from .. import names as N
-from ..custody._events import export_columns
+from ..custody import export_columns
 from ..protocol import DueTimepoint, Protocol
 from ._container import SimulatedTrial
+from ._trial import load_model
+from ._violations import VIOLATION_KINDS, _descendants, inject_violations
 
 __all__ = ["simulate_custody", "VIOLATION_KINDS"]
 
@@ -45,14 +49,6 @@ SEQ_LAB = "SEQLAB"
 _BIOBANK_UNITS = [(-200, -150, "LN2-01", -190.0), (-90, -60, "F80-01", -80.0), (-90, -15, "F20-01", -20.0), (2, 25, "RT-01", 20.0)]
 _FLUID_DERIVATIVES = {"PLASMA": 4.0, "BUFFY_COAT": 0.5, "SERUM": 4.0, "PBMC": 1.0}
 _ALIQUOTED = {"PLASMA": (2, 1.8), "SERUM": (2, 1.8)}  # type -> (aliquots, mL each)
-
-VIOLATION_KINDS = [
-    "CHRONOLOGY", "EVENT_AFTER_TERMINAL", "SHIPMENT_NOT_RECEIVED", "RECEIVED_AT_WRONG_SITE", "PROCESSING_DELAY",
-    "COLD_ISCHAEMIA", "FIXATION_TIME", "STORAGE_TEMPERATURE", "FREEZE_THAW_LIMIT", "CHILD_VOLUME_EXCEEDS_PARENT",
-    "STORAGE_POSITION_CONFLICT", "MISSED_COLLECTION", "OUT_OF_WINDOW", "UNEXPECTED_SPECIMEN_TYPE",
-    "USE_AFTER_CONSENT_WITHDRAWAL", "ASSAY_WITHOUT_CONSUMPTION",
-]
-
 
 def _tz(site: str) -> dt.timezone:
     return dt.timezone(dt.timedelta(hours=SITE_UTC_OFFSET[site]))
@@ -289,267 +285,51 @@ def simulate_custody(trial: SimulatedTrial, protocol: Protocol, rng: np.random.G
             for primary, derivatives in _primaries(protocol, types).items():
                 b.collect(coll, primary, derivatives, subj.SITEID)
             collections.append(coll)
-    # DNA for WES: tumour (BASELINE biopsy, SURGERY resection) and germline (BASELINE buffy coat)
-    plan = []
-    for coll in collections:
-        for root in coll.roots:
-            if (coll.due.id, root.stype) in {("BASELINE", "BIOPSY_FFPE"), ("SURGERY", "TUMOUR_FFPE")}:
-                root.tags.add("dna_source")
-            if coll.due.id == "BASELINE" and root.stype == "WB_EDTA":
-                for child in root.children:
-                    if child.stype == "BUFFY_COAT":
-                        child.tags.add("dna_source")
-    violations = _inject(b, collections, protocol, trial.params.get("violation_rate", 0.0), cutoff, rng)
-    germline: dict[str, str] = {}
-    tumour: list[_Specimen] = []
-    for sp in list(b.specimens.values()):
-        if "dna_source" in sp.tags:
-            dna = b.extract_dna(sp, germline=sp.stype == "BUFFY_COAT")
-            if sp.stype == "BUFFY_COAT":
-                germline[sp.subject] = dna.sid
-            else:
-                tumour.append(dna)
-    for v in violations:  # violations on the DNA itself need it to exist first
-        if v.get("_apply_after_dna"):
-            v.pop("_apply_after_dna")(b)
-    for dna in tumour:
-        plan.append({N.USUBJID: dna.subject, N.SPECIMEN_ID: dna.sid, N.TIMEPOINT: dna.timepoint, N.SPECIMEN_TYPE: "DNA",
-                     N.ASSAY: "wes_tumor", "NORMAL_SPECIMEN_ID": germline.get(dna.subject)})
-    for subject, sid in germline.items():
-        plan.append({N.USUBJID: subject, N.SPECIMEN_ID: sid, N.TIMEPOINT: "BASELINE", N.SPECIMEN_TYPE: "DNA",
-                     N.ASSAY: "wes_normal", "NORMAL_SPECIMEN_ID": None})
-    columns = [N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, N.SPECIMEN_TYPE, N.ASSAY, "NORMAL_SPECIMEN_ID"]
-    trial.assay_plan = pd.DataFrame(plan, columns=columns).sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
+    uses = _tag_assay_sources(collections, load_model()["assay_plan"])
+    violations = inject_violations(b, collections, protocol, rate=trial.params.get("violation_rate", 0.0), cutoff=cutoff,
+                                   rng=rng, site_tz=_tz)
+    trial.assay_plan = _use_assay_sources(b, uses, violations)
     _write(trial, b, violations, protocol)
 
 
-# --- violations ----------------------------------------------------------------
+def _tag_assay_sources(collections: list[_Collection], plan: list[dict]) -> dict[str, dict]:
+    """Tag, in every collection, the first stored specimen of each planned type: ``{specimen ID: plan entry}``."""
+    uses: dict[str, dict] = {}
+    for coll in collections:
+        for entry in plan:
+            if coll.due.id not in entry["timepoints"]:
+                continue
+            found = next((sp for root in coll.roots for sp in _descendants(root) if sp.stype == entry["specimen_type"]), None)
+            if found is not None and found.sid not in uses:
+                found.tags.add("dna_source" if entry.get("derive") == "DNA" else "assay_source")
+                uses[found.sid] = entry
+    return uses
 
-def _events_of(sp: _Specimen, kind: str, site: str | None = None) -> list[dict]:
-    return [e for e in sp.events if e["event_type"] == kind and (site is None or e["site"] == site)]
 
-
-def _descendants(sp: _Specimen) -> list[_Specimen]:
-    out = [sp]
-    for child in sp.children:
-        out.extend(_descendants(child))
-    return out
-
-
-def _inject(b: _Builder, collections: list[_Collection], protocol: Protocol, rate: float, cutoff: dt.date,
-            rng: np.random.Generator) -> list[dict]:
-    if rate <= 0:
-        return []
-    n = min(int(round(rate * len(collections))), len(collections))
-    kinds = list(VIOLATION_KINDS)
-    rng.shuffle(kinds)
-    touched: set[str] = set()
-    withdrawn: set[str] = set()
-    bank = protocol.central_biobank
-    out: list[dict] = []
-
-    def free(sp: _Specimen) -> bool:
-        return all(d.sid not in touched for d in _descendants(sp)) and (sp.parent is None or sp.parent.sid not in touched)
-
-    def leaves(coll, types=None, stored_cold=False):
-        found = []
-        for root in coll.roots:
-            for sp in _descendants(root):
-                if "leaf" in sp.tags and "dna_source" not in sp.tags and free(sp) and (types is None or sp.stype in types):
-                    if not stored_cold or protocol.specimen_types[sp.stype].storage_celsius[1] < 0:
-                        found.append(sp)
-        return found
-
-    def record(rule, coll, sp=None, stype=None, text="", **extra):
-        row = {"RULE": rule, N.USUBJID: coll.subject, N.TIMEPOINT: coll.due.id, N.SPECIMEN_ID: sp.sid if sp else None,
-               N.SPECIMEN_TYPE: stype or (sp.stype if sp else None), "DESCRIPTION": text, **extra}
-        if sp is not None:
-            for d in _descendants(sp.parent or sp):
-                touched.add(d.sid)
-        out.append(row)
-        return row
-
-    def pick(items):
-        return items[int(rng.integers(len(items)))] if items else None
-
-    def try_kind(kind: str, coll: _Collection) -> bool:
-        if kind == "CHRONOLOGY":
-            sp = pick(leaves(coll))
-            if sp is None:
-                return False
-            shipped, received = _events_of(sp, "SHIPPED")[0], _events_of(sp, "RECEIVED", bank)[0]
-            received["_t"] = shipped["_t"] - dt.timedelta(hours=3)
-            received["_lag"] = dt.timedelta(days=1, hours=4)  # recorded after the shipment, as it would be
-            record(kind, coll, sp, text="receipt dated 3 h before the shipment")
-        elif kind == "EVENT_AFTER_TERMINAL":
-            tubes = [r for r in coll.roots if protocol.specimen_types[r.stype].category == "fluid" and free(r)]
-            sp = pick(tubes)
-            if sp is None:
-                return False
-            disposed = _events_of(sp, "DISPOSED")[-1]
-            b.event(sp, "PROCESSED", disposed["_t"] + dt.timedelta(hours=1), disposed["site"], process="CENTRIFUGED")
-            record(kind, coll, sp, text="processed 1 h after disposal")
-        elif kind == "SHIPMENT_NOT_RECEIVED":
-            sp = pick(leaves(coll))
-            if sp is None:
-                return False
-            received = _events_of(sp, "RECEIVED", bank)[0]
-            sp.events = sp.events[:sp.events.index(received)]
-            sp.position = None
-            record(kind, coll, sp, text="shipped to the biobank, never received")
-        elif kind == "RECEIVED_AT_WRONG_SITE":
-            sp = pick(leaves(coll))
-            if sp is None:
-                return False
-            received = _events_of(sp, "RECEIVED", bank)[0]
-            received["site"] = next(s for s in protocol.clinical_sites if s != sp.root_site)
-            record(kind, coll, sp, text=f"shipped to {bank}, received at {received['site']}")
-        elif kind == "PROCESSING_DELAY":
-            tubes = [r for r in coll.roots if r.stype in ("WB_EDTA", "WB_SST") and free(r)]
-            tube = pick(tubes)
-            if tube is None:
-                return False
-            collected = _events_of(tube, "COLLECTED")[0]
-            collected["_t"] = collected["_t"] - dt.timedelta(hours=5)
-            first = next(c for c in tube.children if c.stype in ("PLASMA", "SERUM"))
-            record(kind, coll, first, text=f"{first.stype} separated more than 6 h after collection")
-            for d in _descendants(tube):
-                touched.add(d.sid)
-        elif kind in ("COLD_ISCHAEMIA", "FIXATION_TIME"):
-            ffpe_only = kind == "FIXATION_TIME"
-            tissue = [r for r in coll.roots if protocol.specimen_types[r.stype].category == "tissue" and free(r)
-                      and (not ffpe_only or protocol.specimen_types[r.stype].preservation == "FFPE")]
-            sp = pick(tissue)
-            if sp is None:
-                return False
-            t0 = _events_of(sp, "COLLECTED")[0]["_t"]
-            if kind == "COLD_ISCHAEMIA":
-                first = next(e for e in sp.events if e["event_type"] in ("PROCESSED", "FROZEN"))
-                first["_t"] = t0 + dt.timedelta(minutes=95)
-                record(kind, coll, sp, text="fixed or frozen 95 min after removal")
-            else:
-                fixed, embedded = [e for e in sp.events if e.get("process") in ("FIXED", "EMBEDDED")]
-                embedded["_t"] = fixed["_t"] + dt.timedelta(hours=80)
-                _events_of(sp, "STORED", sp.root_site)[0]["_t"] = embedded["_t"] + dt.timedelta(hours=2)
-                record(kind, coll, sp, text="80 h in formalin")
-        elif kind == "STORAGE_TEMPERATURE":
-            sp = pick([s for s in leaves(coll, stored_cold=True) if s.position])
-            if sp is None:
-                return False
-            _events_of(sp, "STORED", bank)[0]["temperature_c"] = -20.0
-            record(kind, coll, sp, text="stored at -20 C")
-        elif kind == "FREEZE_THAW_LIMIT":
-            sp = pick([s for s in leaves(coll, stored_cold=True) if s.position
-                       and (protocol.specimen_types[s.stype].max_freeze_thaw or 99) <= 2])
-            if sp is None:
-                return False
-            limit = protocol.specimen_types[sp.stype].max_freeze_thaw
-            t = _events_of(sp, "STORED", bank)[0]["_t"]
-            refreeze = -180.0 if sp.stype == "PBMC" else -80.0
-            for i in range(limit + 1):
-                b.event(sp, "THAWED", t + dt.timedelta(days=30 * (i + 1)), bank, temperature_c=4.0)
-                b.event(sp, "FROZEN", t + dt.timedelta(days=30 * (i + 1), hours=2), bank, temperature_c=refreeze)
-            record(kind, coll, sp, text=f"{limit + 1} thaws, limit {limit}")
-        elif kind == "CHILD_VOLUME_EXCEEDS_PARENT":
-            parents = [c for r in coll.roots for c in r.children if c.stype in _ALIQUOTED and free(c)]
-            sp = pick(parents)
-            if sp is None:
-                return False
-            _events_of(sp.children[0], "ALIQUOTED")[0]["volume_ml"] = 3.5
-            record(kind, coll, sp, text="aliquots hold 5.3 mL of a 4 mL parent")
-        elif kind == "STORAGE_POSITION_CONFLICT":
-            mine = [s for s in leaves(coll) if s.position]
-            sp = pick(mine)
-            if sp is None:
-                return False
-            my_t = _events_of(sp, "STORED", bank)[0]["_t"]
-            occupied = [o for o in b.specimens.values() if o.position and o.position[0] == sp.position[0] and o.sid not in touched
-                        and "leaf" in o.tags and "dna_source" not in o.tags and o.subject != sp.subject
-                        and _events_of(o, "STORED", bank) and _events_of(o, "STORED", bank)[0]["_t"] < my_t - dt.timedelta(days=1)]
-            other = pick(occupied)
-            if other is None:
-                return False
-            stored = _events_of(sp, "STORED", bank)[0]
-            stored.update(rack=other.position[1], box=other.position[2], position_row=other.position[3], position_col=other.position[4])
-            sp.position = other.position
-            touched.add(other.sid)
-            record(kind, coll, sp, text=f"stored in the position {other.sid} occupies")
-        elif kind == "MISSED_COLLECTION":
-            if coll.due.window_end > cutoff:
-                return False
-            roots = [r for r in coll.roots if r.stype in ("STOOL", "WB_SST") and free(r)]
-            root = pick(roots)
-            if root is None:
-                return False
-            for d in _descendants(root):
-                del b.specimens[d.sid]
-            coll.roots.remove(root)
-            missing = "SERUM" if root.stype == "WB_SST" else root.stype
-            record(kind, coll, None, stype=missing, text=f"{missing} not collected")
-        elif kind == "OUT_OF_WINDOW":
-            roots = [r for r in coll.roots if r.stype == "STOOL" and free(r)]
-            root = pick(roots)
-            if root is None:
-                return False
-            local = _events_of(root, "COLLECTED")[0]["_t"].astimezone(_tz(root.root_site)).date()
-            shift = dt.timedelta(days=(coll.due.window_start - local).days - 2)
-            for e in root.events:
-                e["_t"] = e["_t"] + shift
-            record(kind, coll, root, text="collected 2 days before the visit window opens")
-        elif kind == "UNEXPECTED_SPECIMEN_TYPE":
-            required, optional = protocol.expected_types(coll.arm, coll.due.id)
-            if "BIOPSY_FF" in required | optional:
-                return False
-            sp = b.collect(coll, "BIOPSY_FF", [], sp_site(coll))
-            record(kind, coll, sp, text="fresh-frozen biopsy not expected at this timepoint")
-        elif kind == "USE_AFTER_CONSENT_WITHDRAWAL":
-            if coll.subject in withdrawn:
-                return False
-            candidates = [s for s in leaves(coll, types=("SERUM", "PLASMA")) if s.position]
-            sp = pick(candidates)
-            if sp is None:
-                return False
-            withdrawn.add(coll.subject)
-            row = record(kind, coll, sp, text="thawed the day after consent was withdrawn")
-
-            def withdraw(builder, sp=sp, subject=coll.subject):
-                # after every other event of the subject (DNA extraction included), then one use
-                last = max(e["_t"] for s in builder.specimens.values() if s.subject == subject for e in s.events)
-                builder.event(None, "CONSENT_WITHDRAWN", last + dt.timedelta(days=1), sp.root_site, subject=subject,
-                              reason="subject withdrew consent for specimen use")
-                builder.event(sp, "THAWED", last + dt.timedelta(days=2), bank, temperature_c=4.0)
-            row["_apply_after_dna"] = withdraw
-        elif kind == "ASSAY_WITHOUT_CONSUMPTION":
-            sources = [r for r in coll.roots if "dna_source" in r.tags and r.stype != "BUFFY_COAT" and free(r)]
-            src = pick(sources)
-            if src is None:
-                return False
-            row = record(kind, coll, src, text="sequenced (in the samplesheet) but no CONSUMED event in the ledger")
-
-            def drop_consumption(builder, src=src, row=row):
-                dna = next(c for c in src.children if c.stype == "DNA")
-                dna.events = [e for e in dna.events if e["event_type"] != "CONSUMED"]
-                row[N.SPECIMEN_ID], row[N.SPECIMEN_TYPE] = dna.sid, "DNA"
-            row["_apply_after_dna"] = drop_consumption
-        else:  # pragma: no cover - the kinds list and this function go together
-            raise ValueError(kind)
-        return True
-
-    def sp_site(coll):
-        return coll.roots[0].root_site if coll.roots else protocol.clinical_sites[0]
-
-    # Kinds take turns, so every rule is represented once n >= len(kinds); each goes to
-    # the first unused collection (in a random order) where it can apply.
-    order = rng.permutation(len(collections)).tolist()
-    used: set[int] = set()
-    for i in range(n):
-        kind = kinds[i % len(kinds)]
-        start = int(rng.integers(len(order)))
-        for index in order[start:] + order[:start]:
-            if index not in used and try_kind(kind, collections[index]):
-                used.add(index)
-                break
-    return out
+def _use_assay_sources(b: _Builder, uses: dict[str, dict], violations: list[dict]) -> pd.DataFrame:
+    """Derive and send every tagged specimen to its assay; the assay plan (one row per specimen an assay consumes)."""
+    germline: dict[str, str] = {}
+    used: list[tuple[_Specimen, dict]] = []
+    for sp in list(b.specimens.values()):
+        entry = uses.get(sp.sid)
+        if entry is None:
+            continue
+        if entry.get("derive") == "DNA":
+            used_sp = b.extract_dna(sp, germline=bool(entry.get("germline")))
+        else:
+            raise ValueError(f"assay_plan: no simulation of how {entry['assay']} uses {sp.stype} "
+                             f"(derive: {entry.get('derive')})")
+        if entry.get("germline"):
+            germline[sp.subject] = used_sp.sid
+        used.append((used_sp, entry))
+    for v in violations:  # violations on the derived specimen itself need it to exist first
+        if v.get("_apply_after_dna"):
+            v.pop("_apply_after_dna")(b)
+    plan = [{N.USUBJID: sp.subject, N.SPECIMEN_ID: sp.sid, N.TIMEPOINT: sp.timepoint, N.SPECIMEN_TYPE: sp.stype,
+             N.ASSAY: entry["assay"], "NORMAL_SPECIMEN_ID": germline.get(sp.subject) if entry.get("paired") else None}
+            for sp, entry in used]
+    columns = [N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, N.SPECIMEN_TYPE, N.ASSAY, "NORMAL_SPECIMEN_ID"]
+    return pd.DataFrame(plan, columns=columns).sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
 
 
 # --- writing -------------------------------------------------------------------

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .. import names as N
 from ..assets import asset_path, load_config
-from ..custody._events import export_columns
+from ..custody import export_columns
 from ..protocol import Protocol
 from ._container import SimulatedTrial, stage_rng
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -516,7 +516,7 @@ def _realise(g: _Genome, layout: Layout, normal: Layout | None, planned: list[_P
         rec = Record(contig=chrom, pos=pos0 + 1, ref=pl.ref, alleles=alleles, filter=pl.filter,
                      tumour_dp=len(t_reads), normal_dp=len(n_reads),
                      write_af=planned[src].write_af if pl.duplicate_of is not None else pl.write_af,
-                     callable_paired=bool(callable_p[anchor_gp]), callable_tumour_only=bool(callable_t[anchor_gp]))
+                     callable_paired=bool(callable_p[anchor_gp]), callable_tumor_only=bool(callable_t[anchor_gp]))
         rec.normalised = [normalise(contig_seq, pos0, pl.ref, alt) for alt in pl.alts]
         records.append(rec)
     order = sorted(range(len(records)), key=lambda j: (g.ref.names.index(records[j].contig), records[j].pos,
@@ -562,132 +562,213 @@ def _tmb_target_count(tmb: float, callable_mb: float, cutoff: float) -> int:
     return max(n, 0)
 
 
-def simulate_genome(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Generator, *, model: dict | None = None) -> None:
-    """Write the sequencing files and their truth for every wes_tumor/wes_normal row of ``trial.assay_plan``.
+@dataclass
+class _Stage:
+    """What every specimen of the stage shares: the trial, the genome, the model, and the truth rows so far."""
 
-    ``model`` replaces the ``genome`` section of ``assets/simulation.yaml`` (tests use a smaller one).
-    """
-    plan = trial.assay_plan
+    trial: SimulatedTrial
+    g: _Genome
+    cfg: dict
+    annotator: _Annotator
+    progress: Progress
+    normal_layouts: dict[str, tuple[Layout, np.ndarray]] = field(default_factory=dict)
+    tmb_rows: list[dict] = field(default_factory=list)
+    variant_rows: list[dict] = field(default_factory=list)
+    msi_rows: list[dict] = field(default_factory=list)
+    site_rows: list[dict] = field(default_factory=list)
+
+    def sequencing_errors(self, layout: Layout, rng) -> None:
+        errors = self.cfg["reads"]["sequencing_error"]
+        apply_sequencing_errors(layout, errors["max_quality"], errors["rate"], rng)
+
+    def read_depth(self, layout: Layout) -> np.ndarray:
+        return depth(layout, self.g.length, self.cfg["callable"]["min_base_quality"])
+
+
+@dataclass
+class _Subject:
+    """A subject's draws shared by all of their specimens (from the subject's own random stream)."""
+
+    usubjid: str
+    tmb_target: float
+    msi_h: bool
+    seed: int  # seeds the design of every tumour's variants
+    germline: list[tuple[int, int]]
+    germline_mask: np.ndarray  # bases next to a germline SNP
+    normal_factor: np.ndarray  # capture efficiency of the normal (the shared one with the normal's own low stretches)
+    unstable: dict[int, tuple[int, float]]  # MSI-H: microsatellite -> (shift units, tumour allele fraction)
+    pool: np.ndarray  # coding positions, in the subject's order, for counted variants
+
+
+def _unstable_sites(g: _Genome, mcfg: dict, rng) -> dict[int, tuple[int, float]]:
+    """The microsatellites an MSI-H tumour has shifted: site -> (units, allele fraction before purity)."""
+    frac = float(rng.uniform(*mcfg["unstable_fraction"]))
+    n_sites = len(g.ref.microsatellites)
+    chosen = np.sort(rng.choice(n_sites, size=int(round(frac * n_sites)), replace=False))
+    shift_values = [int(k) for k in mcfg["shift_units"]]
+    shift_p = np.array([mcfg["shift_units"][k] for k in mcfg["shift_units"]], dtype=float)
+    unstable = {}
+    for i in chosen.tolist():
+        units = int(rng.choice(shift_values, p=shift_p / shift_p.sum()))
+        if g.ref.microsatellites[i].repeats + units < 3:
+            units = -1
+        unstable[i] = (units, float(rng.choice(mcfg["tumour_allele_fraction"])))
+    return unstable
+
+
+def _draw_subject(stage: _Stage, usubjid: str, subj: pd.Series) -> _Subject:
+    g, cfg = stage.g, stage.cfg
+    srng = stage_rng(stage.trial.seed, f"genome:{usubjid}")
+    subject_seed = int(srng.integers(2**62))
+    germline = _germline_snps(g, srng)
+    normal_factor = g.shared_factor.copy()
+    for s, e, f in _stretches(cfg["reads"]["low_coverage"]["normal_only"], g.exon_starts, g.exon_ends, g.near_ms, srng):
+        normal_factor[s:e] = f
+    germline_mask = np.zeros(g.length, dtype=bool)
+    for p, _ in germline:
+        germline_mask[max(0, p - 2):p + 3] = True
+    msi_h = subj["MSI_STATUS"] == "MSI-H"
+    unstable = _unstable_sites(g, cfg["msi_h"], srng) if msi_h else {}
+    pool = srng.permutation(np.flatnonzero(g.coding & ~g.near_ms))
+    return _Subject(usubjid, float(subj["TMB_TARGET"]), msi_h, subject_seed, germline, germline_mask, normal_factor, unstable, pool)
+
+
+def _simulate_normal(stage: _Stage, subject: _Subject, row) -> None:
+    """The germline BAM of one wes_normal row (kept in memory for the subject's tumours)."""
+    g, cfg = stage.g, stage.cfg
+    nrng = stage_rng(stage.trial.seed, f"genome:{row.SPECIMEN_ID}")
+    layout = _make_layout(g, cfg["reads"]["depth"]["normal"], subject.normal_factor, nrng)
+    _microsatellite_alleles(g, layout, nrng)
+    _apply_germline(layout, subject.germline, nrng)
+    stage.sequencing_errors(layout, nrng)
+    ndepth = stage.read_depth(layout)
+    rel = _write_specimen_bam(stage.trial, g, layout, "bam", row.SPECIMEN_ID)
+    stage.normal_layouts[row.SPECIMEN_ID] = (layout, ndepth)
+    stage.trial.samplesheet_rows.append(_sheet_row(row, "wes_normal", rel, None))
+    stage.progress.update()
+
+
+@dataclass
+class _Tumour:
+    """One simulated tumour: its reads, its somatic records and the truth they imply."""
+
+    layout: Layout
+    records: list[Record]
+    callable_p: np.ndarray  # callable territory after every read change (paired rule; tumour alone without a normal)
+    callable_t: np.ndarray  # callable territory of the tumour alone
+    purity: float
+    shifts: dict[int, tuple[int, float]]  # MSI-H: microsatellite -> (units, shifted read fraction)
+
+
+def _sequence_tumour(stage: _Stage, subject: _Subject, specimen: str, normal_id: str | None) -> _Tumour:
+    """Reads of the tumour with microsatellite shifts, germline SNPs and the somatic variants of its TMB target."""
+    g, cfg = stage.g, stage.cfg
+    trng = stage_rng(stage.trial.seed, f"genome:{specimen}")
+    purity = float(trng.uniform(*(cfg["msi_h"]["purity"] if subject.msi_h else cfg["mss_purity"])))
+    normal_layout, ndepth = stage.normal_layouts[normal_id] if normal_id else (None, None)
+    layout = _make_layout(g, cfg["reads"]["depth"]["tumour"], g.shared_factor, trng)
+    shifts = {i: (u, purity * f) for i, (u, f) in subject.unstable.items()}
+    _microsatellite_alleles(g, layout, trng, shifts)
+    _apply_germline(layout, subject.germline, trng)
+    ctx = _contexts(g, stage.read_depth(layout), ndepth, subject.germline_mask, cfg)
+    callable_mb = ctx["callable_p"].sum() / 1e6
+    n_counted = _tmb_target_count(subject.tmb_target, callable_mb, cfg["somatic"]["tmb_high_cutoff"])
+    planned = _design(g, ctx, n_counted, subject.pool, subject.seed, purity, trng, paired=normal_id is not None)
+    records = _realise(g, layout, normal_layout, planned, trng, stage.annotator, ctx["callable_p"], ctx["callable_t"])
+    stage.sequencing_errors(layout, trng)
+    # final depth (indels changed alignments): the truth's callable territory
+    final = _contexts(g, stage.read_depth(layout), ndepth, subject.germline_mask, cfg)
+    for rec in records:
+        gp = g.offsets[g.ref.names.index(rec.contig)] + rec.pos - 1
+        rec.callable_paired = bool(final["callable_p"][gp])
+        rec.callable_tumor_only = bool(final["callable_t"][gp])
+    return _Tumour(layout, records, final["callable_p"], final["callable_t"], purity, shifts)
+
+
+def _write_tumour(stage: _Stage, subject: _Subject, row, normal_id: str | None, tumour: _Tumour) -> None:
+    """The tumour's BAM, somatic VCF, samplesheet rows, callable BED and TMB/MSI truth rows."""
+    trial, g = stage.trial, stage.g
+    rel = _write_specimen_bam(trial, g, tumour.layout, "bam", row.SPECIMEN_ID)
+    vcf_rel = f"vcf/{row.SPECIMEN_ID}.vcf.gz"
+    (trial.outdir / "vcf").mkdir(parents=True, exist_ok=True)
+    write_vcf(trial.outdir / vcf_rel, tumour.records, contigs=list(zip(g.ref.names, g.ref.lengths)), tumour=row.SPECIMEN_ID,
+              normal=normal_id, reference="reference/genome.fa")
+    trial.samplesheet_rows.append(_sheet_row(row, "wes_tumor", rel, normal_id))
+    trial.samplesheet_rows.append(_sheet_row(row, "vcf_somatic", vcf_rel, normal_id))
+    stage.progress.update()
+    _tmb_truth(row, tumour.records, stage.cfg["counting"], int(tumour.callable_p.sum()), int(tumour.callable_t.sum()),
+               normal_id is not None, stage.tmb_rows, stage.variant_rows)
+    _write_callable_bed(trial, g, row.SPECIMEN_ID, tumour.callable_p)
+    stage.msi_rows.append({N.USUBJID: subject.usubjid, N.SPECIMEN_ID: row.SPECIMEN_ID, N.TIMEPOINT: row.TIMEPOINT,
+                           "STATUS": "MSI-H" if subject.msi_h else "MSS", "PURITY": round(tumour.purity, 4),
+                           "UNSTABLE_FRACTION": round(len(subject.unstable) / len(g.ref.microsatellites), 4)})
+    for i, m in enumerate(g.ref.microsatellites):
+        units, fraction = tumour.shifts.get(i, (0, 0.0))
+        stage.site_rows.append({N.SPECIMEN_ID: row.SPECIMEN_ID, "CHROM": g.ref.names[m.contig], "START": m.start,
+                                "END": m.end, "UNIT": m.unit, "REF_REPEATS": m.repeats, "SHIFT_UNITS": units,
+                                "UNSTABLE": i in subject.unstable, "SHIFTED_READ_FRACTION": round(fraction, 4)})
+
+
+def _simulate_subject(stage: _Stage, usubjid: str, subj: pd.Series, normals: pd.DataFrame, tumours: pd.DataFrame) -> None:
+    """Every normal, then every tumour of one subject; the normals' reads are freed at the end."""
+    subject = _draw_subject(stage, usubjid, subj)
+    for row in normals.itertuples(index=False):
+        _simulate_normal(stage, subject, row)
+    for row in tumours.itertuples(index=False):
+        normal_id = row.NORMAL_SPECIMEN_ID if isinstance(row.NORMAL_SPECIMEN_ID, str) and row.NORMAL_SPECIMEN_ID else None
+        if normal_id is not None and normal_id not in stage.normal_layouts:
+            raise ValueError(f"tumour {row.SPECIMEN_ID}: normal specimen {normal_id} has no wes_normal row in trial.assay_plan")
+        _write_tumour(stage, subject, row, normal_id, _sequence_tumour(stage, subject, row.SPECIMEN_ID, normal_id))
+    for row in normals.itertuples(index=False):
+        stage.normal_layouts.pop(row.SPECIMEN_ID, None)  # a subject's reads are done with: free them
+
+
+def _simulate_panel_of_normals(stage: _Stage) -> None:
+    """pon/PON<k>.bam: unrelated normals, each with its own germline SNPs."""
+    g, cfg = stage.g, stage.cfg
+    for k in range(1, cfg["panel_of_normals"] + 1):
+        prng = stage_rng(stage.trial.seed, f"genome:PON{k}")
+        layout = _make_layout(g, cfg["reads"]["depth"]["panel_of_normals"], g.shared_factor, prng)
+        _microsatellite_alleles(g, layout, prng)
+        _apply_germline(layout, _germline_snps(g, prng), prng)
+        stage.sequencing_errors(layout, prng)
+        _write_specimen_bam(stage.trial, g, layout, "pon", f"PON{k}")
+        stage.progress.update()
+
+
+def _sequencing_plan(plan: pd.DataFrame | None) -> pd.DataFrame:
     if plan is None or plan.empty or N.ASSAY not in plan.columns:
         raise ValueError("the genome stage needs trial.assay_plan (wes_tumor/wes_normal rows from the custody stage); it is empty")
     plan = plan[plan[N.ASSAY].isin(["wes_tumor", "wes_normal"])].copy()
     if plan.empty:
         raise ValueError("trial.assay_plan has no wes_tumor or wes_normal rows")
+    return plan
+
+
+def simulate_genome(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Generator, *, model: dict | None = None) -> None:
+    """Write the sequencing files and their truth for every wes_tumor/wes_normal row of ``trial.assay_plan``.
+
+    ``model`` replaces the ``genome`` section of ``assets/simulation.yaml`` (tests use a smaller one).
+    The reference comes from ``rng``; each subject and each specimen has its own random
+    stream (``genome:<USUBJID>``, ``genome:<SPECIMEN_ID>``), so one specimen's draws do
+    not depend on the others.
+    """
+    plan = _sequencing_plan(trial.assay_plan)
     cfg = model or load_model()["genome"]
     g = _prepare(cfg, rng)
     ref_paths = g.ref.write(trial.outdir / "reference")
-    counting, call = cfg["counting"], cfg["callable"]
     subjects = trial.subjects.set_index(N.USUBJID)
-    annotator = _Annotator(g)
-    contigs = list(zip(g.ref.names, g.ref.lengths))
-
     tumours = plan[plan[N.ASSAY] == "wes_tumor"].sort_values([N.USUBJID, N.SPECIMEN_ID])
     normals = plan[plan[N.ASSAY] == "wes_normal"].sort_values([N.USUBJID, N.SPECIMEN_ID])
     n_bams = len(tumours) + len(normals) + cfg["panel_of_normals"]
-    progress = Progress("simulate genome: BAM files", n_bams, logger=log)
-    tmb_rows, variant_rows, msi_rows, site_rows = [], [], [], []
-    normal_layouts: dict[str, tuple[Layout, np.ndarray]] = {}
-
+    stage = _Stage(trial, g, cfg, _Annotator(g), Progress("simulate genome: BAM files", n_bams, logger=log))
     for usubjid in sorted(set(plan[N.USUBJID])):
         if usubjid not in subjects.index:
             raise ValueError(f"assay_plan names subject {usubjid}, which is not in trial.subjects")
-        subj = subjects.loc[usubjid]
-        srng = stage_rng(trial.seed, f"genome:{usubjid}")
-        subject_seed = int(srng.integers(2**62))
-        germline = _germline_snps(g, srng)
-        normal_factor = g.shared_factor.copy()
-        for s, e, f in _stretches(cfg["reads"]["low_coverage"]["normal_only"], g.exon_starts, g.exon_ends, g.near_ms, srng):
-            normal_factor[s:e] = f
-        germline_mask = np.zeros(g.length, dtype=bool)
-        for p, _ in germline:
-            germline_mask[max(0, p - 2):p + 3] = True
-        for row in normals[normals[N.USUBJID] == usubjid].itertuples(index=False):
-            nrng = stage_rng(trial.seed, f"genome:{row.SPECIMEN_ID}")
-            layout = _make_layout(g, cfg["reads"]["depth"]["normal"], normal_factor, nrng)
-            _microsatellite_alleles(g, layout, nrng)
-            _apply_germline(layout, germline, nrng)
-            apply_sequencing_errors(layout, cfg["reads"]["sequencing_error"]["max_quality"], cfg["reads"]["sequencing_error"]["rate"], nrng)
-            ndepth = depth(layout, g.length, call["min_base_quality"])
-            rel = _write_specimen_bam(trial, g, layout, "bam", row.SPECIMEN_ID)
-            normal_layouts[row.SPECIMEN_ID] = (layout, ndepth)
-            trial.samplesheet_rows.append(_sheet_row(row, "wes_normal", rel, None))
-            progress.update()
-
-        msi_h = subj["MSI_STATUS"] == "MSI-H"
-        unstable: dict[int, tuple[int, float]] = {}
-        if msi_h:
-            mcfg = cfg["msi_h"]
-            frac = float(srng.uniform(*mcfg["unstable_fraction"]))
-            n_sites = len(g.ref.microsatellites)
-            chosen = np.sort(srng.choice(n_sites, size=int(round(frac * n_sites)), replace=False))
-            shift_values = [int(k) for k in mcfg["shift_units"]]
-            shift_p = np.array([mcfg["shift_units"][k] for k in mcfg["shift_units"]], dtype=float)
-            for i in chosen.tolist():
-                units = int(srng.choice(shift_values, p=shift_p / shift_p.sum()))
-                if g.ref.microsatellites[i].repeats + units < 3:
-                    units = -1
-                unstable[i] = (units, float(srng.choice(mcfg["tumour_allele_fraction"])))
-        pool = srng.permutation(np.flatnonzero(g.coding & ~g.near_ms))
-
-        for row in tumours[tumours[N.USUBJID] == usubjid].itertuples(index=False):
-            trng = stage_rng(trial.seed, f"genome:{row.SPECIMEN_ID}")
-            purity = float(trng.uniform(*(cfg["msi_h"]["purity"] if msi_h else cfg["mss_purity"])))
-            normal_id = row.NORMAL_SPECIMEN_ID if isinstance(row.NORMAL_SPECIMEN_ID, str) and row.NORMAL_SPECIMEN_ID else None
-            if normal_id is not None and normal_id not in normal_layouts:
-                raise ValueError(f"tumour {row.SPECIMEN_ID}: normal specimen {normal_id} has no wes_normal row in trial.assay_plan")
-            normal_layout, ndepth = normal_layouts[normal_id] if normal_id else (None, None)
-            layout = _make_layout(g, cfg["reads"]["depth"]["tumour"], g.shared_factor, trng)
-            shifts = {i: (u, purity * f) for i, (u, f) in unstable.items()}
-            _microsatellite_alleles(g, layout, trng, shifts)
-            _apply_germline(layout, germline, trng)
-            tdepth = depth(layout, g.length, call["min_base_quality"])
-            ctx = _contexts(g, tdepth, ndepth, germline_mask, cfg)
-            callable_mb = ctx["callable_p"].sum() / 1e6
-            n_counted = _tmb_target_count(float(subj["TMB_TARGET"]), callable_mb, cfg["somatic"]["tmb_high_cutoff"])
-            planned = _design(g, ctx, n_counted, pool, subject_seed, purity, trng, paired=normal_id is not None)
-            records = _realise(g, layout, normal_layout, planned, trng, annotator, ctx["callable_p"], ctx["callable_t"])
-            apply_sequencing_errors(layout, cfg["reads"]["sequencing_error"]["max_quality"], cfg["reads"]["sequencing_error"]["rate"], trng)
-            # final depth (indels changed alignments): the truth's callable territory
-            tdepth = depth(layout, g.length, call["min_base_quality"])
-            final = _contexts(g, tdepth, ndepth, germline_mask, cfg)
-            for rec in records:
-                gp = g.offsets[g.ref.names.index(rec.contig)] + rec.pos - 1
-                rec.callable_paired = bool(final["callable_p"][gp])
-                rec.callable_tumour_only = bool(final["callable_t"][gp])
-            rel = _write_specimen_bam(trial, g, layout, "bam", row.SPECIMEN_ID)
-            vcf_rel = f"vcf/{row.SPECIMEN_ID}.vcf.gz"
-            (trial.outdir / "vcf").mkdir(parents=True, exist_ok=True)
-            write_vcf(trial.outdir / vcf_rel, records, contigs=contigs, tumour=row.SPECIMEN_ID, normal=normal_id,
-                      reference="reference/genome.fa")
-            trial.samplesheet_rows.append(_sheet_row(row, "wes_tumor", rel, normal_id))
-            trial.samplesheet_rows.append(_sheet_row(row, "vcf_somatic", vcf_rel, normal_id))
-            progress.update()
-            _tmb_truth(row, records, counting, int(final["callable_p"].sum()), int(final["callable_t"].sum()),
-                       normal_id is not None, tmb_rows, variant_rows)
-            _write_callable_bed(trial, g, row.SPECIMEN_ID, final["callable_p"])
-            msi_rows.append({N.USUBJID: usubjid, N.SPECIMEN_ID: row.SPECIMEN_ID, N.TIMEPOINT: row.TIMEPOINT,
-                             "STATUS": "MSI-H" if msi_h else "MSS", "PURITY": round(purity, 4),
-                             "UNSTABLE_FRACTION": round(len(unstable) / len(g.ref.microsatellites), 4)})
-            for i, m in enumerate(g.ref.microsatellites):
-                units, fraction = shifts.get(i, (0, 0.0))
-                site_rows.append({N.SPECIMEN_ID: row.SPECIMEN_ID, "CHROM": g.ref.names[m.contig], "START": m.start,
-                                  "END": m.end, "UNIT": m.unit, "REF_REPEATS": m.repeats, "SHIFT_UNITS": units,
-                                  "UNSTABLE": i in unstable, "SHIFTED_READ_FRACTION": round(fraction, 4)})
-
-        for row in normals[normals[N.USUBJID] == usubjid].itertuples(index=False):
-            normal_layouts.pop(row.SPECIMEN_ID, None)  # a subject's reads are done with: free them
-
-    pon_paths = []
-    for k in range(1, cfg["panel_of_normals"] + 1):
-        prng = stage_rng(trial.seed, f"genome:PON{k}")
-        layout = _make_layout(g, cfg["reads"]["depth"]["panel_of_normals"], g.shared_factor, prng)
-        _microsatellite_alleles(g, layout, prng)
-        _apply_germline(layout, _germline_snps(g, prng), prng)
-        apply_sequencing_errors(layout, cfg["reads"]["sequencing_error"]["max_quality"], cfg["reads"]["sequencing_error"]["rate"], prng)
-        pon_paths.append(_write_specimen_bam(trial, g, layout, "pon", f"PON{k}"))
-        progress.update()
-
-    _write_truth(trial, g, cfg, tmb_rows, variant_rows, msi_rows, site_rows)
+        _simulate_subject(stage, usubjid, subjects.loc[usubjid], normals[normals[N.USUBJID] == usubjid],
+                          tumours[tumours[N.USUBJID] == usubjid])
+    _simulate_panel_of_normals(stage)
+    _write_truth(trial, g, cfg, stage.tmb_rows, stage.variant_rows, stage.msi_rows, stage.site_rows)
     trial.params.update({**ref_paths, "pon": "pon/PON*.bam"})
     log.info("simulate genome: %d BAM files, %d VCF files", n_bams, len(tumours))
 
@@ -733,8 +814,8 @@ def _write_callable_bed(trial: SimulatedTrial, g: _Genome, specimen: str, mask: 
 
 def _tmb_truth(row, records: list[Record], counting: dict, callable_p: int, callable_t: int, paired: bool,
                tmb_rows: list, variant_rows: list) -> None:
-    fates = evaluate(records, counting, tumour_only=not paired)
-    fates_to = evaluate(records, counting, tumour_only=True)
+    fates = evaluate(records, counting, tumor_only=not paired)
+    fates_to = evaluate(records, counting, tumor_only=True)
     n_counted = sum(1 for *_, f in fates if not f)
     n_counted_to = sum(1 for *_, f in fates_to if not f)
     out = {N.USUBJID: row.USUBJID, N.SPECIMEN_ID: row.SPECIMEN_ID, N.TIMEPOINT: row.TIMEPOINT,
@@ -742,7 +823,7 @@ def _tmb_truth(row, records: list[Record], counting: dict, callable_p: int, call
            "TMB": round(n_counted / (callable_p / 1e6), 6) if callable_p else float("nan")}
     for name in FILTERS:
         out[f"N_{name}"] = sum(1 for *_, f in fates if f == name)
-    out.update({"MODE": "paired" if paired else "tumor-only", "N_VARIANTS": len(fates),
+    out.update({"MODE": "paired" if paired else "tumor_only", "N_VARIANTS": len(fates),
                 "CALLABLE_BASES_TUMOR_ONLY": callable_t, "N_COUNTED_TUMOR_ONLY": n_counted_to,
                 "TMB_TUMOR_ONLY": round(n_counted_to / (callable_t / 1e6), 6) if callable_t else float("nan")})
     tmb_rows.append(out)

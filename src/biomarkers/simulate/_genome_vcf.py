@@ -73,7 +73,7 @@ class Record:
     normal_dp: int = 0
     write_af: bool = True
     callable_paired: bool = True
-    callable_tumour_only: bool = True
+    callable_tumor_only: bool = True
     # (normalised POS, REF, ALT) per allele for duplicate detection and truth rows
     normalised: list[tuple[int, str, str]] = field(default_factory=list)
 
@@ -99,7 +99,7 @@ def written_vaf(record: Record, allele: Allele) -> float:
     return allele.tumour_alt / total if total else 0.0
 
 
-def evaluate(records: list[Record], counting: dict, *, tumour_only: bool) -> list[tuple[Record, Allele, str]]:
+def evaluate(records: list[Record], counting: dict, *, tumor_only: bool) -> list[tuple[Record, Allele, str]]:
     """First failed filter per allele ('' when counted), in VCF order, for paired or tumour-only mode."""
     seen: set[tuple[str, int, str, str]] = set()
     out = []
@@ -117,7 +117,7 @@ def evaluate(records: list[Record], counting: dict, *, tumour_only: bool) -> lis
                 fate = "alt_reads"
             elif written_vaf(record, allele) < counting["min_vaf"]:
                 fate = "vaf"
-            elif tumour_only and max(float(allele.af_1000g or 0), float(allele.af_gnomad or 0)) > counting["max_population_af"]:
+            elif tumor_only and max(float(allele.af_1000g or 0), float(allele.af_gnomad or 0)) > counting["max_population_af"]:
                 fate = "population"
             else:
                 consequence = most_severe(allele.csq)
@@ -125,7 +125,7 @@ def evaluate(records: list[Record], counting: dict, *, tumour_only: bool) -> lis
                     fate = "not_coding"
                 elif consequence not in COUNTED_CONSEQUENCES:
                     fate = "synonymous"
-                elif not (record.callable_tumour_only if tumour_only else record.callable_paired):
+                elif not (record.callable_tumor_only if tumor_only else record.callable_paired):
                     fate = "not_callable"
             if record.filter == "PASS":
                 seen.add(key)

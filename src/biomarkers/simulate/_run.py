@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ..errors import InputError
 from ..io import staged_dir
 from ..log import get_logger
 from ..protocol import Protocol, load_protocol
@@ -19,18 +21,43 @@ from ._trial import simulate_subjects
 from ._clinical import simulate_clinical
 from ._custody import simulate_custody
 
-__all__ = ["STAGES", "simulate_trial"]
+__all__ = ["Stage", "STAGES", "simulate_trial"]
 
 log = get_logger("simulate")
 
-# (name, function(trial, protocol, rng)) in the order they run; later stages read
-# what earlier ones put in the SimulatedTrial.
-STAGES: list[tuple[str, Callable[[SimulatedTrial, Protocol, object], None]]] = [
-    ("trial", simulate_subjects),      # randomization, latent biomarkers, outcomes, milestones
-    ("custody", simulate_custody),     # specimens, custody events, LIMS exports, the assay plan
-    ("genome", simulate_genome),       # reference, BAMs, somatic VCFs, panel of normals; TMB/MSI truth
-    ("clinical", simulate_clinical),   # ADSL, ADTTE, ADRS
+@dataclass(frozen=True)
+class Stage:
+    """One part of the simulated trial: ``run(trial, protocol, rng)`` adds files and truth to ``trial``."""
+
+    name: str
+    run: Callable[[SimulatedTrial, Protocol, object], None]
+    needs: tuple[str, ...]   # stages whose results this one reads
+    description: str
+
+
+# In the order they run; a stage reads only what the stages it needs put in the SimulatedTrial.
+STAGES: list[Stage] = [
+    Stage("trial", simulate_subjects, (), "randomization, latent biomarkers, outcomes, milestones"),
+    Stage("custody", simulate_custody, ("trial",), "specimens, custody events, LIMS exports, the assay plan"),
+    Stage("genome", simulate_genome, ("custody",), "reference, BAMs, somatic VCFs, panel of normals; TMB/MSI truth"),
+    Stage("clinical", simulate_clinical, ("trial",), "ADSL, ADTTE, ADRS"),
 ]
+
+
+def _with_needs(names: Sequence[str]) -> list[Stage]:
+    """The named stages and every stage they need, in :data:`STAGES` order."""
+    by_name = {stage.name: stage for stage in STAGES}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown simulation stage {unknown[0]!r} (stages: {', '.join(by_name)})")
+    wanted: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(by_name[name].needs)
+    return [stage for stage in STAGES if stage.name in wanted]
 
 
 def simulate_trial(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, violation_rate: float = 0.1,
@@ -38,26 +65,25 @@ def simulate_trial(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, v
     """Write a complete synthetic trial under ``outdir``; return it with its truth.
 
     ``violation_rate`` is the rate of injected custody violations (0 gives a clean trial).
-    ``stages`` limits the simulation to the first stages of :data:`STAGES` (e.g.
-    ``("trial", "custody")`` skips the minutes of sequencing data); each stage reads
-    only what earlier ones wrote, so a prefix is always consistent. A stage's draws do
-    not depend on which stages run, so its outputs are the same either way.
+    ``stages`` limits the simulation to these stages and those they need (e.g.
+    ``("custody",)`` runs trial and custody and skips the minutes of sequencing data).
+    A stage's draws do not depend on which stages run, so its outputs are the same
+    either way.
     Nothing appears under ``outdir`` unless every stage succeeds.
     """
     if n_subjects < 3:
-        raise ValueError("simulate at least 3 subjects (one randomization block)")
-    names = [name for name, _ in STAGES]
-    if stages is not None and list(stages) != names[:len(stages)]:
-        raise ValueError(f"stages must be a prefix of {names}, got {list(stages)}")
-    selected = STAGES if stages is None else STAGES[:len(stages)]
+        raise InputError("simulate at least 3 subjects (one randomization block)", field="subjects", value=n_subjects)
+    if not 0 <= violation_rate <= 1:
+        raise InputError("must be between 0 and 1", field="violation_rate", value=violation_rate)
+    selected = STAGES if stages is None else _with_needs(stages)
     protocol = protocol or load_protocol()
     outdir = Path(outdir)
     with staged_dir(outdir) as stage_dir:
         trial = SimulatedTrial(outdir=stage_dir, seed=seed, n_subjects=n_subjects)
         trial.params["violation_rate"] = violation_rate
-        for name, run in selected:
-            log.info("simulate: %s", name)
-            run(trial, protocol, stage_rng(seed, name))
+        for stage in selected:
+            log.info("simulate: %s (%s)", stage.name, stage.description)
+            stage.run(trial, protocol, stage_rng(seed, stage.name))
         trial.params.pop("violation_rate")
         _write_samplesheet(trial, protocol)
         params = {k: v for k, v in sorted(trial.params.items())}

@@ -92,7 +92,8 @@ def simulate_subjects(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
     msi[msi_idx] = "MSI-H"
     tmb[msi_idx] = rng.uniform(*msi_cfg["tmb_range"], size=len(msi_idx))
     tmb = np.round(tmb, 2)
-    tmb_high = tmb >= tmb_cfg["high_cutoff"]
+    tmb_high_cutoff = float(load_config("tmb.yaml", "tmb.schema.json")["tmb_high"])  # the pipeline's own cut-off
+    tmb_high = tmb >= tmb_high_cutoff
 
     # outcomes (days)
     out = model["outcomes"]
@@ -148,7 +149,7 @@ def simulate_subjects(trial: SimulatedTrial, protocol: Protocol, rng: np.random.
         "pfs_log_hr_tmb_high": pfs_cfg["log_hr_tmb_high"],
         "pfs_hr_tmb_high": round(math.exp(pfs_cfg["log_hr_tmb_high"]), 6),
         "adjusted_for": ["ARMCD"],
-        "tmb_high_cutoff": tmb_cfg["high_cutoff"],
+        "tmb_high_cutoff": tmb_high_cutoff,
         "pfs_median_months": pfs_cfg["median_months"],
         "response_log_or_tmb_high": resp["log_or_tmb_high"],
         "data_cutoff": trial.data_cutoff,

@@ -25,7 +25,7 @@ workflow TUMOUR_INPUTS {
             def normal = meta.normal_specimen ? by_key[[meta.normal_specimen, 'wes_normal']] : null
             normal
                 ? [meta + [mode: 'paired'], bam, index ?: [], normal[1], normal[2]]
-                : [meta + [mode: 'tumour_only'], bam, index ?: [], [], []]
+                : [meta + [mode: 'tumor_only'], bam, index ?: [], [], []]
         }
 
     // [meta, vcf, vcf index, tumour bam or [], index or [], normal bam or [], index or []]

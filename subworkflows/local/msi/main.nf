@@ -2,13 +2,13 @@
 // (--msi_sites) or MSI_SCAN once when there is a tumour; for tumours without a normal in the samplesheet,
 // the baseline given (--msi_baseline) or MSI_BASELINE once from the panel of
 // normals (--pon); one MSI task per tumour specimen, paired when its normal BAM
-// exists; MSI_MERGE into genomics/msi.parquet, genomics/msi_sites.parquet and plots.
+// exists; MSI_COLLECT into genomics/msi.parquet, genomics/msi_sites.parquet and plots.
 // A tumour-only specimen with neither baseline nor panel of normals is skipped, with a warning.
 
 include { MSI_SCAN     } from '../../../modules/local/msi_scan/main'
 include { MSI_BASELINE } from '../../../modules/local/msi_baseline/main'
 include { MSI          } from '../../../modules/local/msi/main'
-include { MSI_MERGE    } from '../../../modules/local/msi_merge/main'
+include { MSI_COLLECT    } from '../../../modules/local/msi_collect/main'
 include { fastaWithIndex; optionalFile; indexedFiles } from '../utils_biomarkers/main'
 
 workflow GENOMICS_MSI {
@@ -39,10 +39,10 @@ workflow GENOMICS_MSI {
         .first()
 
     ch_paired = tumours.filter { meta, _bam, _index, _normal, _normal_index -> meta.mode == 'paired' }
-    ch_tumour_only = tumours.filter { meta, _bam, _index, _normal, _normal_index -> meta.mode == 'tumour_only' }
+    ch_tumor_only = tumours.filter { meta, _bam, _index, _normal, _normal_index -> meta.mode == 'tumor_only' }
 
     // The parameters, once, if some tumour has no normal.
-    ch_needs_baseline = ch_tumour_only
+    ch_needs_baseline = ch_tumor_only
         .first()
         .combine(run_params)
         .map { row -> row[-1] }
@@ -65,7 +65,7 @@ workflow GENOMICS_MSI {
     ch_calls = ch_paired
         .map { meta, bam, index, normal, normal_index -> [meta, bam, index, normal, normal_index, []] }
         .mix(
-            ch_tumour_only
+            ch_tumor_only
                 .combine(ch_baseline)
                 .map { meta, bam, index, _normal, _normal_index, baseline -> [meta, bam, index, [], [], baseline] }
         )
@@ -74,9 +74,9 @@ workflow GENOMICS_MSI {
     ch_parts = MSI.out.parts
         .flatMap { _meta, msi, sites -> [msi, sites] }
         .collect(sort: { a, b -> a.name <=> b.name })
-    MSI_MERGE(ch_parts)
+    MSI_COLLECT(ch_parts)
 
     emit:
-    tables = MSI_MERGE.out.tables
-    versions = MSI_SCAN.out.versions.mix(MSI_BASELINE.out.versions, MSI.out.versions.first(), MSI_MERGE.out.versions)
+    tables = MSI_COLLECT.out.tables
+    versions = MSI_SCAN.out.versions.mix(MSI_BASELINE.out.versions, MSI.out.versions.first(), MSI_COLLECT.out.versions)
 }

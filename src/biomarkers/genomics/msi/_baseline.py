@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from ...errors import InputError
+from ._config import MsiSettings
 from ._call import benjamini_hochberg, chi_square, total_variation
 from ._reads import encode_counts
 from ._tsv import read_headed_tsv, write_headed_tsv
@@ -38,12 +39,12 @@ def sites_digest(sites: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def build_baseline(sites: pd.DataFrame, normals: list[list[dict[int, int]]], config: dict) -> pd.DataFrame:
+def build_baseline(sites: pd.DataFrame, normals: list[list[dict[int, int]]], settings: MsiSettings) -> pd.DataFrame:
     """``normals[j][i]``: counts of normal j at site i -> one baseline row per site."""
-    min_cov = config["reads"]["min_coverage"]
-    min_normals = config["baseline"]["min_normals"]
-    alpha = config["baseline"]["alpha"]
-    min_shift = config["baseline"]["min_shift"]
+    min_cov = settings.reads.min_coverage
+    min_normals = settings.baseline.min_normals
+    alpha = settings.baseline.alpha
+    min_shift = settings.baseline.min_shift
     n_sites = len(sites)
     covered = [[j for j in range(len(normals)) if sum(normals[j][i].values()) >= min_cov] for i in range(n_sites)]
     pooled: list[dict[int, int]] = []

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...names import PAIRED
+from ._config import MsiSettings
 from ._reads import encode_counts
 
 __all__ = ["chi_square", "benjamini_hochberg", "total_variation", "call_sites", "summarise", "MSI_H", "MSS", "NOT_EVALUABLE"]
@@ -91,16 +93,16 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def call_sites(sites: pd.DataFrame, tumor: list[dict[int, int]], reference: list[dict[int, int]], config: dict, *,
+def call_sites(sites: pd.DataFrame, tumor: list[dict[int, int]], reference: list[dict[int, int]], settings: MsiSettings, *,
                dispersion: list[float] | None = None, excluded: list[bool] | None = None) -> pd.DataFrame:
     """One row per site: depths, distributions, statistic, p, q, shift and call.
 
     ``reference`` is the normal's counts (paired) or the baseline's pooled counts
     (tumour-only, with its ``dispersion`` and ``excluded`` flags).
     """
-    min_cov = config["reads"]["min_coverage"]
-    alpha = config["call"]["alpha"]
-    min_shift = config["call"]["min_shift"]
+    min_cov = settings.reads.min_coverage
+    alpha = settings.call.alpha
+    min_shift = settings.call.min_shift
     n = len(sites)
     dispersion = dispersion if dispersion is not None else [1.0] * n
     excluded = excluded if excluded is not None else [False] * n
@@ -136,12 +138,12 @@ def call_sites(sites: pd.DataFrame, tumor: list[dict[int, int]], reference: list
     })
 
 
-def summarise(calls: pd.DataFrame, mode: str, config: dict) -> dict:
+def summarise(calls: pd.DataFrame, mode: str, settings: MsiSettings) -> dict:
     """Sites scanned, evaluated and unstable; score (%), status and the protocol's MSI-H exclusion flag."""
     scanned = len(calls)
     evaluated = int(calls["CALL"].isin([STABLE, UNSTABLE]).sum())
     unstable = int((calls["CALL"] == UNSTABLE).sum())
-    threshold = config["call"]["threshold_paired" if mode == "paired" else "threshold_tumor_only"]
+    threshold = settings.call.threshold_paired if mode == PAIRED else settings.call.threshold_tumor_only
     if evaluated == 0:
         score, status = float("nan"), NOT_EVALUABLE
     else:

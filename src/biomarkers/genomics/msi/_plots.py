@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ...io import atomic_path
+from ...names import PAIRED, TUMOR_ONLY
 from ._call import MSI_H
 from ._reads import decode_counts
 
@@ -33,7 +34,7 @@ def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame, outdir: str | Path) -> 
     evaluable = summary[summary["MSI_STATUS"] != "NOT_EVALUABLE"].sort_values("MSI_SCORE", kind="stable")
     colours = ["#c0392b" if s == MSI_H else "#2e86c1" for s in evaluable["MSI_STATUS"]]
     ax.bar(range(len(evaluable)), evaluable["MSI_SCORE"], color=colours)
-    for mode, style in (("paired", "--"), ("tumor_only", ":")):
+    for mode, style in ((PAIRED, "--"), (TUMOR_ONLY, ":")):
         thr = summary.loc[summary["MODE"] == mode, "THRESHOLD"]
         if len(thr):
             ax.axhline(float(thr.iloc[0]), color="grey", linestyle=style, linewidth=1, label=f"MSI-H threshold ({mode})")

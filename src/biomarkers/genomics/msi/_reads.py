@@ -19,6 +19,7 @@ import pysam
 from ...errors import InputError
 from ...log import Progress, get_logger
 from .._alignments import check_contigs, open_alignments, open_reference
+from ._config import MsiSettings
 from ._sites import check_reference
 
 __all__ = ["count_lengths", "count_lengths_file", "encode_counts", "decode_counts"]
@@ -166,7 +167,7 @@ def count_lengths(alignments: pysam.AlignmentFile, sites: pd.DataFrame, *, min_m
     return out
 
 
-def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, config: dict, *, label: str | None = None
+def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, settings: MsiSettings, *, label: str | None = None
                        ) -> list[dict[int, int]]:
     """Open ``bam`` (CRAM with ``fasta``), check it against the reference and the site table, count."""
     reference = open_reference(fasta)
@@ -182,9 +183,9 @@ def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, 
                 n = int(sites["CHROM"].isin(missing).sum())
                 log.warning("%s: no contig %s in the alignments' header; its %d site(s) count as not covered",
                             Path(bam).name, ", ".join(missing[:3]) + ("..." if len(missing) > 3 else ""), n)
-            reads = config["reads"]
+            reads = settings.reads
             try:
-                return count_lengths(alignments, sites, min_mapq=reads["min_mapq"], max_reads=reads["max_reads"],
+                return count_lengths(alignments, sites, min_mapq=reads.min_mapq, max_reads=reads.max_reads,
                                      label=label or Path(bam).name)
             except OSError as exc:  # truncated or corrupt blocks surface only while reading
                 raise InputError(f"cannot read the alignments: {exc}", file=bam) from None

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import re
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ import pysam
 from ...errors import InputError
 from ...log import Progress, get_logger
 from .._alignments import open_reference
+from ._config import MsiSettings, ScanSettings, load_settings
 from ._tsv import read_headed_tsv, write_headed_tsv
 
 __all__ = ["scan_sites", "write_sites", "read_sites", "reference_digest", "check_reference", "SITE_COLUMNS"]
@@ -83,11 +85,11 @@ def _read_bed(path: str | Path, contigs: dict[str, int]) -> dict[str, list[tuple
     return merged
 
 
-def _patterns(scan: dict) -> list[tuple[int, re.Pattern]]:
-    pats = [(1, re.compile(r"([ACGT])\1{%d,}" % (scan["min_homopolymer"] - 1)))]
-    for k in range(scan["min_unit"], scan["max_unit"] + 1):
+def _patterns(scan: ScanSettings) -> list[tuple[int, re.Pattern]]:
+    pats = [(1, re.compile(r"([ACGT])\1{%d,}" % (scan.min_homopolymer - 1)))]
+    for k in range(scan.min_unit, scan.max_unit + 1):
         # look-ahead: overlapping candidates, so a repeat right after another one is not swallowed
-        pats.append((k, re.compile(r"(?=(([ACGT]{%d})\2{%d,}))" % (k, scan["min_repeats"] - 1))))
+        pats.append((k, re.compile(r"(?=(([ACGT]{%d})\2{%d,}))" % (k, scan.min_repeats - 1))))
     return pats
 
 
@@ -115,10 +117,10 @@ def _scan_sequence(seq: str, offset: int, scan: dict, patterns) -> list[tuple[in
                 kept[-1] = site  # overlapping candidates: the longer tract wins
             continue
         kept.append(site)
-    flank = scan["flank"]
+    flank = scan.flank
     out = []
     for start, end, unit in kept:
-        if end - start > scan["max_repeat_bases"]:
+        if end - start > scan.max_repeat_bases:
             continue
         left, right = seq[start - flank:start], seq[end:end + flank]
         if start < flank or len(right) < flank or "N" in left or "N" in right:
@@ -127,16 +129,13 @@ def _scan_sequence(seq: str, offset: int, scan: dict, patterns) -> list[tuple[in
     return out
 
 
-def scan_sites(fasta: str | Path, targets: str | Path | None = None, config: dict | None = None) -> pd.DataFrame:
+def scan_sites(fasta: str | Path, targets: str | Path | None = None, settings: MsiSettings | None = None) -> pd.DataFrame:
     """Microsatellites of ``fasta`` (optionally only those overlapping ``targets``), one row per site."""
-    from ._config import load_msi_config
-
-    config = config or load_msi_config()
-    scan = config["scan"]
+    scan = (settings or load_settings()).scan
     ref = open_reference(fasta)
     contigs = dict(zip(ref.references, ref.lengths))
     patterns = _patterns(scan)
-    pad = scan["max_repeat_bases"] + scan["flank"] + 10
+    pad = scan.max_repeat_bases + scan.flank + 10
     if targets is not None:
         regions = [(c, max(0, s - pad), min(contigs[c], e + pad), s, e)
                    for c, ivs in _read_bed(targets, contigs).items() for s, e in ivs]
@@ -176,7 +175,7 @@ def scan_sites(fasta: str | Path, targets: str | Path | None = None, config: dic
     return frame
 
 
-def write_sites(sites: pd.DataFrame, path: str | Path, *, config: dict | None = None) -> Path:
+def write_sites(sites: pd.DataFrame, path: str | Path, *, settings: MsiSettings | None = None) -> Path:
     """Write the site table as TSV.gz (atomically) with the reference in its header."""
     contigs = sites.attrs.get("contigs")
     if not contigs:
@@ -185,8 +184,8 @@ def write_sites(sites: pd.DataFrame, path: str | Path, *, config: dict | None = 
               f"##reference_digest={reference_digest(contigs)}"]
     if sites.attrs.get("targets"):
         header.append(f"##targets={Path(sites.attrs['targets']).name}")
-    if config:
-        header.append("##scan=" + ",".join(f"{k}:{v}" for k, v in config["scan"].items()))
+    if settings:
+        header.append("##scan=" + ",".join(f"{k}:{v}" for k, v in asdict(settings.scan).items()))
     header += [f"##contig=<ID={name},length={length}>" for name, length in contigs]
     return write_headed_tsv(path, header, sites[SITE_COLUMNS])
 

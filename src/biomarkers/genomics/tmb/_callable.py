@@ -187,7 +187,7 @@ def _stream(source, original, header_contigs, contig_index, iv_starts, iv_ends, 
 
 def callable_territory(
     targets: Regions,
-    tumour_bam: str | Path,
+    tumor_bam: str | Path,
     normal_bam: str | Path | None = None,
     *,
     min_depth: int = 20,
@@ -196,7 +196,7 @@ def callable_territory(
     reference: str | Path | None = None,
 ) -> Regions:
     """Target bases where the tumour (and the normal, when given) reach ``min_depth``."""
-    tumour = target_depth(tumour_bam, targets, min_mapq=min_mapq, min_baseq=min_baseq, reference=reference, label="tumour")
+    tumour = target_depth(tumor_bam, targets, min_mapq=min_mapq, min_baseq=min_baseq, reference=reference, label="tumour")
     normal = None
     if normal_bam is not None:
         normal = target_depth(normal_bam, targets, min_mapq=min_mapq, min_baseq=min_baseq, reference=reference, label="normal")
@@ -207,7 +207,7 @@ def callable_territory(
             ok &= normal.depth[contig] >= min_depth
         positions = tumour.positions(contig)
         intervals[contig] = _mask_to_intervals(positions, ok)
-    return Regions({c: iv for c, iv in intervals.items() if len(iv[0])}, source=f"callable({tumour_bam})")
+    return Regions({c: iv for c, iv in intervals.items() if len(iv[0])}, source=f"callable({tumor_bam})")
 
 
 def _mask_to_intervals(positions: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

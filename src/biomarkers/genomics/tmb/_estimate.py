@@ -37,7 +37,7 @@ def poisson_interval(count: int, level: float = 0.95) -> tuple[float, float]:
     return lower, upper
 
 
-def tmb_estimate(n_counted: int, callable_bases: int, *, tmb_high: float = 10.0, level: float = 0.95) -> TmbEstimate:
+def tmb_estimate(n_counted: int, callable_bases: int, *, tmb_high: float, level: float = 0.95) -> TmbEstimate:
     """TMB = counted variants / callable megabases, with the interval scaled the same way."""
     if callable_bases <= 0:
         raise InputError("the callable territory is empty (no target base reaches the depth threshold): TMB is undefined",

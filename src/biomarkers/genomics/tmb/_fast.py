@@ -3,7 +3,7 @@
 A record is *plain* when it has one ALT, REF and ALT are single bases, and its tumour
 FORMAT and annotation fields are well formed; those are read here with vectorized
 string kernels. Every other record (indels, MNVs, multi-allelic, symbolic, anything
-irregular) goes to the per-record reader in ``_count``, which is the reference: the
+irregular) goes to the per-record reader in ``_records``, which is the reference: the
 tests require both to give the same answer.
 """
 
@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pysam
 
+from ._records import ReaderSetup, empty_attributes
 from ._scan import info_values, tumour_values
 
 __all__ = ["read_body", "arrow_attributes"]
@@ -114,13 +115,13 @@ def _split_max(values: pa.Array, n: int) -> np.ndarray:
     return out
 
 
-def arrow_attributes(table: pa.Table, setup, rules: dict):
+def arrow_attributes(table: pa.Table, setup: ReaderSetup, rules: dict):
     """(frame of per-allele facts for plain records, [(index, line)] of the other records)."""
     n = table.num_rows
     column = 9 + setup.sample_index
     cols = table.columns
     if n == 0 or len(cols) <= column:
-        return _empty(), _lines(table, np.arange(n))
+        return empty_attributes(), _lines(table, np.arange(n))
     ref, alt, fmt, sample, info = cols[3], cols[4], cols[8], cols[column], cols[7]
     ref = ref.combine_chunks()
     alt = alt.combine_chunks()
@@ -224,12 +225,6 @@ def arrow_attributes(table: pa.Table, setup, rules: dict):
 def _nullable_int(values: np.ndarray) -> pd.arrays.IntegerArray:
     missing = np.isnan(values)
     return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
-
-
-def _empty() -> pd.DataFrame:
-    from ._count import ATTRIBUTE_COLUMNS
-
-    return pd.DataFrame({c: [] for c in ATTRIBUTE_COLUMNS + ["RAW_POS"]})
 
 
 def _lines(table: pa.Table, rows: np.ndarray):

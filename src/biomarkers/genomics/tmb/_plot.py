@@ -49,9 +49,9 @@ def plot_tmb(summary: pd.DataFrame, path: str | Path, *, subjects: pd.DataFrame 
         vals = frame.loc[frame[group].fillna("?").astype(str) == g, "TMB"].to_numpy()
         ax_tmb.boxplot(vals, positions=[i], widths=0.5, showfliers=False)
         ax_tmb.scatter(i + rng.uniform(-0.15, 0.15, len(vals)), vals, s=14, alpha=0.8, color="#DD8452", zorder=3)
-    cutoff = float(summary["TMB_HIGH_CUTOFF"].iloc[0]) if len(summary) else 10.0
-    ax_tmb.axhline(cutoff, ls="--", color="grey", lw=1)
-    ax_tmb.text(len(groups) - 0.5, cutoff, f" TMB-high >= {cutoff:g}", va="bottom", ha="right", fontsize=8, color="grey")
+    for cutoff in sorted(set(summary["TMB_HIGH_CUTOFF"].astype(float))):  # the rules' cut-off, as each part recorded it
+        ax_tmb.axhline(cutoff, ls="--", color="grey", lw=1)
+        ax_tmb.text(len(groups) - 0.5, cutoff, f" TMB-high >= {cutoff:g}", va="bottom", ha="right", fontsize=8, color="grey")
     ax_tmb.set_xticks(range(len(groups)), groups, rotation=30, ha="right", fontsize=8)
     ax_tmb.set_ylabel("TMB (mut/Mb)")
     ax_tmb.set_title("TMB by " + ("arm and timepoint" if group == "GROUP" else "timepoint") + f" (n={len(frame)})")

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...assets import load_config
 
-__all__ = ["load_rules", "FILTERS", "TUMOUR_ONLY_FILTERS"]
+__all__ = ["load_rules", "FILTERS", "TUMOR_ONLY_FILTERS"]
 
 CONFIG = "tmb.yaml"
 SCHEMA = "tmb.schema.json"
@@ -18,7 +18,7 @@ FILTERS: tuple[str, ...] = (
     "filter", "duplicate", "depth", "alt_reads", "vaf", "population", "hotspot",
     "not_coding", "synonymous", "not_callable",
 )
-TUMOUR_ONLY_FILTERS = ("population", "hotspot")
+TUMOR_ONLY_FILTERS = ("population", "hotspot")
 
 
 def load_rules(path: str | Path | None = None) -> dict[str, Any]:

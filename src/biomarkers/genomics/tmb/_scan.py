@@ -3,7 +3,7 @@
 Each kernel walks the bytes of a string column once (its offsets and data buffers), in
 place of several pyarrow passes (split, take, slice, cast) that each copy the column.
 They are conservative: any value they do not read exactly as the per-record reader
-would (``_count._python_attributes``, the reference) makes them flag the record as not
+would (``_records.python_attributes``, the reference) makes them flag the record as not
 plain, and the per-record reader then handles it.
 """
 

@@ -1,4 +1,6 @@
-"""The randomization list and milestone dates (EDC exports) the custody check reads."""
+"""The trial's own lists from the EDC: the randomization list and the milestone dates.
+
+Read here once, with the checks every reader needs (custody, TMB plots, analysis)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import names as N
-from ..errors import InputError
-from ..protocol import Protocol
+from . import names as N
+from .errors import InputError
+from .protocol import Protocol
 
 __all__ = ["load_subjects", "load_milestones"]
 

@@ -1,11 +1,10 @@
-"""Run the steps in-process, recording what ran in ``pipeline_info/``."""
+"""The engine: run the steps in-process, in order, recording what ran in ``pipeline_info/``."""
 
 from __future__ import annotations
 
 import json
 import platform
 import time
-from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -13,38 +12,22 @@ from typing import Any
 import pandas as pd
 
 from .. import __version__
+from ..errors import InputError
 from ..io import sha256_file, write_text_atomic
 from ..log import get_logger
-from ..protocol import Protocol, load_protocol
+from ..protocol import load_protocol
 from ..samplesheet import read_samplesheet
 from ..schemas import write_table
-from ._steps import STEPS
+from ._context import RunContext
+from ._params import load_params
+from .steps import STEPS
 
-__all__ = ["RunContext", "run_pipeline", "software_versions"]
+__all__ = ["run_pipeline", "run_params_file", "run_demo", "software_versions"]
 
 log = get_logger("run")
 
 # Libraries whose versions are recorded with every run (nf-core's versions.yml).
 _TRACKED = ["pysam", "pandas", "pyarrow", "numpy", "scipy", "anndata", "scanpy", "lifelines", "pyreadstat", "jsonschema", "PyYAML", "matplotlib"]
-
-
-@dataclass
-class RunContext:
-    """What a step needs: parameters, the protocol, the samplesheet, where to write."""
-
-    params: dict[str, Any]
-    outdir: Path
-    protocol: Protocol
-    samplesheet: pd.DataFrame | None
-    inputs: list[tuple[str, str]] = field(default_factory=list)  # (role, path) read by steps
-
-    def record_input(self, role: str, path: str | Path) -> None:
-        self.inputs.append((role, str(path)))
-
-    def samplesheet_rows(self, *assays: str) -> pd.DataFrame:
-        if self.samplesheet is None:
-            return pd.DataFrame()
-        return self.samplesheet[self.samplesheet["assay"].isin(assays)]
 
 
 def software_versions() -> dict[str, str]:
@@ -71,6 +54,10 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None) -> di
             ctx.record_input(f"{row['assay']}:{row['specimen']}", row["file"])
     status: dict[str, str] = {}
     timings: dict[str, float] = {}
+    if only is not None:
+        unknown = sorted(set(only) - {s.name for s in STEPS})
+        if unknown:
+            raise InputError(f"no such step (steps: {', '.join(s.name for s in STEPS)})", field="--only", value=unknown[0])
     steps = [s for s in STEPS if only is None or s.name in only]
     for i, step in enumerate(steps, 1):
         reason = step.skip_reason(ctx)
@@ -86,6 +73,21 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None) -> di
         log.info("[%d/%d] %s: done in %.1fs", i, len(steps), step.name, timings[step.name])
     write_pipeline_info(ctx, status)
     return status
+
+
+def run_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, only: list[str] | None = None
+                    ) -> dict[str, str]:
+    """``biomarkers run``: parameters from a params file and the command line, then every available step."""
+    return run_pipeline(load_params(params_file, overrides), only=only)
+
+
+def run_demo(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1) -> dict[str, str]:
+    """``biomarkers demo``: simulate a trial into ``<outdir>/simulated_trial`` and run every step on it."""
+    from ..simulate import simulate_trial
+
+    outdir = Path(outdir)
+    trial = simulate_trial(outdir / "simulated_trial", n_subjects=n_subjects, seed=seed)
+    return run_params_file(trial.outdir / "params.yaml", {"outdir": str(outdir), "seed": seed})
 
 
 def write_pipeline_info(ctx: RunContext, status: dict[str, str]) -> None:

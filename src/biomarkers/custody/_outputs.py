@@ -1,4 +1,4 @@
-"""I/O edge of the custody capability: ``custody check`` and the pipeline step.
+"""I/O edge of the custody check: verify and check the ledger, write the custody outputs.
 
 Outputs under ``<outdir>/custody/``: specimens, events, lineage, issues and
 completeness Parquet tables (declared in :mod:`biomarkers.schemas`) and two
@@ -8,7 +8,6 @@ plots, all written to a staging folder and moved into place only when complete.
 from __future__ import annotations
 
 import datetime as dt
-import glob
 from pathlib import Path
 
 import pandas as pd
@@ -21,11 +20,10 @@ from ..protocol import Protocol, load_protocol
 from ..samplesheet import read_samplesheet
 from ..schemas import write_table
 from ._check import CustodyResult, check_custody
-from ._events import import_exports
 from ._ledger import read_ledger, verify_ledger
-from ._trialdata import load_milestones, load_subjects
+from ..trialdata import load_milestones, load_subjects
 
-__all__ = ["check_ledger", "write_custody_outputs", "run_custody_step"]
+__all__ = ["check_ledger", "write_custody_outputs"]
 
 log = get_logger("custody")
 
@@ -33,14 +31,21 @@ _TABLES = ("specimens", "events", "lineage", "issues", "completeness")
 
 
 def check_ledger(ledger: str | Path, *, subjects: str | Path, milestones: str | Path, samplesheet: str | Path | pd.DataFrame | None = None,
-                 data_cutoff: dt.date | None = None, protocol: Protocol | None = None, outdir: str | Path | None = None) -> CustodyResult:
+                 data_cutoff: dt.date | str | None = None, protocol: Protocol | str | Path | None = None,
+                 outdir: str | Path | None = None) -> CustodyResult:
     """Verify the ledger, check it against the protocol and (with ``outdir``) write the custody outputs.
 
     A broken hash chain stops with :class:`~biomarkers.errors.LedgerIntegrityError`
     before anything is written. A samplesheet path is read as metadata only: its
     assay files need not exist.
     """
-    protocol = protocol or load_protocol()
+    if not isinstance(protocol, Protocol):
+        protocol = load_protocol(protocol)
+    if isinstance(data_cutoff, str):
+        try:
+            data_cutoff = dt.date.fromisoformat(data_cutoff)
+        except ValueError:
+            raise InputError("not a date (YYYY-MM-DD)", field="data_cutoff", value=data_cutoff) from None
     subj = load_subjects(subjects, protocol)
     ms = load_milestones(milestones, subj)
     sheet = samplesheet
@@ -50,24 +55,26 @@ def check_ledger(ledger: str | Path, *, subjects: str | Path, milestones: str | 
     report.raise_if_broken()
     result = check_custody(read_ledger(ledger), protocol, subj, ms, samplesheet=sheet, data_cutoff=data_cutoff)
     if outdir is not None:
-        write_custody_outputs(result, outdir, provenance={"ledger_head": report.head, "ledger_events": report.n_events})
+        write_custody_outputs(result, outdir, protocol=protocol,
+                              provenance={"ledger_head": report.head, "ledger_events": report.n_events})
     counts = result.issues["SEVERITY"].value_counts().to_dict()
     log.info("custody check: %d specimens, %d events, %d issues (%s)", len(result.specimens), len(result.events),
              len(result.issues), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none")
     return result
 
 
-def write_custody_outputs(result: CustodyResult, outdir: str | Path, *, provenance: dict | None = None) -> list[Path]:
+def write_custody_outputs(result: CustodyResult, outdir: str | Path, *, protocol: Protocol,
+                          provenance: dict | None = None) -> list[Path]:
     provenance = {**(provenance or {}), "data_cutoff": str(result.data_cutoff) if result.data_cutoff else None}
     with staged_dir(outdir) as stage:
         for name in _TABLES:
             write_table(getattr(result, name), f"custody.{name}", stage, provenance=provenance)
-        _plot_completeness(result.completeness, stage / "custody" / "completeness.png")
+        _plot_completeness(result.completeness, stage / "custody" / "completeness.png", protocol.timepoint_sort_key())
         _plot_issues(result.issues, stage / "custody" / "issues_by_rule.png")
     return [Path(outdir) / "custody" / f"{name}.parquet" for name in _TABLES]
 
 
-def _plot_completeness(comp: pd.DataFrame, path: Path) -> None:
+def _plot_completeness(comp: pd.DataFrame, path: Path, timepoint_key) -> None:
     """Heatmap: subjects x timepoints, share of the expected specimen types collected."""
     import matplotlib
 
@@ -82,7 +89,7 @@ def _plot_completeness(comp: pd.DataFrame, path: Path) -> None:
         ax.set_axis_off()
     else:
         share = expected.groupby([N.USUBJID, N.TIMEPOINT])["COLLECTED"].mean().unstack()
-        order = [tp for tp in _timepoint_order(share.columns)]
+        order = sorted(share.columns, key=timepoint_key)
         share = share[order]
         im = ax.imshow(share.to_numpy(dtype=float), aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize=7)
@@ -96,20 +103,6 @@ def _plot_completeness(comp: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
-
-
-def _timepoint_order(columns) -> list[str]:
-    fixed = ["BASELINE", "C2D1", "PRESURGERY", "SURGERY", "POSTOP_W4", "END_CHEMO", "PRE_IMRT", "POST_IMRT_W4"]
-
-    def key(tp: str):
-        if tp in fixed:
-            return (0, fixed.index(tp), 0)
-        head, _, n = tp.rpartition("_")
-        if n.isdigit():
-            return (1, 0, int(n)) if head.startswith("MAINT") else (2, 0, int(n))
-        return (3 if tp == "EOT" else 2, 0, 0)
-
-    return sorted(columns, key=key)
 
 
 def _plot_issues(issues: pd.DataFrame, path: Path) -> None:
@@ -137,29 +130,3 @@ def _plot_issues(issues: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
-
-
-def run_custody_step(ctx) -> CustodyResult:
-    """The pipeline's custody step: import exports (if given), verify, check, write outputs."""
-    params = ctx.params
-    for key in ("subjects", "milestones"):
-        if not params.get(key):
-            raise InputError("the custody step needs the randomization list and milestone dates", field=key)
-    ledger = Path(params.get("ledger") or ctx.outdir / "custody" / "ledger.sqlite")
-    subjects = load_subjects(params["subjects"], ctx.protocol)
-    ctx.record_input("subjects", params["subjects"])
-    ctx.record_input("milestones", params["milestones"])
-    if params.get("custody_exports"):
-        exports = sorted(glob.glob(str(params["custody_exports"])))
-        if not exports:
-            raise InputError("no file matches", field="custody_exports", value=params["custody_exports"])
-        for path in exports:
-            ctx.record_input("custody_export", path)
-        import_exports(ledger, exports, protocol=ctx.protocol, subjects=set(subjects[N.USUBJID]))
-    elif not ledger.exists():
-        raise InputError("custody ledger not found", file=ledger, field="ledger")
-    cutoff = dt.date.fromisoformat(str(params["data_cutoff"])) if params.get("data_cutoff") else None
-    result = check_ledger(ledger, subjects=params["subjects"], milestones=params["milestones"], samplesheet=ctx.samplesheet,
-                          data_cutoff=cutoff, protocol=ctx.protocol, outdir=ctx.outdir)
-    ctx.record_input("custody_ledger", ledger)
-    return result

@@ -1,5 +1,5 @@
-// Merge the per-specimen MSI parts into genomics/msi.parquet, genomics/msi_sites.parquet and plots.
-process MSI_MERGE {
+// Collect the per-specimen MSI parts into genomics/msi.parquet, genomics/msi_sites.parquet and plots.
+process MSI_COLLECT {
     tag "all specimens"
     label 'process_single'
     label 'process_high_memory'
@@ -20,7 +20,7 @@ process MSI_MERGE {
     script:
     def args = task.ext.args ?: ''
     """
-    biomarkers msi merge ${args} --outdir . ${parts}
+    biomarkers msi collect ${args} --outdir . ${parts}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -1,0 +1,28 @@
+"""The one registry of output tables: columns, Arrow types, units, descriptions.
+
+Every Parquet file the pipeline writes is declared once, in ``tables/<capability>.py``,
+and written through :func:`write_table`, which checks the data against the
+declaration, embeds the data dictionary and the provenance in the file's metadata,
+and writes atomically. The data dictionary in ``docs/data-dictionary.md`` is
+generated from the registry (``biomarkers schemas --markdown``), and a test keeps
+the two in step.
+
+Input schemas (samplesheet, protocol, custody export) are JSON Schema files in
+``assets/``, shared with Nextflow's nf-schema; see :mod:`biomarkers.assets`.
+
+A table that carries biomarkers declares them (:class:`Biomarker`), so the
+analysis step builds its long table from whatever modality tables exist without
+knowing any modality by name.
+"""
+
+from ._arrow import METADATA_KEY, concat_parts, read_table, table_metadata, to_arrow, write_table
+from ._dictionary import data_dictionary, data_dictionary_markdown
+from ._registry import TABLES, Biomarker, Column, Table, column_label, register, table
+from . import tables  # noqa: F401,E402  (declares every table)
+from .tables.analysis import refresh_analysis_wide
+
+__all__ = [
+    "Column", "Biomarker", "Table", "TABLES", "register", "table", "column_label", "refresh_analysis_wide",
+    "to_arrow", "write_table", "read_table", "concat_parts", "table_metadata", "METADATA_KEY",
+    "data_dictionary", "data_dictionary_markdown",
+]
