@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-file", "-params-file", dest="params_file", metavar="FILE",
                         help="YAML or JSON file of parameters (as for nextflow run -params-file)")
     parser.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps")
+    parser.add_argument("--cpus", type=int, default=None, metavar="N",
+                        help="worker processes for the per-specimen tasks (default: the cores this process may use); "
+                             "the outputs are the same for any N")
     for name, spec in param_specs_for_cli().items():
         kwargs: dict = {"dest": f"param_{name}", "help": spec.get("description", "")}
         if spec.get("type") == "boolean":
@@ -29,8 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..pipeline import run_params_file
+    from ..errors import InputError
+    from ..pipeline import available_cpus, run_params_file
 
+    if args.cpus is not None and args.cpus < 1:
+        raise InputError("must be at least 1", field="--cpus", value=args.cpus)
     run_params_file(args.params_file, {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")},
-                    only=args.only)
+                    only=args.only, cpus=args.cpus or available_cpus())
     return 0

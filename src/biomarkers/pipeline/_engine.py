@@ -40,13 +40,16 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None) -> dict[str, str]:
-    """Run every available step; return ``{step: "done" | "skipped: reason"}``."""
+def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None, cpus: int = 1) -> dict[str, str]:
+    """Run every available step; return ``{step: "done" | "skipped: reason"}``.
+
+    ``cpus``: worker processes for the per-specimen tasks (the outputs do not depend on it).
+    """
     outdir = Path(params["outdir"])
     outdir.mkdir(parents=True, exist_ok=True)
     protocol = load_protocol(params.get("protocol"))
     samplesheet = read_samplesheet(params["input"], protocol) if params.get("input") else None
-    ctx = RunContext(params=params, outdir=outdir, protocol=protocol, samplesheet=samplesheet)
+    ctx = RunContext(params=params, outdir=outdir, protocol=protocol, samplesheet=samplesheet, cpus=max(1, cpus))
     ctx.record_input("protocol", protocol.path)
     if params.get("input"):
         ctx.record_input("samplesheet", params["input"])
@@ -75,19 +78,19 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None) -> di
     return status
 
 
-def run_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, only: list[str] | None = None
-                    ) -> dict[str, str]:
+def run_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, only: list[str] | None = None,
+                    cpus: int = 1) -> dict[str, str]:
     """``biomarkers run``: parameters from a params file and the command line, then every available step."""
-    return run_pipeline(load_params(params_file, overrides), only=only)
+    return run_pipeline(load_params(params_file, overrides), only=only, cpus=cpus)
 
 
-def run_demo(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1) -> dict[str, str]:
+def run_demo(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, cpus: int = 1) -> dict[str, str]:
     """``biomarkers demo``: simulate a trial into ``<outdir>/simulated_trial`` and run every step on it."""
     from ..simulate import simulate_trial
 
     outdir = Path(outdir)
     trial = simulate_trial(outdir / "simulated_trial", n_subjects=n_subjects, seed=seed)
-    return run_params_file(trial.outdir / "params.yaml", {"outdir": str(outdir), "seed": seed})
+    return run_params_file(trial.outdir / "params.yaml", {"outdir": str(outdir), "seed": seed}, cpus=cpus)
 
 
 def write_pipeline_info(ctx: RunContext, status: dict[str, str]) -> None:
