@@ -14,9 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..pipeline import available_cpus, run_demo
+    from ..pipeline import run_demo
 
-    status = run_demo(args.outdir, n_subjects=args.subjects, seed=args.seed, cpus=args.cpus or available_cpus())
+    status = run_demo(args.outdir, n_subjects=args.subjects, seed=args.seed, cpus=args.cpus)
     for step, state in status.items():
         print(f"{step:>10}: {state}")
     print(f"report: {args.outdir}/report/index.html")

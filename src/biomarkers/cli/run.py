@@ -32,11 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..errors import InputError
-    from ..pipeline import available_cpus, run_params_file
+    from ..pipeline import run_params_file
 
-    if args.cpus is not None and args.cpus < 1:
-        raise InputError("must be at least 1", field="--cpus", value=args.cpus)
     run_params_file(args.params_file, {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")},
-                    only=args.only, cpus=args.cpus or available_cpus())
+                    only=args.only, cpus=args.cpus)
     return 0

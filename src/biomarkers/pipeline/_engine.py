@@ -18,7 +18,7 @@ from ..log import get_logger
 from ..protocol import load_protocol
 from ..samplesheet import read_samplesheet
 from ..schemas import write_table
-from ._context import RunContext
+from ._context import RunContext, available_cpus
 from ._params import load_params
 from .steps import STEPS
 
@@ -79,12 +79,15 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None, cpus:
 
 
 def run_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, only: list[str] | None = None,
-                    cpus: int = 1) -> dict[str, str]:
-    """``biomarkers run``: parameters from a params file and the command line, then every available step."""
-    return run_pipeline(load_params(params_file, overrides), only=only, cpus=cpus)
+                    cpus: int | None = None) -> dict[str, str]:
+    """``biomarkers run``: parameters from a params file and the command line, then every available step,
+    the per-specimen tasks on ``cpus`` worker processes (default: the cores this process may use)."""
+    if cpus is not None and cpus < 1:
+        raise InputError("must be at least 1", field="--cpus", value=cpus)
+    return run_pipeline(load_params(params_file, overrides), only=only, cpus=cpus or available_cpus())
 
 
-def run_demo(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, cpus: int = 1) -> dict[str, str]:
+def run_demo(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, cpus: int | None = None) -> dict[str, str]:
     """``biomarkers demo``: simulate a trial into ``<outdir>/simulated_trial`` and run every step on it."""
     from ..simulate import simulate_trial
 
