@@ -238,7 +238,7 @@ def synthetic(counts: list[int], workdir: Path, *, sites: int, variants: int) ->
         msi = sorted(p for p in mine if p.name.endswith((".msi.parquet", ".msi_sites.parquet")))
         tmb = sorted(p for p in mine if p.name.endswith((".tmb.parquet", ".tmb_variants.parquet")))
         row = {"specimens": n, "msi_sites_per_specimen": sites, "tmb_variants_per_specimen": variants}
-        for name, cmd_parts, files in (("msi_merge", ["msi", "merge"], msi), ("tmb_collect", ["tmb", "collect"], tmb)):
+        for name, cmd_parts, files in (("msi_collect", ["msi", "collect"], msi), ("tmb_collect", ["tmb", "collect"], tmb)):
             out = workdir / f"merge_{name}_{n}"
             shutil.rmtree(out, ignore_errors=True)
             listing = workdir / f"{name}_{n}.txt"
@@ -270,7 +270,7 @@ def report(sim_rows: list[dict], syn_rows: list[dict]) -> str:
         lines.append("| specimens | merge | wall s | CPU s | peak MB |")
         lines.append("|---|---|---|---|---|")
         for row in syn_rows:
-            for name in ("msi_merge", "tmb_collect"):
+            for name in ("msi_collect", "tmb_collect"):
                 r = row[name]
                 lines.append(f"| {row['specimens']} | {name} | {r['wall_s']} | {r['cpu_s']} | {r['peak_rss_sampled_mb']} |")
     return "\n".join(lines)
@@ -294,7 +294,7 @@ def plot(sim_rows: list[dict], syn_rows: list[dict], path: Path) -> None:
         axes[0].legend(fontsize=7)
     if syn_rows:
         xs = [r["specimens"] for r in syn_rows]
-        for name in ("msi_merge", "tmb_collect"):
+        for name in ("msi_collect", "tmb_collect"):
             axes[2].plot(xs, [r[name]["peak_rss_sampled_mb"] for r in syn_rows], "o-", label=f"{name} peak MB")
         axes[2].set(xlabel="specimens (synthetic parts)", ylabel="peak resident MB", title="merges: memory vs cohort size", xscale="log")
         axes[2].legend(fontsize=7)

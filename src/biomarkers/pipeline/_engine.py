@@ -15,11 +15,10 @@ from .. import __version__
 from ..errors import InputError
 from ..io import sha256_file, write_text_atomic
 from ..log import get_logger
-from ..protocol import load_protocol
-from ..samplesheet import read_samplesheet
 from ..schemas import write_table
 from ._context import RunContext, available_cpus
 from ._params import load_params
+from ._validate import check_inputs
 from .steps import STEPS
 
 __all__ = ["run_pipeline", "run_params_file", "run_demo", "software_versions"]
@@ -47,8 +46,8 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None, cpus:
     """
     outdir = Path(params["outdir"])
     outdir.mkdir(parents=True, exist_ok=True)
-    protocol = load_protocol(params.get("protocol"))
-    samplesheet = read_samplesheet(params["input"], protocol) if params.get("input") else None
+    checked = check_inputs(params)  # the checks `biomarkers validate` runs for Nextflow
+    protocol, samplesheet = checked.protocol, checked.samplesheet
     ctx = RunContext(params=params, outdir=outdir, protocol=protocol, samplesheet=samplesheet, cpus=max(1, cpus))
     ctx.record_input("protocol", protocol.path)
     if params.get("input"):
