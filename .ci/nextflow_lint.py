@@ -65,11 +65,12 @@ FALSE_DIAGNOSTICS: list[tuple[str, str, str]] = [
      "A process directive in a config is evaluated per task when given as a closure (nf-core's "
      "conf/base.config idiom: `cpus = { 2 * task.attempt }`); the config type checker compares the "
      "closure with the directive's value type instead of the closure's result type."),
-    (r"^Unrecognized method `(parseText|load)` for type (groovy\.json\.JsonSlurper|org\.yaml\.snakeyaml\.Yaml)$",
+    (r"^Unrecognized method `(parseText|load|toJson|prettyPrint)` for type "
+     r"(groovy\.json\.JsonSlurper|org\.yaml\.snakeyaml\.Yaml|groovy\.json\.JsonOutput)$",
      "subworkflows/local/utils_biomarkers/main.nf",
-     "Both classes ship with Nextflow (its own config and params-file readers use them); the type checker "
-     "models Nextflow's standard library and the static methods of other classes, not the instance "
-     "methods of Groovy/Java library classes."),
+     "The three classes ship with Nextflow (its own config, params-file and JSON readers and writers use "
+     "them); the type checker models Nextflow's standard library, not the methods of Groovy/Java library "
+     "classes called from a function."),
 ]
 
 

@@ -119,8 +119,10 @@ def measure(cmd: list[str], *, log_steps: bool, env: dict | None = None) -> dict
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = {"wall_s": round(end - start, 2), "peak_rss_sampled_mb": round(max((s[2] for s in samples), default=0) / 2**20, 1),
               "main_vmhwm_mb": round(hwm[0] / 2**20, 1)}
-    # Exact for the whole tree (the run and every worker it waited for).
-    result["cpu_s"] = round((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 2)
+    # The run and every process it waited for (exact), or the sampled process tree when
+    # more (forkserver workers are reaped by the fork server, which the run does not wait for).
+    waited = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result["cpu_s"] = round(max(waited, last_cpu), 2)
     steps = []
     bounds = marks + [(end, None)]
     for (t0, name), (t1, _) in zip(bounds, bounds[1:]):

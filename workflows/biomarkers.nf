@@ -20,7 +20,7 @@ include { optionalFile; sortedFiles } from '../subworkflows/local/utils_biomarke
 workflow BIOMARKERS {
     take:
     run_params   // value channel: Map of the run's parameters (paths as absolute strings)
-    rows         // channel: [meta, file, index] per samplesheet row
+    tumors_csv   // channel: validation/tumors.csv of VALIDATE (the tumour pairing)
 
     main:
     ch_versions = channel.empty()
@@ -46,7 +46,7 @@ workflow BIOMARKERS {
     ch_versions = ch_versions.mix(CUSTODY.out.versions)
 
     // Genomics: TMB (somatic VCFs and the targets) and MSI (tumour BAMs and the FASTA)
-    TUMOUR_INPUTS(rows)
+    TUMOUR_INPUTS(tumors_csv)
     GENOMICS_TMB(TUMOUR_INPUTS.out.tmb_tasks, run_params.filter { p -> p.targets }.first())
     GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, run_params.filter { p -> p.fasta }.first())
     ch_versions = ch_versions.mix(GENOMICS_TMB.out.versions, GENOMICS_MSI.out.versions)

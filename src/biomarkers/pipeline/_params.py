@@ -70,5 +70,7 @@ def load_params(params_file: str | Path | None, overrides: dict[str, Any], *, ba
 def _resolve(value: Any, spec: dict, base: Path) -> Any:
     if value is None or spec.get("format") not in {"file-path", "directory-path", "path"}:
         return value
+    if "://" in str(value):  # a URL (s3://, gs://, az://...): Nextflow reads it, nothing to resolve
+        return value
     path = Path(str(value))
     return str(path if path.is_absolute() else (base / path).resolve())
