@@ -90,3 +90,19 @@ def test_skip_file_checks_checks_contents_only(tmp_path, capsys):
     bad = trial(tmp_path / "bad", BAD["unknown timepoint"][0])
     code, msg = one_line(capsys, ["validate", "--skip-file-checks", "--input", str(bad), "--outdir", str(tmp_path / "v2")])
     assert code == 2 and "unknown timepoint (not in the protocol)" in msg
+
+
+def test_nextflow_refuses_an_empty_glob_with_the_same_line(tmp_path, capsys):
+    """Globs are expanded where the files are: at the Nextflow launch, not in VALIDATE.
+    The launch check prints the line `biomarkers run` prints."""
+    from conftest import ROOT
+
+    sheet = trial(tmp_path / "trial", GOOD)
+    pattern = str(tmp_path / "pon" / "*.bam")
+    code, msg = one_line(capsys, ["validate", "--input", str(sheet), "--pon", pattern, "--outdir", str(tmp_path / "v")])
+    assert code == 2 and msg == f"biomarkers validate: error: field 'pon': no file matches (got '{pattern}')"
+    groovy = (ROOT / "subworkflows" / "local" / "utils_biomarkers" / "main.nf").read_text()
+    assert "error(\"field '${name}': no file matches (got '${pattern}')\")" in groovy
+    assert "['custody_exports', 'pon'].each" in groovy
+    from biomarkers.pipeline._validate import GLOB_PARAMS
+    assert GLOB_PARAMS == ("custody_exports", "pon")

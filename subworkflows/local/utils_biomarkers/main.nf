@@ -15,6 +15,18 @@ workflow PIPELINE_INITIALISATION {
     main:
     validateParameters()
     log.info(paramsSummaryLog(workflow))
+    checkGlobs(paramsMap(params))
+}
+
+// A glob parameter that matches no file stops the run at launch, with the line
+// `biomarkers run` prints (pipeline.check_inputs; VALIDATE cannot see the files).
+def checkGlobs(Map run_params) {
+    ['custody_exports', 'pon'].each { name ->
+        def pattern = run_params[name]
+        if (pattern && files("${pattern}").isEmpty()) {
+            error("field '${name}': no file matches (got '${pattern}')")
+        }
+    }
 }
 
 // The run's parameters as a plain Map (a copy: the pipeline never writes params).
