@@ -367,7 +367,7 @@ def test_language_server_catches_errors(tmp_path):
     _lint_command()
     names = _pipeline_copy(tmp_path, "names")
     # An undefined process
-    _inject(names / "workflows" / "biomarkers.nf", "TUMOUR_INPUTS(rows)", "TUMOR_INPUTS(rows)")
+    _inject(names / "workflows" / "biomarkers.nf", "TUMOUR_INPUTS(tumors_csv)", "TUMOR_INPUTS(tumors_csv)")
     # A config syntax error
     _inject(names / "conf" / "base.config", "maxRetries = 2", "maxRetries = ")
     # An unknown plugin
