@@ -371,15 +371,16 @@ def test_language_server_catches_errors(tmp_path):
     # A config syntax error
     _inject(names / "conf" / "base.config", "maxRetries = 2", "maxRetries = ")
     # An unknown plugin
-    inputs = names / "subworkflows" / "local" / "inputs" / "main.nf"
-    inputs.write_text("include { fromQuery } from 'plugin/nf-sqldb'\n" + inputs.read_text())
+    report = names / "modules" / "local" / "report" / "main.nf"
+    report.write_text("include { fromQuery } from 'plugin/nf-sqldb'\n" + report.read_text())
     utils = names / "subworkflows" / "local" / "utils_biomarkers" / "main.nf"
     # A misspelt nf-schema function (consistently: included and called under the wrong name)
     utils_text = utils.read_text()
     assert utils_text.count("validateParameters") == 2
     utils.write_text(utils_text.replace("validateParameters", "validateParameter"))
-    # A plugin included in the entry script, where the server would not check it
-    _inject(names / "main.nf", "include { SIMULATE", "include { paramsHelp } from 'plugin/nf-schema'\ninclude { SIMULATE")
+    # A plugin included in a script with local includes, where the server would not check it
+    _inject(names / "subworkflows" / "local" / "inputs" / "main.nf", "include { msiTask",
+            "include { paramsHelp } from 'plugin/nf-schema'\ninclude { msiTask")
     # An unknown config option, and a misspelt option of the plugin's own scope
     _inject(names / "conf" / "test.config", "resourceLimits = ", "resourceLimit = ")
     _inject(names / "nextflow.config", "        enabled = true\n        command =", "        enable = true\n        command =")
@@ -403,9 +404,9 @@ def test_language_server_catches_errors(tmp_path):
         "names": [
             r"^workflows/biomarkers\.nf:\d+: error: .*TUMOR_INPUTS",
             r"^conf/base\.config:\d+: error:",
-            r"^subworkflows/local/inputs/main\.nf:1: error: Plugin 'nf-sqldb'",
+            r"^modules/local/report/main\.nf:1: error: Plugin 'nf-sqldb'",
             r"^subworkflows/local/utils_biomarkers/main\.nf:\d+: error: Included name 'validateParameter' is not defined in plugin 'nf-schema'",
-            r"^main\.nf:\d+: error: include plugin functions in a subworkflow, not in main\.nf",
+            r"^subworkflows/local/inputs/main\.nf:\d+: error: a plugin include in a script that includes local files",
             r"^conf/test\.config:\d+: warning: Unrecognized config option 'process\.resourceLimit'",
             r"^nextflow\.config:\d+: warning: Unrecognized config option 'validation\.help\.enable'",
         ],

@@ -9,8 +9,9 @@ include { validateParameters; paramsSummaryLog; samplesheetToList } from 'plugin
 
 // nf-schema checks the parameters against nextflow_schema.json (and prints --help);
 // the summary shows what differs from the defaults. The plugin's functions are
-// included here, not in main.nf: the language server does not report a wrong plugin
-// include in the entry script (.ci/nextflow_lint.py refuses one there).
+// included here, in a script without local includes: the language server does not
+// report a wrong plugin include in a script that also includes local files
+// (.ci/nextflow_lint.py refuses one there).
 workflow PIPELINE_INITIALISATION {
     main:
     validateParameters()
