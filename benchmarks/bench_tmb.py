@@ -152,7 +152,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(2026)
     rules = tmb.load_rules()
-    v = rules["variants"]
+    v = rules.variants
 
     vcf = work / "somatic.vcf.gz"
     if not vcf.exists():
@@ -167,8 +167,8 @@ def main() -> int:
             return tmb.count_variants(fh, rules, tumor_sample="TUMOUR", tumor_only=False, targets=regions,
                                       callable_regions=regions)
 
-    expression = (f'FILTER="PASS" && FMT/DP[0]>={v["min_depth"]} && FMT/AD[0:1]>={v["min_alt_reads"]} '
-                  f'&& FMT/AF[0:0]>={v["min_vaf"]}')
+    expression = (f'FILTER="PASS" && FMT/DP[0]>={v.min_depth} && FMT/AD[0:1]>={v.min_alt_reads} '
+                  f'&& FMT/AF[0:0]>={v.min_vaf}')
     peer_cmd = f"bcftools view -H -i '{expression}' {vcf} | wc -l"
     t_ours, frame = timed(ours_count)
     c_ours = CPU[-1]

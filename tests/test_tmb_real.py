@@ -42,10 +42,10 @@ def test_counts_equal_bcftools_filter_expression_and_vep_consequence(relative, r
     bcftools = tool("bcftools")
     vcf = real_data(relative)
     rules = tmb.load_rules()
-    v = rules["variants"]
+    v = rules.variants
     # These VCFs have no FORMAT DP: depth is the sum of AD, as the rules say.
-    expression = (f'FILTER="PASS" && SUM(FMT/AD)>={v["min_depth"]} && FMT/AD[0:1]>={v["min_alt_reads"]} '
-                  f'&& FMT/AF>={v["min_vaf"]}')
+    expression = (f'FILTER="PASS" && SUM(FMT/AD)>={v.min_depth} && FMT/AD[0:1]>={v.min_alt_reads} '
+                  f'&& FMT/AF>={v.min_vaf}')
     view = subprocess.run([bcftools, "view", "-Ou", "-i", expression, str(vcf)], capture_output=True, check=True)
     split = subprocess.run([bcftools, "+split-vep", "-s", "worst", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%Consequence\n", "-"],
                            input=view.stdout, capture_output=True, check=True)
@@ -57,8 +57,8 @@ def test_counts_equal_bcftools_filter_expression_and_vep_consequence(relative, r
         return max(consequences.split("&"), key=level)
 
     passed = [line.split("\t") for line in split.stdout.decode().splitlines()]
-    nonsyn = set(rules["consequences"]["nonsynonymous"])
-    syn = set(rules["consequences"]["synonymous"])
+    nonsyn = set(rules.consequences.nonsynonymous)
+    syn = set(rules.consequences.synonymous)
     expected_counted = {(c, int(p), r, a) for c, p, r, a, csq in passed if worst_term(csq) in nonsyn}
     expected_syn = sum(1 for *_, csq in passed if worst_term(csq) in syn)
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pysam
 
+from ._rules import TmbRules
+
 __all__ = ["Annotation", "detect_annotation", "vep_allele"]
 
 # VEP: "... Format: Allele|Consequence|..."; SnpEff: "Functional annotations: 'Allele | Annotation | ...'"
@@ -77,9 +79,9 @@ class Annotation:
         return best
 
 
-def detect_annotation(header: pysam.VariantHeader, rules: dict) -> Annotation:
+def detect_annotation(header: pysam.VariantHeader, rules: TmbRules) -> Annotation:
     """Find the annotation the VCF header declares (VEP CSQ first, then SnpEff ANN)."""
-    severity = rules["consequences"]["severity"]
+    severity = rules.consequences.severity
     rank = {term: i for i, term in enumerate(severity)}
     for tag, kind in (("CSQ", "VEP"), ("ANN", "SNPEFF")):
         if tag not in header.info:
@@ -94,7 +96,7 @@ def detect_annotation(header: pysam.VariantHeader, rules: dict) -> Annotation:
         consequence_name = "consequence" if kind == "VEP" else "annotation"
         if allele_name not in lower or consequence_name not in lower:
             continue
-        population = [fields.index(f) for f in rules["population"]["csq_fields"] if f in fields] if kind == "VEP" else []
+        population = [fields.index(f) for f in rules.population.csq_fields if f in fields] if kind == "VEP" else []
         return Annotation(kind, tag, fields, lower.index(allele_name), lower.index(consequence_name), rank, population)
     return Annotation("NONE", None, [], -1, -1, rank, [])
 

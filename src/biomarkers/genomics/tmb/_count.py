@@ -29,6 +29,7 @@ from ._bed import Regions
 from ._fast import arrow_attributes, read_body
 from ._funnel import first_failed_filters, funnel
 from ._records import ReaderSetup, python_attributes, typed_attributes
+from ._rules import TmbRules
 from ._vcf import choose_samples, open_vcf, record_lines, text_path
 
 # choose_samples, funnel, open_vcf and read_hotspots are imported from here by _specimen.
@@ -42,7 +43,7 @@ VARIANT_COLUMNS = [
 
 def count_variants(
     vcf: pysam.VariantFile,
-    rules: dict,
+    rules: TmbRules,
     *,
     tumor_sample: str,
     tumor_only: bool,
@@ -70,7 +71,7 @@ def count_variants(
                                 hotspots=hotspots, annotation_kind=setup.annotation.kind)
 
 
-def _check_contigs(frame: pd.DataFrame, targets: Regions, reference: pysam.FastaFile | None, rules: dict, file) -> None:
+def _check_contigs(frame: pd.DataFrame, targets: Regions, reference: pysam.FastaFile | None, rules: TmbRules, file) -> None:
     if frame.empty:
         return
     codes, chroms = pd.factorize(frame["CHROM"])
@@ -81,12 +82,12 @@ def _check_contigs(frame: pd.DataFrame, targets: Regions, reference: pysam.Fasta
         where = f"record {chrom}:{frame['RAW_POS'].iat[first]}"
         if reference_contigs is not None and chrom not in reference_contigs:
             raise InputError("contig is not in the reference FASTA", file=file, row=where, field="CHROM", value=chrom)
-        if rules["off_target_contigs"] == "error" and chrom not in target_contigs:
+        if rules.off_target_contigs == "error" and chrom not in target_contigs:
             raise InputError("contig is not in the target BED (restrict the VCF to the targets, or set off_target_contigs: not_callable)",
                              file=file, row=where, field="CHROM", value=chrom)
 
 
-def _reader_setup(header: pysam.VariantHeader, rules: dict, *, tumor_sample: str, coding: Regions | None,
+def _reader_setup(header: pysam.VariantHeader, rules: TmbRules, *, tumor_sample: str, coding: Regions | None,
                   reference: pysam.FastaFile | None, file) -> ReaderSetup:
     """What the readers need from the header; a VCF whose VAF or coding status cannot be known is refused."""
     fmt_keys = set(header.formats)
@@ -99,13 +100,13 @@ def _reader_setup(header: pysam.VariantHeader, rules: dict, *, tumor_sample: str
         annotation=annotation,
         sample_index=list(header.samples).index(tumor_sample),
         af_per_allele="AF" in fmt_keys and header.formats["AF"].number == "A",
-        info_pop_fields=[f for f in rules["population"]["info_fields"] if f in header.info],
+        info_pop_fields=[f for f in rules.population.info_fields if f in header.info],
         annotation_prefix=f"{annotation.tag}=" if annotation.tag else None,
         reference=reference,
     )
 
 
-def _allele_facts(vcf: pysam.VariantFile, setup: ReaderSetup, rules: dict, *, vectorized: bool,
+def _allele_facts(vcf: pysam.VariantFile, setup: ReaderSetup, rules: TmbRules, *, vectorized: bool,
                   on_record: Callable[[int], None] | None, file) -> pd.DataFrame:
     """Per-allele facts of every record, in file order: plain SNVs column-wise (with ``vectorized``), the rest per record."""
     path = text_path(vcf)

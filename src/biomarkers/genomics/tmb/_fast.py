@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import pysam
 
 from ._records import ReaderSetup, empty_attributes
+from ._rules import TmbRules
 from ._scan import info_values, tumour_values
 
 __all__ = ["read_body", "arrow_attributes"]
@@ -115,7 +116,7 @@ def _split_max(values: pa.Array, n: int) -> np.ndarray:
     return out
 
 
-def arrow_attributes(table: pa.Table, setup: ReaderSetup, rules: dict):
+def arrow_attributes(table: pa.Table, setup: ReaderSetup, rules: TmbRules):
     """(frame of per-allele facts for plain records, [(index, line)] of the other records)."""
     n = table.num_rows
     column = 9 + setup.sample_index

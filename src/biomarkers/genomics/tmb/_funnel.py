@@ -12,7 +12,7 @@ import pandas as pd
 
 from ._alleles import variant_type
 from ._bed import Regions
-from ._rules import FILTERS
+from ._rules import FILTERS, TmbRules
 
 __all__ = ["first_failed_filters", "funnel"]
 
@@ -57,12 +57,12 @@ def _duplicates(pos: np.ndarray, chrom_codes, ref_codes, alt_codes, among: np.nd
     return duplicate
 
 
-def first_failed_filters(frame: pd.DataFrame, rules: dict, *, tumor_only: bool, callable_regions: Regions,
+def first_failed_filters(frame: pd.DataFrame, rules: TmbRules, *, tumor_only: bool, callable_regions: Regions,
                          coding: Regions | None, hotspots: set | None, annotation_kind: str) -> pd.DataFrame:
     """First failed filter of every allele, in the fixed order (vectorized over alleles)."""
-    v = rules["variants"]
+    v = rules.variants
     n = len(frame)
-    passed_filter = np.equal(frame["FILTER"].to_numpy(), "PASS") if v["pass_only"] else np.ones(n, dtype=bool)
+    passed_filter = np.equal(frame["FILTER"].to_numpy(), "PASS") if v.pass_only else np.ones(n, dtype=bool)
     keys = ["CHROM", "POS", "REF", "ALT"]
     chrom_codes = pd.factorize(frame["CHROM"])
     ref_codes = pd.factorize(frame["REF"])
@@ -73,18 +73,18 @@ def first_failed_filters(frame: pd.DataFrame, rules: dict, *, tumor_only: bool, 
     vaf = frame["VAF"].to_numpy()
     pop = frame["POPULATION_AF"].to_numpy()
     with np.errstate(invalid="ignore"):
-        low_depth = np.isnan(depth) | (depth < v["min_depth"])
-        low_alt = np.isnan(alt_reads) | (alt_reads < v["min_alt_reads"])
-        low_vaf = np.isnan(vaf) | (vaf < v["min_vaf"])
-        population = tumor_only & ~np.isnan(pop) & (pop > rules["population"]["max_af"])
-    use_hotspots = bool(hotspots) and tumor_only and rules["hotspots"]["remove_in_tumour_only"]
+        low_depth = np.isnan(depth) | (depth < v.min_depth)
+        low_alt = np.isnan(alt_reads) | (alt_reads < v.min_alt_reads)
+        low_vaf = np.isnan(vaf) | (vaf < v.min_vaf)
+        population = tumor_only & ~np.isnan(pop) & (pop > rules.population.max_af)
+    use_hotspots = bool(hotspots) and tumor_only and rules.hotspots.remove_in_tumor_only
     hotspot = np.zeros(n, dtype=bool)
     if use_hotspots:
         hotspot = np.fromiter(((c, p, r, a) in hotspots for c, p, r, a in frame[keys].itertuples(index=False, name=None)),  # type: ignore[operator]
                               dtype=bool, count=n)
     pos0 = frame["POS"].to_numpy() - 1
-    nonsyn = set(rules["consequences"]["nonsynonymous"])
-    syn = set(rules["consequences"]["synonymous"])
+    nonsyn = set(rules.consequences.nonsynonymous)
+    syn = set(rules.consequences.synonymous)
     if annotation_kind == "NONE":
         coding_ok = _contains(coding, chrom_codes, pos0)  # type: ignore[arg-type]
         is_syn = np.zeros(n, dtype=bool)
@@ -96,7 +96,7 @@ def first_failed_filters(frame: pd.DataFrame, rules: dict, *, tumor_only: bool, 
         coding_ok = term_nonsyn[codes] | is_syn
     not_callable = ~_contains(callable_regions, chrom_codes, pos0)
     conditions = [~passed_filter, duplicate, low_depth, low_alt, low_vaf, population, hotspot, ~coding_ok,
-                  is_syn & (not v["count_synonymous"]), not_callable]
+                  is_syn & (not v.count_synonymous), not_callable]
     names = np.array(["filter", "duplicate", "depth", "alt_reads", "vaf", "population", "hotspot", "not_coding",
                       "synonymous", "not_callable", None], dtype=object)
     failed_index = np.select(conditions, list(range(len(conditions))), default=len(conditions))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-from ...assets import load_config
+from ...assets import load_settings
 
-__all__ = ["load_rules", "FILTERS", "TUMOR_ONLY_FILTERS"]
+__all__ = ["load_rules", "TmbRules", "FILTERS", "TUMOR_ONLY_FILTERS"]
 
 CONFIG = "tmb.yaml"
 SCHEMA = "tmb.schema.json"
@@ -21,6 +21,57 @@ FILTERS: tuple[str, ...] = (
 TUMOR_ONLY_FILTERS = ("population", "hotspot")
 
 
-def load_rules(path: str | Path | None = None) -> dict[str, Any]:
-    """The rules as a plain dict: the bundled defaults, or the file at ``path``."""
-    return load_config(path or CONFIG, SCHEMA)
+@dataclass(frozen=True)
+class VariantRules:
+    pass_only: bool
+    min_depth: int
+    min_alt_reads: int
+    min_vaf: float
+    count_synonymous: bool
+
+
+@dataclass(frozen=True)
+class PopulationRules:
+    max_af: float
+    info_fields: tuple[str, ...]
+    csq_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HotspotRules:
+    remove_in_tumor_only: bool
+
+
+@dataclass(frozen=True)
+class ConsequenceRules:
+    nonsynonymous: tuple[str, ...]
+    synonymous: tuple[str, ...]
+    severity: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CallableRules:
+    min_depth: int
+    min_mapq: int
+    min_baseq: int
+
+
+@dataclass(frozen=True)
+class TmbRules:
+    """The counting rules, typed: every threshold of the funnel and the denominator."""
+
+    variants: VariantRules
+    population: PopulationRules
+    hotspots: HotspotRules
+    off_target_contigs: str
+    consequences: ConsequenceRules
+    callable: CallableRules
+    tmb_high: float
+    ci_level: float
+
+
+def load_rules(path: str | Path | TmbRules | None = None) -> TmbRules:
+    """The rules: the bundled defaults (``assets/tmb.yaml``), or the YAML at ``path``; a TmbRules passes through."""
+    if isinstance(path, TmbRules):
+        return path
+    return load_settings(TmbRules, path, default=CONFIG, schema=SCHEMA)

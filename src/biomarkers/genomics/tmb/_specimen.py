@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,7 @@ from ._funnel import funnel
 from ._vcf import choose_samples, open_vcf
 from ._estimate import tmb_estimate
 from ._annotation import detect_annotation
-from ._rules import load_rules
+from ._rules import TmbRules, load_rules
 
 __all__ = ["count_specimen", "count_to_parts", "write_parts", "collect", "TMB_TABLE", "VARIANTS_TABLE"]
 
@@ -87,10 +88,10 @@ def count_specimen(
             reference.close()
 
     counts = funnel(variants)
-    estimate = tmb_estimate(counts["N_COUNTED"], callable_bases, tmb_high=rules["tmb_high"], level=rules["ci_level"])
+    estimate = tmb_estimate(counts["N_COUNTED"], callable_bases, tmb_high=rules.tmb_high, level=rules.ci_level)
     normal_name = normal_sample if normal_sample is not None else (Path(normal_bam).name if normal_bam else None)
     mode = N.PAIRED if paired else N.TUMOR_ONLY
-    parameters = {"rules": rules, "mode": mode, "hotspots": Path(hotspots).name if hotspots else None,
+    parameters = {"rules": asdict(rules), "mode": mode, "hotspots": Path(hotspots).name if hotspots else None,
                   "callable_mb": callable_mb, "denominator_source": source}
     summary = pd.DataFrame([{
         N.STUDYID: studyid, N.USUBJID: subject, N.SPECIMEN_ID: specimen, N.TIMEPOINT: timepoint,
@@ -103,7 +104,7 @@ def count_specimen(
         "CALLABLE_MB": estimate.callable_mb,
         **counts,
         "TMB": estimate.tmb, "TMB_CI_LOWER": estimate.ci_lower, "TMB_CI_UPPER": estimate.ci_upper,
-        "CI_LEVEL": rules["ci_level"], "TMB_HIGH": estimate.tmb_high, "TMB_HIGH_CUTOFF": float(rules["tmb_high"]),
+        "CI_LEVEL": rules.ci_level, "TMB_HIGH": estimate.tmb_high, "TMB_HIGH_CUTOFF": float(rules.tmb_high),
         "PARAMETERS": json.dumps(parameters, sort_keys=True, separators=(",", ":")),
     }])
     for column, value in ((N.TIMEPOINT, timepoint), (N.SPECIMEN_ID, specimen), (N.USUBJID, subject), (N.STUDYID, studyid)):
@@ -114,16 +115,16 @@ def count_specimen(
     return summary, variants
 
 
-def _denominator(targets: Regions, rules: dict, tumor_bam, normal_bam, fasta, callable_mb: float | None
+def _denominator(targets: Regions, rules: TmbRules, tumor_bam, normal_bam, fasta, callable_mb: float | None
                  ) -> tuple[Regions, int, str]:
     """(callable territory, callable bases, DENOMINATOR_SOURCE): measured from the BAMs, given in Mb, or the targets."""
-    cal = rules["callable"]
+    cal = rules.callable
     if tumor_bam is not None:
-        territory = callable_territory(targets, tumor_bam, normal_bam, min_depth=cal["min_depth"], min_mapq=cal["min_mapq"],
-                                       min_baseq=cal["min_baseq"], reference=fasta)
+        territory = callable_territory(targets, tumor_bam, normal_bam, min_depth=cal.min_depth, min_mapq=cal.min_mapq,
+                                       min_baseq=cal.min_baseq, reference=fasta)
         if territory.total_bases == 0:
-            raise InputError(f"empty callable territory: no target base has depth >= {cal['min_depth']} "
-                             f"at MAPQ >= {cal['min_mapq']} and BQ >= {cal['min_baseq']}"
+            raise InputError(f"empty callable territory: no target base has depth >= {cal.min_depth} "
+                             f"at MAPQ >= {cal.min_mapq} and BQ >= {cal.min_baseq}"
                              + (" in both tumour and normal" if normal_bam is not None else ""), file=tumor_bam)
         return territory, territory.total_bases, "BAM_DEPTH"
     if callable_mb is not None:
