@@ -284,6 +284,25 @@ def plot(sim_rows: list[dict], syn_rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    if sim_rows and len({r["subjects"] for r in sim_rows}) == 1:
+        # One trial size: each step's wall time, CPU time and peak memory per --cpus value.
+        steps = [s["step"] for s in sim_rows[0]["run"]["steps"]]
+        width = 0.8 / len(sim_rows)
+        for k, row in enumerate(sim_rows):
+            by = {s["step"]: s for s in row["run"]["steps"]}
+            xs = [i + k * width for i in range(len(steps))]
+            label = f"--cpus {row['cpus'] or 'default'}"
+            axes[0].bar(xs, [by[s]["wall_s"] for s in steps], width, label=label)
+            axes[1].bar(xs, [by[s]["cpu_s"] for s in steps], width, label=label)
+            axes[2].bar(xs, [by[s]["peak_rss_mb"] for s in steps], width, label=label)
+        for ax, title in zip(axes, ("wall s", "CPU s (all processes)", "peak resident MB (process tree)")):
+            ax.set_xticks([i + width * (len(sim_rows) - 1) / 2 for i in range(len(steps))], steps)
+            ax.set_title(f"{sim_rows[0]['subjects']} subjects: {title}")
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        return
     if sim_rows:
         steps = [s["step"] for s in sim_rows[0]["run"]["steps"]]
         for step in steps:
@@ -315,8 +334,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="keep the trials and results here (default: a temporary folder, removed)")
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--plot", help="write the plot here (PNG)")
+    parser.add_argument("--from-json", help="plot and tabulate the figures of an earlier run (--json) or log lines, run nothing")
     args = parser.parse_args(argv)
 
+    if args.from_json:
+        text = Path(args.from_json).read_text()
+        try:
+            saved = json.loads(text)
+            sim_rows, syn_rows = saved["simulated"], saved["synthetic"]
+        except json.JSONDecodeError:  # the JSON lines a run prints, one per measurement
+            rows = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+            sim_rows = [r for r in rows if "subjects" in r]
+            syn_rows = [r for r in rows if "specimens" in r]
+        print(report(sim_rows, syn_rows))
+        if args.plot:
+            plot(sim_rows, syn_rows, Path(args.plot))
+        return 0
     print(f"load average: {os.getloadavg()}, cores: {os.cpu_count()}", flush=True)
     tmp = None if args.workdir else tempfile.TemporaryDirectory(prefix="bench_scale_")
     workdir = Path(args.workdir or tmp.name)
