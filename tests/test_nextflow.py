@@ -431,3 +431,23 @@ def test_every_process_is_included_and_called():
     for name in EXPECTED_COMMANDS:
         assert re.search(rf"include\s*\{{[^}}]*\b{name}\b[^}}]*\}}\s*from\s*'[./]+/modules/local/{name.lower()}/main'", code), f"{name} not included"
         assert len(re.findall(rf"(?<![\w.]){name}\(", code)) == 1, f"{name} must be called exactly once"
+
+
+@pytest.mark.parametrize("process", sorted(EXPECTED_COMMANDS))
+def test_protocol_reaches_every_command_that_reads_it(process):
+    """--protocol reaches every step that reads it, as in biomarkers run: a process whose
+    command has a --protocol option passes the run's protocol (or the bundled one)."""
+    from biomarkers.cli import build_parser
+
+    parser = build_parser()
+    _, body = all_processes()[process]
+    script = section(body, "script")
+    for command, line in zip(EXPECTED_COMMANDS[process], command_lines(script)):
+        sub = parser
+        for word in command:
+            sub = next(a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction").choices[word]
+        takes = any("--protocol" in a.option_strings for a in sub._actions)
+        passes = "--protocol" in line or "${protocol_opt}" in line
+        assert takes == passes, f"{process}: `biomarkers {' '.join(command)}` {'takes' if takes else 'does not take'} --protocol"
+    if "${protocol_opt}" in script:
+        assert "path protocol" in section(body, "input")

@@ -64,11 +64,17 @@ workflow BIOMARKERS {
         ch_adam.map { p -> file(p.adtte) },
         ch_adam.map { p -> file(p.adrs) },
         ch_adam.map { p -> optionalFile(p.outcomes_config) },
+        ch_adam.map { p -> optionalFile(p.protocol) },
     )
     ch_versions = ch_versions.mix(ANALYSIS.out.versions)
 
     // The report, always last, of whatever tables exist
-    REPORT(ch_custody_tables, ch_genomics_tables, ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]))
+    REPORT(
+        ch_custody_tables,
+        ch_genomics_tables,
+        ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]),
+        run_params.map { p -> optionalFile(p.protocol) },
+    )
     ch_versions = ch_versions.mix(REPORT.out.versions)
 
     emit:
