@@ -411,8 +411,8 @@ def test_parts_and_collect(sc_trial, sc_results, tmp_path):
     assert set(pbmc["COMPARTMENT"]) == {"pbmc"} and set(tme["COMPARTMENT"]) == {"tumor"}
     for specimen, result in sc_results.items():
         table = pbmc if result.adata.uns["biomarkers"]["compartment"] == "pbmc" else tme
-        rows = table[table["SPECIMEN_ID"] == specimen].reset_index(drop=True)
-        pd.testing.assert_series_equal(rows["CELLS"], result.composition["CELLS"].astype("int64"), check_names=False)
+        rows = table[table["SPECIMEN_ID"] == specimen].set_index("CELL_TYPE")["CELLS"]
+        assert rows.to_dict() == result.composition.set_index("CELL_TYPE")["CELLS"].to_dict()
         folder = "immune/pbmc_sc" if table is pbmc else "tme/sc"
         assert (tmp_path / "results" / folder / f"{specimen}.h5ad").exists()
     summary = pd.read_parquet(out["sc_summary"])
@@ -427,3 +427,26 @@ def test_parts_and_collect(sc_trial, sc_results, tmp_path):
     (tmp_path / "x.parquet").write_bytes(b"")
     with pytest.raises(InputError, match="not a single-cell part file"):
         collect([tmp_path / "x.parquet"], tmp_path / "results2")
+
+
+def test_cli_annotate_and_collect(sc_trial, tmp_path, cli):
+    row = _pick(sc_trial, "tumor", 1)[0]
+    counts = sc_trial.outdir / "scrna" / row.SPECIMEN_ID / "filtered_feature_bc_matrix.h5"
+    done = cli("singlecell", "annotate", "--counts", str(counts), "--compartment", "tumor", "--subject", row.USUBJID,
+               "--specimen", row.SPECIMEN_ID, "--timepoint", row.TIMEPOINT, "--outdir", str(tmp_path / "parts"))
+    assert done.returncode == 0, done.stderr
+    parts = sorted((tmp_path / "parts").iterdir())
+    assert [p.name.removeprefix(row.SPECIMEN_ID) for p in parts] == [".sc.h5ad", ".sc_composition.parquet",
+                                                                     ".sc_qc.parquet", ".sc_summary.parquet"]
+    done = cli("singlecell", "collect", "--outdir", str(tmp_path / "results"), "--subjects",
+               str(sc_trial.outdir / "subjects.csv"), *map(str, parts))
+    assert done.returncode == 0, done.stderr
+    summary = pd.read_parquet(tmp_path / "results" / "tme" / "sc_summary.parquet")
+    assert summary["SPECIMEN_ID"].tolist() == [row.SPECIMEN_ID] and summary["STUDYID"].iloc[0] == "NCT07007182"
+    # bad input: one line, exit 2, nothing written
+    bad = tmp_path / "norm.h5ad"
+    ad.AnnData(X=np.full((3, 2), 0.5, dtype=np.float32)).write_h5ad(bad)
+    done = cli("singlecell", "annotate", "--counts", str(bad), "--compartment", "pbmc", "--subject", "S", "--specimen",
+               "SP-BAD1", "--timepoint", "BASELINE", "--outdir", str(tmp_path / "bad"))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "non-integer" in done.stderr
+    assert not (tmp_path / "bad").exists()

@@ -1,11 +1,12 @@
 /*
  * The biomarkers pipeline: the same steps as `biomarkers run`, as processes that
  * each call one `biomarkers <command>`, publishing the same layout (conf/modules.config):
- * custody/, genomics/, analysis/, report/, pipeline_info/.
+ * custody/, genomics/, immune/, tme/, analysis/, report/, pipeline_info/.
  *
  * A step runs when its inputs are given, as in `biomarkers run`: custody with a
  * ledger or custody exports; TMB with somatic VCFs and the targets; MSI with tumour
- * BAMs and the reference FASTA; analysis with ADSL,
+ * BAMs and the reference FASTA; single-cell RNA with scrna_pbmc / scrna_tumor rows
+ * (tables under immune/ and tme/); analysis with ADSL,
  * ADTTE and ADRS; the report always.
  */
 
@@ -15,6 +16,9 @@ include { REPORT         } from '../modules/local/report/main'
 include { TUMOUR_INPUTS  } from '../subworkflows/local/inputs/main'
 include { GENOMICS_TMB   } from '../subworkflows/local/tmb/main'
 include { GENOMICS_MSI   } from '../subworkflows/local/msi/main'
+include { SINGLECELL     } from '../modules/local/singlecell/main'
+include { SINGLECELL_COLLECT_PBMC  } from '../modules/local/singlecell_collect_pbmc/main'
+include { SINGLECELL_COLLECT_TUMOR } from '../modules/local/singlecell_collect_tumor/main'
 include { optionalFile; sortedFiles } from '../subworkflows/local/utils_biomarkers/main'
 
 workflow BIOMARKERS {
@@ -50,6 +54,28 @@ workflow BIOMARKERS {
     GENOMICS_TMB(TUMOUR_INPUTS.out.tmb_tasks, run_params.filter { p -> p.targets }.first())
     GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, run_params.filter { p -> p.fasta }.first())
     ch_versions = ch_versions.mix(GENOMICS_TMB.out.versions, GENOMICS_MSI.out.versions)
+
+    // Single-cell RNA: one SINGLECELL task per scrna_pbmc / scrna_tumor row, one collect per
+    // compartment (blood into immune/, tumour into tme/)
+    ch_scrna = rows
+        .filter { meta, _counts, _index -> meta.assay == 'scrna_pbmc' || meta.assay == 'scrna_tumor' }
+        .map { meta, counts, _index -> [meta, counts] }
+    SINGLECELL(ch_scrna, [], [])
+    ch_sc_parts = SINGLECELL.out.parts.branch { meta, _tables, _h5ad ->
+        pbmc: meta.assay == 'scrna_pbmc'
+        tumor: true
+    }
+    ch_subjects = run_params.map { p -> optionalFile(p.subjects) }.first()
+    SINGLECELL_COLLECT_PBMC(
+        ch_sc_parts.pbmc.flatMap { _meta, tables, h5ad -> tables + [h5ad] }.collect(sort: { a, b -> a.name <=> b.name }),
+        ch_subjects,
+    )
+    SINGLECELL_COLLECT_TUMOR(
+        ch_sc_parts.tumor.flatMap { _meta, tables, h5ad -> tables + [h5ad] }.collect(sort: { a, b -> a.name <=> b.name }),
+        ch_subjects,
+    )
+    ch_versions = ch_versions.mix(SINGLECELL.out.versions.first(), SINGLECELL_COLLECT_PBMC.out.versions,
+        SINGLECELL_COLLECT_TUMOR.out.versions)
 
     ch_custody_tables = CUSTODY.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
     // Sorted: the order two steps finish in must not change a task's inputs (-resume).

@@ -33,9 +33,13 @@ ASSAY_WES_TUMOR = "wes_tumor"
 ASSAY_WES_NORMAL = "wes_normal"
 ASSAY_PANEL_TUMOR = "panel_tumor"
 ASSAY_VCF_SOMATIC = "vcf_somatic"
+ASSAY_SCRNA_PBMC = "scrna_pbmc"      # single-cell RNA of PBMC (blood)
+ASSAY_SCRNA_TUMOR = "scrna_tumor"    # single-cell RNA of dissociated tumour
+SCRNA_ASSAYS = (ASSAY_SCRNA_PBMC, ASSAY_SCRNA_TUMOR)
 TUMOR_BAM_ASSAYS = (ASSAY_WES_TUMOR, ASSAY_PANEL_TUMOR)
 NORMAL_BAM_ASSAYS = (ASSAY_WES_NORMAL,)
-ASSAYS = (ASSAY_WES_TUMOR, ASSAY_WES_NORMAL, ASSAY_PANEL_TUMOR, "rnaseq", "scrnaseq", "flow", "microbiome", ASSAY_VCF_SOMATIC)
+ASSAYS = (ASSAY_WES_TUMOR, ASSAY_WES_NORMAL, ASSAY_PANEL_TUMOR, "rnaseq", "scrnaseq", "flow", "microbiome", ASSAY_VCF_SOMATIC,
+          ASSAY_SCRNA_PBMC, ASSAY_SCRNA_TUMOR)
 
 # Modes of a tumour analysis (the MODE column of genomics tables, log lines, Nextflow meta.mode).
 PAIRED = "paired"

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "custody": ("biomarkers.cli.custody", "chain-of-custody ledger: import, record, verify, check"),
     "tmb": ("biomarkers.cli.tmb", "tumour mutational burden of one tumour specimen; collect per-specimen parts"),
     "msi": ("biomarkers.cli.msi", "microsatellite instability: scan, baseline, call, collect"),
+    "singlecell": ("biomarkers.cli.singlecell", "single-cell RNA of one PBMC or tumour specimen; collect per-specimen parts"),
     "analysis": ("biomarkers.cli.analysis", "join biomarker tables to ADaM outcomes; exploratory associations"),
     "report": ("biomarkers.cli.report", "one self-contained HTML report of a results folder"),
     "schemas": ("biomarkers.cli.schemas", "print the output data dictionary or input JSON Schemas"),

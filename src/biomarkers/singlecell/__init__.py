@@ -30,7 +30,7 @@ from ._reference import read_reference, transfer_labels
 from ._composition import composition, summarize
 from ._specimen import QC_LOW_CELLS, QC_NO_CELLS, QC_PASS, SpecimenResult, annotate, annotate_specimen, write_h5ad
 from ._plots import plot_composition, plot_umap
-from ._collect import OUTPUTS, PART_SUFFIXES, annotate_to_parts, collect, write_parts
+from ._collect import OUTPUTS, PART_SUFFIXES, annotate_to_parts, collect, table_names, write_parts
 
 __all__ = [
     "COMPARTMENTS", "UNASSIGNED", "AnnotationSettings", "CellState", "CellType", "DoubletSettings", "MarkerPanel",
@@ -38,5 +38,5 @@ __all__ = [
     "check_counts", "read_counts", "QC_STEPS", "qc_cells", "qc_metrics", "cluster", "normalize", "marker_report",
     "score_markers", "read_reference", "transfer_labels", "composition", "summarize", "QC_LOW_CELLS", "QC_NO_CELLS",
     "QC_PASS", "SpecimenResult", "annotate", "annotate_specimen", "write_h5ad", "plot_composition", "plot_umap",
-    "OUTPUTS", "PART_SUFFIXES", "annotate_to_parts", "collect", "write_parts",
+    "OUTPUTS", "PART_SUFFIXES", "annotate_to_parts", "collect", "table_names", "write_parts",
 ]

@@ -40,7 +40,7 @@ def qc_metrics(adata: ad.AnnData, *, mito_prefix: str) -> None:
 
 def _row(step: str, threshold, before: int, obs: pd.DataFrame, note: str = "") -> dict:
     return {
-        "STEP": step, "THRESHOLD": None if threshold is None else str(threshold),
+        "STEP_INDEX": QC_STEPS.index(step) + 1, "STEP": step, "THRESHOLD": None if threshold is None else str(threshold),
         "CELLS_BEFORE": before, "CELLS_REMOVED": before - len(obs), "CELLS_AFTER": len(obs),
         "MEDIAN_GENES": float(obs["n_genes"].median()) if len(obs) else None,
         "MEDIAN_COUNTS": float(obs["total_counts"].median()) if len(obs) else None,

@@ -8,7 +8,7 @@ Steps import their capability inside ``run``: pysam, numba and lifelines are slo
 to import, and ``biomarkers --help`` should not pay for them.
 """
 
-from . import analysis, custody, msi, report, tmb
+from . import analysis, custody, msi, report, singlecell, tmb
 
 __all__ = ["STEPS"]
 
@@ -17,6 +17,7 @@ STEPS = [
     custody.STEP,
     tmb.STEP,
     msi.STEP,
+    singlecell.STEP,
     analysis.STEP,
     report.STEP,
 ]
