@@ -40,7 +40,7 @@ workflow {
     VALIDATE(ch_run_params, ch_samplesheet, ch_params.map { p -> optionalFile(p.protocol) })
     ch_versions = ch_versions.mix(VALIDATE.out.versions)
 
-    BIOMARKERS(ch_params, VALIDATE.out.tumors)
+    BIOMARKERS(ch_params, ch_rows, VALIDATE.out.tumors)
 
     // pipeline_info/: the parameters the steps ran with and every task's software versions
     // (Nextflow's own execution report, timeline and trace go there too, nextflow.config).

@@ -24,6 +24,7 @@ include { optionalFile; sortedFiles } from '../subworkflows/local/utils_biomarke
 workflow BIOMARKERS {
     take:
     run_params   // value channel: Map of the run's parameters (paths as absolute strings)
+    rows         // channel: [meta, file, index] per samplesheet row
     tumors_csv   // channel: validation/tumors.csv of VALIDATE (the tumour pairing)
 
     main:
