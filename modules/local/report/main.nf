@@ -12,6 +12,7 @@ process REPORT {
     path tme_tables, stageAs: 'tme/*'
     path pathology_tables, stageAs: 'pathology/*'
     path analysis_tables, stageAs: 'analysis/*'
+    path protocol, stageAs: 'protocol/*'
 
     output:
     path "report/index.html", emit: html
@@ -22,8 +23,9 @@ process REPORT {
 
     script:
     def args = task.ext.args ?: ''
+    def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     """
-    biomarkers report ${args} --results .
+    biomarkers report ${args} --results . ${protocol_opt}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
