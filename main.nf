@@ -11,7 +11,8 @@
  */
 
 include { SIMULATE                 } from './modules/local/simulate/main'
-include { PIPELINE_INITIALISATION; paramsMap; simulatedParams; simulatedSamplesheetRows; samplesheetRows } from './subworkflows/local/utils_biomarkers/main'
+include { VALIDATE                 } from './modules/local/validate/main'
+include { PIPELINE_INITIALISATION; paramsMap; launchParams; jsonText; samplesheetText; optionalFile; simulatedParams; simulatedSamplesheetRows; samplesheetRows } from './subworkflows/local/utils_biomarkers/main'
 include { BIOMARKERS               } from './workflows/biomarkers'
 
 workflow {
@@ -31,14 +32,20 @@ workflow {
         ch_params = channel.value(paramsMap(params))
         ch_rows = params.input ? channel.fromList(samplesheetRows(params.input)) : channel.empty()
     }
-    BIOMARKERS(ch_params, ch_rows)
+
+    // VALIDATE: the checks of `biomarkers run`, on the parameters and the samplesheet
+    // (rewritten with absolute paths, in its order), and the tumour pairing.
+    ch_run_params = ch_params.collectFile(name: 'params.json') { p -> jsonText(launchParams(p)) }
+    ch_samplesheet = ch_rows.toList().collectFile(name: 'samplesheet.csv') { rows -> samplesheetText(rows) }
+    VALIDATE(ch_run_params, ch_samplesheet, ch_params.map { p -> optionalFile(p.protocol) })
+    ch_versions = ch_versions.mix(VALIDATE.out.versions)
+
+    BIOMARKERS(ch_params, ch_rows, VALIDATE.out.tumors)
 
     // pipeline_info/: the parameters the steps ran with and every task's software versions
     // (Nextflow's own execution report, timeline and trace go there too, nextflow.config).
     ch_params
-        .collectFile(name: 'params.json', storeDir: "${params.outdir}/pipeline_info") { p ->
-            groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson((p as Map).sort())) + '\n'
-        }
+        .collectFile(name: 'params.json', storeDir: "${params.outdir}/pipeline_info") { p -> jsonText(p) }
     ch_versions
         .mix(BIOMARKERS.out.versions)
         .map { yml -> (yml as Path).text }

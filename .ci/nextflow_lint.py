@@ -65,11 +65,12 @@ FALSE_DIAGNOSTICS: list[tuple[str, str, str]] = [
      "A process directive in a config is evaluated per task when given as a closure (nf-core's "
      "conf/base.config idiom: `cpus = { 2 * task.attempt }`); the config type checker compares the "
      "closure with the directive's value type instead of the closure's result type."),
-    (r"^Unrecognized method `(parseText|load)` for type (groovy\.json\.JsonSlurper|org\.yaml\.snakeyaml\.Yaml)$",
+    (r"^Unrecognized method `(parseText|load|toJson|prettyPrint)` for type "
+     r"(groovy\.json\.JsonSlurper|org\.yaml\.snakeyaml\.Yaml|groovy\.json\.JsonOutput)$",
      "subworkflows/local/utils_biomarkers/main.nf",
-     "Both classes ship with Nextflow (its own config and params-file readers use them); the type checker "
-     "models Nextflow's standard library and the static methods of other classes, not the instance "
-     "methods of Groovy/Java library classes."),
+     "The three classes ship with Nextflow (its own config, params-file and JSON readers and writers use "
+     "them); the type checker models Nextflow's standard library, not the methods of Groovy/Java library "
+     "classes called from a function."),
 ]
 
 
@@ -366,14 +367,19 @@ def main(argv: list[str] | None = None) -> int:
     for request in sorted(set(registry.missing)):
         print(f"{args.plugins}: error: no description of the plugin requested as {request}")
         failures += 1
-    # The server does not report a plugin include it cannot resolve in the entry script
-    # (and then skips type-checking it): plugin functions are included elsewhere.
-    entry = root / "main.nf"
-    for number, text in enumerate(entry.read_text().splitlines(), start=1):
-        if re.match(r"\s*include\s*\{[^}]*\}\s*from\s*['\"]plugin/", text):
-            print(f"main.nf:{number}: error: include plugin functions in a subworkflow, not in main.nf "
-                  "(the language server does not check plugin includes of the entry script)")
-            failures += 1
+    # The server does not report a plugin include it cannot resolve in a script that also
+    # includes local files (main.nf, workflows, most subworkflows), and then skips
+    # type-checking that script: plugin functions are included in a script of their own.
+    for path in files:
+        if path.suffix != ".nf":
+            continue
+        lines = path.read_text().splitlines()
+        local = any(re.match(r"\s*include\s*\{[^}]*\}\s*from\s*['\"]\.", text) for text in lines)
+        for number, text in enumerate(lines, start=1):
+            if local and re.match(r"\s*include\s*\{[^}]*\}\s*from\s*['\"]plugin/", text):
+                print(f"{path.relative_to(root)}:{number}: error: a plugin include in a script that includes local files "
+                      "(the language server does not check it there): include plugin functions in a script without local includes")
+                failures += 1
     opened = {p.as_uri() for p in files}
     missing = sorted(opened - set(diagnostics))
     # The server publishes (possibly empty) diagnostics for every file it analysed;

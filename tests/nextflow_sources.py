@@ -21,6 +21,7 @@ LINT = ROOT / ".ci" / "nextflow_lint.py"
 # Each process runs the command(s) of the brief's command-line contract.
 EXPECTED_COMMANDS = {
     "SIMULATE": [("simulate",)],
+    "VALIDATE": [("validate",)],
     "CUSTODY": [("custody", "import"), ("custody", "verify"), ("custody", "check")],
     "TMB": [("tmb", "count")],
     "TMB_COLLECT": [("tmb", "collect")],
@@ -39,6 +40,7 @@ EXPECTED_COMMANDS = {
 # would render them (staged file names, meta fields).
 VALUES = {
     "args": "",
+    "run_params": "run/params.json",
     "n_subjects": "6",
     "seed": "1",
     "exports": "exports/1/site01_export.csv exports/2/site02_export.csv",

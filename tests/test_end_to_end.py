@@ -1,8 +1,8 @@
 """End to end: ``biomarkers demo`` (the README's first command) on a small simulated trial.
 
-Runs the CLI twice into two folders and checks that every step ran, every published
-table exists and agrees with the simulated truth where the truth is exact, that the
-two runs are byte-identical, and that no direct identifier reaches an output or the log.
+Runs the CLI twice into two folders (with --cpus 1, then --cpus 2) and checks that
+every step ran, every published table exists and agrees with the simulated truth where
+the truth is exact, that the two runs are byte-identical, and that no direct identifier reaches an output or the log.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def demo_runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("demo")
     outdir = base / "results"
     runs = []
-    for name in ("first", "second"):
-        proc = run_cli("demo", "--outdir", str(outdir), "--subjects", str(SUBJECTS), "--seed", "3")
+    # The first run's per-specimen tasks run in this process, the second's in two worker
+    # processes (--cpus): the outputs must not depend on it.
+    for name, cpus in (("first", "1"), ("second", "2")):
+        proc = run_cli("demo", "--outdir", str(outdir), "--subjects", str(SUBJECTS), "--seed", "3", "--cpus", cpus)
         assert proc.returncode == 0, proc.stderr[-2000:]
         kept = base / name
         outdir.rename(kept)

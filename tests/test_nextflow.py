@@ -367,19 +367,20 @@ def test_language_server_catches_errors(tmp_path):
     _lint_command()
     names = _pipeline_copy(tmp_path, "names")
     # An undefined process
-    _inject(names / "workflows" / "biomarkers.nf", "TUMOUR_INPUTS(rows)", "TUMOR_INPUTS(rows)")
+    _inject(names / "workflows" / "biomarkers.nf", "TUMOUR_INPUTS(tumors_csv)", "TUMOR_INPUTS(tumors_csv)")
     # A config syntax error
     _inject(names / "conf" / "base.config", "maxRetries = 2", "maxRetries = ")
     # An unknown plugin
-    inputs = names / "subworkflows" / "local" / "inputs" / "main.nf"
-    inputs.write_text("include { fromQuery } from 'plugin/nf-sqldb'\n" + inputs.read_text())
+    report = names / "modules" / "local" / "report" / "main.nf"
+    report.write_text("include { fromQuery } from 'plugin/nf-sqldb'\n" + report.read_text())
     utils = names / "subworkflows" / "local" / "utils_biomarkers" / "main.nf"
     # A misspelt nf-schema function (consistently: included and called under the wrong name)
     utils_text = utils.read_text()
     assert utils_text.count("validateParameters") == 2
     utils.write_text(utils_text.replace("validateParameters", "validateParameter"))
-    # A plugin included in the entry script, where the server would not check it
-    _inject(names / "main.nf", "include { SIMULATE", "include { paramsHelp } from 'plugin/nf-schema'\ninclude { SIMULATE")
+    # A plugin included in a script with local includes, where the server would not check it
+    _inject(names / "subworkflows" / "local" / "inputs" / "main.nf", "include { msiTask",
+            "include { paramsHelp } from 'plugin/nf-schema'\ninclude { msiTask")
     # An unknown config option, and a misspelt option of the plugin's own scope
     _inject(names / "conf" / "test.config", "resourceLimits = ", "resourceLimit = ")
     _inject(names / "nextflow.config", "        enabled = true\n        command =", "        enable = true\n        command =")
@@ -403,9 +404,9 @@ def test_language_server_catches_errors(tmp_path):
         "names": [
             r"^workflows/biomarkers\.nf:\d+: error: .*TUMOR_INPUTS",
             r"^conf/base\.config:\d+: error:",
-            r"^subworkflows/local/inputs/main\.nf:1: error: Plugin 'nf-sqldb'",
+            r"^modules/local/report/main\.nf:1: error: Plugin 'nf-sqldb'",
             r"^subworkflows/local/utils_biomarkers/main\.nf:\d+: error: Included name 'validateParameter' is not defined in plugin 'nf-schema'",
-            r"^main\.nf:\d+: error: include plugin functions in a subworkflow, not in main\.nf",
+            r"^subworkflows/local/inputs/main\.nf:\d+: error: a plugin include in a script that includes local files",
             r"^conf/test\.config:\d+: warning: Unrecognized config option 'process\.resourceLimit'",
             r"^nextflow\.config:\d+: warning: Unrecognized config option 'validation\.help\.enable'",
         ],
@@ -430,3 +431,23 @@ def test_every_process_is_included_and_called():
     for name in EXPECTED_COMMANDS:
         assert re.search(rf"include\s*\{{[^}}]*\b{name}\b[^}}]*\}}\s*from\s*'[./]+/modules/local/{name.lower()}/main'", code), f"{name} not included"
         assert len(re.findall(rf"(?<![\w.]){name}\(", code)) == 1, f"{name} must be called exactly once"
+
+
+@pytest.mark.parametrize("process", sorted(EXPECTED_COMMANDS))
+def test_protocol_reaches_every_command_that_reads_it(process):
+    """--protocol reaches every step that reads it, as in biomarkers run: a process whose
+    command has a --protocol option passes the run's protocol (or the bundled one)."""
+    from biomarkers.cli import build_parser
+
+    parser = build_parser()
+    _, body = all_processes()[process]
+    script = section(body, "script")
+    for command, line in zip(EXPECTED_COMMANDS[process], command_lines(script)):
+        sub = parser
+        for word in command:
+            sub = next(a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction").choices[word]
+        takes = any("--protocol" in a.option_strings for a in sub._actions)
+        passes = "--protocol" in line or "${protocol_opt}" in line
+        assert takes == passes, f"{process}: `biomarkers {' '.join(command)}` {'takes' if takes else 'does not take'} --protocol"
+    if "${protocol_opt}" in script:
+        assert "path protocol" in section(body, "input")

@@ -63,6 +63,7 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     MSI_COLLECT; ANALYSIS over the custody and genomics tables; REPORT."""
     import csv
     import glob
+    import json
 
     import pandas as pd
     import yaml
@@ -120,8 +121,21 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
         path.mkdir(parents=True)
         return path
 
-    def files_of(row):
-        return [Path(row["file"]), *([Path(row["index"])] if row.get("index") else [])]
+    # VALIDATE: the run's checks, and the pairing every TMB and MSI task below takes its files from
+    t = task_dir("validate")
+    (t / "in").mkdir()
+    (t / "in" / "params.json").write_text(json.dumps({**run_params, "outdir": str(nf_out)}))
+    run_task("VALIDATE", {"run_params": stage(t, [t / "in" / "params.json"], "run"),
+                          "samplesheet": stage(t, [sheet], "run"), "protocol": ""}, t)
+    with open(t / "validation" / "tumors.csv", newline="") as handle:
+        pairing = {row["specimen"]: row for row in csv.DictReader(handle)}
+    assert sorted(pairing) == sorted([paired["specimen"], alone["specimen"]])
+    assert pairing[paired["specimen"]]["mode"] == "paired" and pairing[alone["specimen"]]["mode"] == "tumor_only"
+
+    def task_files(specimen: str, which: str) -> list[Path]:
+        """The file (tumor_bam, normal_bam, vcf) VALIDATE paired with the specimen, and its index."""
+        row, index = pairing[specimen], {"tumor_bam": "tumor_index", "normal_bam": "normal_index", "vcf": "vcf_index"}[which]
+        return [Path(row[which]), *([Path(row[index])] if row[index] else [])] if row[which] else []
 
     # CUSTODY: the exports imported into a new ledger, checked with the samplesheet as metadata
     t = task_dir("custody")
@@ -139,17 +153,17 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     # TMB: one task per somatic VCF, then TMB_COLLECT
     tmb_parts = []
     for tumour in (paired, alone):
-        normal = normal_of[tumour["normal_specimen"]] if tumour is paired else None
-        t = task_dir(f"tmb_{tumour['specimen']}")
+        spec = tumour["specimen"]
+        t = task_dir(f"tmb_{spec}")
         run_task("TMB", {
-            "vcf": stage(t, files_of(vcf_of[tumour["specimen"]]), "vcf").split()[0],
-            "tumor_bam": stage(t, files_of(tumour), "tumor").split()[0],
-            "normal_bam": stage(t, files_of(normal), "normal").split()[0] if normal else "",
+            "vcf": stage(t, task_files(spec, "vcf"), "vcf").split()[0],
+            "tumor_bam": stage(t, task_files(spec, "tumor_bam"), "tumor").split()[0],
+            "normal_bam": stage(t, task_files(spec, "normal_bam"), "normal").split()[0] if task_files(spec, "normal_bam") else "",
             "fasta": stage(t, fasta_files).split()[0],
             "targets": stage(t, [Path(run_params["targets"])]),
             "coding_bed": stage(t, [Path(run_params["coding_bed"])]),
             "meta.subject": tumour["subject"], "meta.id": tumour["specimen"], "meta.timepoint": tumour["timepoint"],
-            "meta.sample_name": vcf_of[tumour["specimen"]].get("sample_name", ""),
+            "meta.sample_name": pairing[spec]["tumor_sample"],
             "meta.callable_mb": "", "config": "", "hotspots": "", "tumor_only": "",
         }, t)
         tmb_parts += [t / f"{tumour['specimen']}.tmb.parquet", t / f"{tumour['specimen']}.tmb_variants.parquet"]
@@ -175,16 +189,17 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     baseline = t / "genomics" / "msi" / "baseline.tsv.gz"
     msi_parts = []
     for tumour in (paired, alone):
-        normal = normal_of[tumour["normal_specimen"]] if tumour is paired else None
-        t = task_dir(f"msi_{tumour['specimen']}")
+        spec = tumour["specimen"]
+        normal = task_files(spec, "normal_bam")
+        t = task_dir(f"msi_{spec}")
         run_task("MSI", {
             "sites": stage(t, [sites], "sites"),
-            "tumor_bam": stage(t, files_of(tumour), "tumor").split()[0],
-            "normal_bam": stage(t, files_of(normal), "normal").split()[0] if normal else "",
+            "tumor_bam": stage(t, task_files(spec, "tumor_bam"), "tumor").split()[0],
+            "normal_bam": stage(t, normal, "normal").split()[0] if normal else "",
             "baseline": "" if normal else stage(t, [baseline], "baseline"),
             "fasta": stage(t, fasta_files).split()[0], "config": "",
             "meta.subject": tumour["subject"], "meta.id": tumour["specimen"], "meta.timepoint": tumour["timepoint"],
-            "meta.normal_specimen": tumour.get("normal_specimen", ""),
+            "meta.normal_specimen": pairing[spec]["normal_specimen"],
         }, t)
         msi_parts += [t / f"{tumour['specimen']}.msi.parquet", t / f"{tumour['specimen']}.msi_sites.parquet"]
     t = task_dir("msi_collect")

@@ -25,6 +25,7 @@ workflow BIOMARKERS {
     take:
     run_params   // value channel: Map of the run's parameters (paths as absolute strings)
     rows         // channel: [meta, file, index] per samplesheet row
+    tumors_csv   // channel: validation/tumors.csv of VALIDATE (the tumour pairing)
 
     main:
     ch_versions = channel.empty()
@@ -50,7 +51,7 @@ workflow BIOMARKERS {
     ch_versions = ch_versions.mix(CUSTODY.out.versions)
 
     // Genomics: TMB (somatic VCFs and the targets) and MSI (tumour BAMs and the FASTA)
-    TUMOUR_INPUTS(rows)
+    TUMOUR_INPUTS(tumors_csv)
     GENOMICS_TMB(TUMOUR_INPUTS.out.tmb_tasks, run_params.filter { p -> p.targets }.first())
     GENOMICS_MSI(TUMOUR_INPUTS.out.tumours, run_params.filter { p -> p.fasta }.first())
     ch_versions = ch_versions.mix(GENOMICS_TMB.out.versions, GENOMICS_MSI.out.versions)
@@ -60,7 +61,7 @@ workflow BIOMARKERS {
     ch_scrna = rows
         .filter { meta, _counts, _index -> meta.assay == 'scrna_pbmc' || meta.assay == 'scrna_tumor' }
         .map { meta, counts, _index -> [meta, counts] }
-    SINGLECELL(ch_scrna, [], [])
+    SINGLECELL(ch_scrna, [], [], run_params.map { p -> optionalFile(p.protocol) }.first())
     ch_sc_parts = SINGLECELL.out.parts.branch { meta, _tables, _h5ad ->
         pbmc: meta.assay == 'scrna_pbmc'
         tumor: true
@@ -90,11 +91,17 @@ workflow BIOMARKERS {
         ch_adam.map { p -> file(p.adtte) },
         ch_adam.map { p -> file(p.adrs) },
         ch_adam.map { p -> optionalFile(p.outcomes_config) },
+        ch_adam.map { p -> optionalFile(p.protocol) },
     )
     ch_versions = ch_versions.mix(ANALYSIS.out.versions)
 
     // The report, always last, of whatever tables exist
-    REPORT(ch_custody_tables, ch_genomics_tables, ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]))
+    REPORT(
+        ch_custody_tables,
+        ch_genomics_tables,
+        ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]),
+        run_params.map { p -> optionalFile(p.protocol) },
+    )
     ch_versions = ch_versions.mix(REPORT.out.versions)
 
     emit:

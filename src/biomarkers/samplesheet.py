@@ -75,6 +75,8 @@ def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subj
             message = props.get(field, {}).get("errorMessage", err.message)
             raise InputError(message, file=path, row=f"line {line}", field=field, value=record.get(field))
         for key, spec in props.items():
+            if key in record and spec.get("format") in _PATH_FORMATS and "://" in record[key]:
+                continue  # a URL (s3://, gs://, az://): Nextflow stages it; nf-schema checked it exists
             if key in record and spec.get("format") in _PATH_FORMATS:
                 resolved = (path.parent / record[key]).resolve() if not Path(record[key]).is_absolute() else Path(record[key])
                 if check_files and spec.get("exists") and not resolved.exists():

@@ -15,6 +15,7 @@ process ANALYSIS {
     path adtte
     path adrs
     path config
+    path protocol, stageAs: 'protocol/*'
 
     output:
     path "analysis/*", emit: tables
@@ -25,9 +26,10 @@ process ANALYSIS {
 
     script:
     def args = task.ext.args ?: ''
+    def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     def config_opt = config ? "--config ${config}" : ''
     """
-    biomarkers analysis ${args} --results . --adsl ${adsl} --adtte ${adtte} --adrs ${adrs} ${config_opt}
+    biomarkers analysis ${args} --results . --adsl ${adsl} --adtte ${adtte} --adrs ${adrs} ${config_opt} ${protocol_opt}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

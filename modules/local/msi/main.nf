@@ -15,6 +15,7 @@ process MSI {
     path sites, stageAs: 'sites/*'
     tuple path(fasta), path(fasta_index)
     path config
+    path protocol, stageAs: 'protocol/*'
 
     output:
     tuple val(meta), path("*.msi.parquet"), path("*.msi_sites.parquet"), emit: parts
@@ -25,12 +26,13 @@ process MSI {
 
     script:
     def args = task.ext.args ?: ''
+    def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     def prefix = task.ext.prefix ?: "${meta.id}"
     def mode_opt = normal_bam ? "--normal-bam ${normal_bam}" : "--baseline ${baseline}"
     def normal_specimen_opt = normal_bam ? "--normal-specimen ${meta.normal_specimen}" : ''
     def config_opt = config ? "--config ${config}" : ''
     """
-    biomarkers msi call ${args} --sites ${sites} --tumor-bam ${tumor_bam} ${mode_opt} --fasta ${fasta} ${config_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} ${normal_specimen_opt} --outdir .
+    biomarkers msi call ${args} --sites ${sites} --tumor-bam ${tumor_bam} ${mode_opt} --fasta ${fasta} ${config_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} ${normal_specimen_opt} --outdir . ${protocol_opt}
     if [ "${prefix}" != "${meta.id}" ]; then
         mv ${meta.id}.msi.parquet ${prefix}.msi.parquet
         mv ${meta.id}.msi_sites.parquet ${prefix}.msi_sites.parquet

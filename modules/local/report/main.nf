@@ -10,6 +10,7 @@ process REPORT {
     path custody_tables, stageAs: 'custody/*'
     path genomics_tables, stageAs: 'genomics/*'
     path analysis_tables, stageAs: 'analysis/*'
+    path protocol, stageAs: 'protocol/*'
 
     output:
     path "report/index.html", emit: html
@@ -20,8 +21,9 @@ process REPORT {
 
     script:
     def args = task.ext.args ?: ''
+    def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     """
-    biomarkers report ${args} --results .
+    biomarkers report ${args} --results . ${protocol_opt}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -15,6 +15,7 @@ process SINGLECELL {
     tuple val(meta), path(counts, stageAs: 'counts/*')
     path settings
     path markers
+    path protocol, stageAs: 'protocol/*'
 
     output:
     tuple val(meta), path("*.sc_*.parquet"), path("*.sc.h5ad"), emit: parts
@@ -28,8 +29,9 @@ process SINGLECELL {
     def compartment = meta.assay == 'scrna_tumor' ? 'tumor' : 'pbmc'
     def settings_opt = settings ? "--settings ${settings}" : ''
     def markers_opt = markers ? "--markers ${markers}" : ''
+    def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     """
-    biomarkers singlecell annotate ${args} --counts ${counts} --compartment ${compartment} ${settings_opt} ${markers_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} --outdir .
+    biomarkers singlecell annotate ${args} --counts ${counts} --compartment ${compartment} ${settings_opt} ${markers_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} --outdir . ${protocol_opt}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -19,6 +19,7 @@ process TMB {
     path config
     path hotspots
     val tumor_only
+    path protocol, stageAs: 'protocol/*'
 
     output:
     tuple val(meta), path("*.tmb.parquet"), path("*.tmb_variants.parquet"), emit: parts
@@ -29,6 +30,7 @@ process TMB {
 
     script:
     def args = task.ext.args ?: ''
+    def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     def prefix = task.ext.prefix ?: "${meta.id}"
     def tumor_bam_opt = tumor_bam ? "--tumor-bam ${tumor_bam}" : ''
     def normal_opt = normal_bam ? "--normal-bam ${normal_bam}" : ''
@@ -40,7 +42,7 @@ process TMB {
     def callable_opt = meta.callable_mb ? "--callable-mb ${meta.callable_mb}" : ''
     def tumor_only_opt = tumor_only ? '--tumor-only' : ''
     """
-    biomarkers tmb count ${args} --vcf ${vcf} ${tumor_bam_opt} ${normal_opt} ${tumor_sample_opt} ${fasta_opt} --targets ${targets} ${coding_opt} ${config_opt} ${hotspots_opt} ${callable_opt} ${tumor_only_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} --outdir .
+    biomarkers tmb count ${args} --vcf ${vcf} ${tumor_bam_opt} ${normal_opt} ${tumor_sample_opt} ${fasta_opt} --targets ${targets} ${coding_opt} ${config_opt} ${hotspots_opt} ${callable_opt} ${tumor_only_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} --outdir . ${protocol_opt}
     if [ "${prefix}" != "${meta.id}" ]; then
         mv ${meta.id}.tmb.parquet ${prefix}.tmb.parquet
         mv ${meta.id}.tmb_variants.parquet ${prefix}.tmb_variants.parquet

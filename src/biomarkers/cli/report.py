@@ -7,11 +7,12 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, metavar="OUT", help="results folder written by the pipeline's steps")
+    parser.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
 
 
 def main(args: argparse.Namespace) -> int:
     from ..report import build_report
 
-    path = build_report(args.results)
+    path = build_report(args.results, protocol=args.protocol)
     print(f"report: {path}")
     return 0

@@ -12,11 +12,19 @@ _TYPES = {"integer": int, "number": float}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_parameter_arguments(parser)
+    parser.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps")
+    parser.add_argument("--cpus", type=int, default=None, metavar="N",
+                        help="worker processes for the per-specimen tasks (default: the cores this process may use); "
+                             "the outputs are the same for any N")
+
+
+def add_parameter_arguments(parser: argparse.ArgumentParser) -> None:
+    """--params-file and one option per pipeline parameter (shared with `biomarkers validate`)."""
     from ..pipeline import param_specs_for_cli
 
     parser.add_argument("--params-file", "-params-file", dest="params_file", metavar="FILE",
                         help="YAML or JSON file of parameters (as for nextflow run -params-file)")
-    parser.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps")
     for name, spec in param_specs_for_cli().items():
         kwargs: dict = {"dest": f"param_{name}", "help": spec.get("description", "")}
         if spec.get("type") == "boolean":
@@ -32,5 +40,5 @@ def main(args: argparse.Namespace) -> int:
     from ..pipeline import run_params_file
 
     run_params_file(args.params_file, {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")},
-                    only=args.only)
+                    only=args.only, cpus=args.cpus)
     return 0

@@ -25,7 +25,7 @@ log = get_logger("analysis")
 
 
 def run_analysis(results: str | Path, *, adsl: str | Path, adtte: str | Path, adrs: str | Path,
-                 config: str | Path | None = None, protocol: Protocol | None = None) -> dict[str, pd.DataFrame]:
+                 config: str | Path | None = None, protocol: Protocol | str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Derive outcomes, build the biomarker tables and the associations; write them atomically.
 
     Writes ``analysis/subjects.parquet``, ``biomarkers_long.parquet``,
@@ -34,7 +34,8 @@ def run_analysis(results: str | Path, *, adsl: str | Path, adtte: str | Path, ad
     """
     results = Path(results)
     cfg = load_outcomes_config(config)
-    protocol = protocol or load_protocol()
+    # A Protocol, or the path of a protocol YAML (the CLI's --protocol), or the bundled one.
+    protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
     frames = {name: read_adam(path) for name, path in (("ADSL", adsl), ("ADTTE", adtte), ("ADRS", adrs))}
     subjects = derive_subjects(frames["ADSL"], frames["ADTTE"], frames["ADRS"], cfg)
     log.info("analysis: %d subjects, %d PFS events, BOR from %s", len(subjects),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,16 +11,33 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import BiomarkersError, InputError
 from ..log import get_logger
 from ..protocol import Protocol
 from ..samplesheet import TumorInputs, tumor_inputs
 
-__all__ = ["RunContext", "Step"]
+__all__ = ["RunContext", "Step", "available_cpus"]
 
 log = get_logger("run")
 
 T = TypeVar("T")
+
+
+def available_cpus() -> int:
+    """The cores this process may run on (its affinity: a batch slot's, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _run_one(function: Callable[..., T], task: Mapping[str, Any]) -> tuple[str, Any]:
+    """One task in a worker: ("ok", result) or ("error", the BiomarkersError), so a bad
+    specimen comes back as a value and the other tasks go on."""
+    try:
+        return "ok", function(**task)
+    except BiomarkersError as exc:
+        return "error", exc
 
 
 @dataclass
@@ -30,6 +49,7 @@ class RunContext:
     protocol: Protocol
     samplesheet: pd.DataFrame | None
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (role, path) read by steps
+    cpus: int = 1  # worker processes for per-specimen tasks (run_tasks)
 
     def record_input(self, role: str, path: str | Path) -> None:
         self.inputs.append((role, str(path)))
@@ -55,22 +75,54 @@ class RunContext:
             raise exc.with_context(file=self.params.get("input")) from None
 
     def run_tasks(self, label: str, function: Callable[..., T], tasks: Sequence[Mapping[str, Any]]) -> list[T]:
-        """``function(**task)`` for every task, in order; the results in task order.
+        """``function(**task)`` for every task; the results in task order.
 
-        Per-specimen work goes through here, so that one place decides how tasks run
-        (in this process now; worker processes for ``--cpus``): ``function`` is a
-        module-level function and each task a mapping of plain values. An input error
-        names the task's specimen.
+        Per-specimen work goes through here, so that one place decides how tasks run:
+        in this process with ``cpus`` 1, else in up to ``cpus`` worker processes
+        (``function`` is a module-level function and each task a mapping of plain
+        values, so both cross to a worker). Results come back in task order and each
+        task writes only its own files, so the outputs are the same for any ``cpus``.
+        A task that fails with bad input does not stop the others: every task runs,
+        each failure is logged with its specimen, and then the first is raised, naming
+        its specimen and how many others failed.
         """
-        results = []
-        for i, task in enumerate(tasks, 1):
-            name = task.get("specimen", f"task {i}")
-            log.info("%s [%d/%d] %s", label, i, len(tasks), name)
-            try:
-                results.append(function(**task))
-            except InputError as exc:
-                raise exc.with_context(row=f"specimen {name}") from None
-        return results
+        total = len(tasks)
+        names = [str(task.get("specimen", f"task {i}")) for i, task in enumerate(tasks, 1)]
+        outcomes: list[tuple[str, Any] | None] = [None] * total
+        workers = min(self.cpus, total)
+        start = time.monotonic()
+
+        def progress(i: int, done: int) -> None:
+            status = "failed" if outcomes[i][0] == "error" else "done"
+            log.info("%s [%d/%d] %s %s (%.0fs)", label, done, total, names[i], status, time.monotonic() - start)
+
+        if workers <= 1:
+            for i, task in enumerate(tasks):
+                outcomes[i] = _run_one(function, task)
+                progress(i, i + 1)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            log.info("%s: %d tasks on %d worker processes", label, total, workers)
+            # forkserver: workers start from a clean process, not a copy of this one's
+            # threads (pyarrow, numba) and open files.
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(_run_one, function, task): i for i, task in enumerate(tasks)}
+                for done, future in enumerate(as_completed(futures), 1):
+                    i = futures[future]
+                    outcomes[i] = future.result()
+                    progress(i, done)
+        failed = [i for i, outcome in enumerate(outcomes) if outcome[0] == "error"]
+        for i in failed:
+            log.error("%s: %s failed: %s", label, names[i], outcomes[i][1])
+        if failed:
+            first = outcomes[failed[0]][1]
+            others = f" (and {len(failed) - 1} other specimens: see the log)" if len(failed) > 1 else ""
+            first.message += others
+            raise first.with_context(row=f"specimen {names[failed[0]]}") from None
+        return [outcome[1] for outcome in outcomes]
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,10 @@ from .. import __version__
 from ..errors import InputError
 from ..io import sha256_file, write_text_atomic
 from ..log import get_logger
-from ..protocol import load_protocol
-from ..samplesheet import read_samplesheet
 from ..schemas import write_table
-from ._context import RunContext
+from ._context import RunContext, available_cpus
 from ._params import load_params
+from ._validate import check_inputs
 from .steps import STEPS
 
 __all__ = ["run_pipeline", "run_params_file", "run_demo", "software_versions"]
@@ -40,13 +39,16 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None) -> dict[str, str]:
-    """Run every available step; return ``{step: "done" | "skipped: reason"}``."""
+def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None, cpus: int = 1) -> dict[str, str]:
+    """Run every available step; return ``{step: "done" | "skipped: reason"}``.
+
+    ``cpus``: worker processes for the per-specimen tasks (the outputs do not depend on it).
+    """
     outdir = Path(params["outdir"])
     outdir.mkdir(parents=True, exist_ok=True)
-    protocol = load_protocol(params.get("protocol"))
-    samplesheet = read_samplesheet(params["input"], protocol) if params.get("input") else None
-    ctx = RunContext(params=params, outdir=outdir, protocol=protocol, samplesheet=samplesheet)
+    checked = check_inputs(params)  # the checks `biomarkers validate` runs for Nextflow
+    protocol, samplesheet = checked.protocol, checked.samplesheet
+    ctx = RunContext(params=params, outdir=outdir, protocol=protocol, samplesheet=samplesheet, cpus=max(1, cpus))
     ctx.record_input("protocol", protocol.path)
     if params.get("input"):
         ctx.record_input("samplesheet", params["input"])
@@ -75,19 +77,22 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None) -> di
     return status
 
 
-def run_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, only: list[str] | None = None
-                    ) -> dict[str, str]:
-    """``biomarkers run``: parameters from a params file and the command line, then every available step."""
-    return run_pipeline(load_params(params_file, overrides), only=only)
+def run_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, only: list[str] | None = None,
+                    cpus: int | None = None) -> dict[str, str]:
+    """``biomarkers run``: parameters from a params file and the command line, then every available step,
+    the per-specimen tasks on ``cpus`` worker processes (default: the cores this process may use)."""
+    if cpus is not None and cpus < 1:
+        raise InputError("must be at least 1", field="--cpus", value=cpus)
+    return run_pipeline(load_params(params_file, overrides), only=only, cpus=cpus or available_cpus())
 
 
-def run_demo(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1) -> dict[str, str]:
+def run_demo(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, cpus: int | None = None) -> dict[str, str]:
     """``biomarkers demo``: simulate a trial into ``<outdir>/simulated_trial`` and run every step on it."""
     from ..simulate import simulate_trial
 
     outdir = Path(outdir)
     trial = simulate_trial(outdir / "simulated_trial", n_subjects=n_subjects, seed=seed)
-    return run_params_file(trial.outdir / "params.yaml", {"outdir": str(outdir), "seed": seed})
+    return run_params_file(trial.outdir / "params.yaml", {"outdir": str(outdir), "seed": seed}, cpus=cpus)
 
 
 def write_pipeline_info(ctx: RunContext, status: dict[str, str]) -> None:

@@ -34,7 +34,8 @@ def param_specs_for_cli() -> dict[str, dict]:
     return param_specs()
 
 
-def load_params(params_file: str | Path | None, overrides: dict[str, Any], *, base_dir: Path | None = None) -> dict[str, Any]:
+def load_params(params_file: str | Path | None, overrides: dict[str, Any], *, base_dir: Path | None = None,
+                check_files: bool = True) -> dict[str, Any]:
     """Merge defaults, a YAML/JSON params file and command-line overrides; validate.
 
     Paths in a params file resolve against the params file's folder, as the
@@ -60,7 +61,7 @@ def load_params(params_file: str | Path | None, overrides: dict[str, Any], *, ba
     validate(checked, schema, file=params_file or "parameters")
     for key, value in checked.items():
         spec = specs[key]
-        if spec.get("exists") and spec.get("format") in {"file-path", "directory-path", "path"}:
+        if check_files and spec.get("exists") and spec.get("format") in {"file-path", "directory-path", "path"}:
             if not Path(value).exists():
                 raise InputError("path does not exist", file=params_file or "command line", field=key, value=value)
     return {k: params.get(k) for k in specs}
@@ -68,6 +69,8 @@ def load_params(params_file: str | Path | None, overrides: dict[str, Any], *, ba
 
 def _resolve(value: Any, spec: dict, base: Path) -> Any:
     if value is None or spec.get("format") not in {"file-path", "directory-path", "path"}:
+        return value
+    if "://" in str(value):  # a URL (s3://, gs://, az://...): Nextflow reads it, nothing to resolve
         return value
     path = Path(str(value))
     return str(path if path.is_absolute() else (base / path).resolve())

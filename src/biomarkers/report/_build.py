@@ -19,12 +19,13 @@ __all__ = ["build_report"]
 log = get_logger("report")
 
 
-def build_report(results: str | Path, *, protocol: Protocol | None = None) -> Path:
+def build_report(results: str | Path, *, protocol: Protocol | str | Path | None = None) -> Path:
     """Write ``<results>/report/index.html``; return its path."""
     results = Path(results)
     if not results.is_dir():
         raise InputError("results folder not found", file=results)
-    protocol = protocol or load_protocol()
+    # A Protocol, or the path of a protocol YAML (the CLI's --protocol), or the bundled one.
+    protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
     ctx = ReportContext(results, protocol)
     bodies = [(s, s.build(ctx)) for s in SECTIONS]
     shown = [(s, body) for s, body in bodies if body is not None or s.required]

@@ -1,50 +1,34 @@
-// Sequencing inputs from the samplesheet rows, paired as biomarkers run pairs them.
+// Sequencing inputs, paired by `biomarkers validate` (VALIDATE), the same code that
+// pairs them in `biomarkers run` (samplesheet.tumor_inputs): its validation/tumors.csv
+// has one row per tumour specimen, with its mode (paired when its normal's BAM is in
+// the samplesheet, else tumor_only) and its files. No pairing is done here.
 //
-// MSI: one task per tumour BAM (wes_tumor, panel_tumor). Its row names its germline
-// specimen in normal_specimen; when that specimen's wes_normal BAM is in the
-// samplesheet the tumour is analysed paired, otherwise tumour-only.
-// TMB: one task per somatic VCF (vcf_somatic), with the tumour BAM of the same
-// specimen when there is one (else the denominator is the targets or a given size)
-// and the matched normal's BAM (normal_specimen of the VCF row, else of the tumour row).
+// MSI: one task per tumour with a BAM (wes_tumor, else panel_tumor).
+// TMB: one task per tumour with a somatic VCF, with its BAM when there is one (else the
+// denominator is the targets or a given size) and its normal's BAM.
+
+include { msiTask; tmbTask } from '../utils_biomarkers/main'
 
 workflow TUMOUR_INPUTS {
     take:
-    rows   // channel: [meta, file, index]
+    tumors_csv   // channel: validation/tumors.csv of VALIDATE
 
     main:
-    // Every row by (specimen, assay), as a value channel.
-    ch_by_key = rows
-        .toList()
-        .map { entries -> entries.collectEntries { meta, file, index -> [([meta.id, meta.assay]): [meta, file, index ?: []]] } }
+    ch_tumors = tumors_csv
+        .splitCsv(header: true)
+        .map { row -> row as Map }
 
-    // [meta + mode, tumour bam, index, normal bam or [], normal index or []]
-    ch_tumours = rows
-        .filter { meta, _bam, _index -> meta.assay in ['wes_tumor', 'panel_tumor'] }
-        .combine(ch_by_key)
-        .map { meta, bam, index, by_key ->
-            def normal = meta.normal_specimen ? by_key[[meta.normal_specimen, 'wes_normal']] : null
-            normal
-                ? [meta + [mode: 'paired'], bam, index ?: [], normal[1], normal[2]]
-                : [meta + [mode: 'tumor_only'], bam, index ?: [], [], []]
-        }
+    // [meta (with mode), tumour bam, index or [], normal bam or [], normal index or []]
+    ch_msi = ch_tumors
+        .filter { row -> row.tumor_bam }
+        .map { row -> msiTask(row) }
 
     // [meta, vcf, vcf index, tumour bam or [], index or [], normal bam or [], index or []]
-    ch_tmb = rows
-        .filter { meta, _vcf, _index -> meta.assay == 'vcf_somatic' }
-        .combine(ch_by_key)
-        .map { meta, vcf, vcf_index, by_key ->
-            def tumour = by_key[[meta.id, 'wes_tumor']] ?: by_key[[meta.id, 'panel_tumor']]
-            def normal_id = meta.normal_specimen ?: (tumour ? tumour[0].normal_specimen : null)
-            def normal = normal_id ? by_key[[normal_id, 'wes_normal']] : null
-            [
-                meta + [normal_specimen: normal_id ?: null],
-                vcf, vcf_index ?: [],
-                tumour ? tumour[1] : [], tumour ? tumour[2] : [],
-                normal ? normal[1] : [], normal ? normal[2] : [],
-            ]
-        }
+    ch_tmb = ch_tumors
+        .filter { row -> row.vcf }
+        .map { row -> tmbTask(row) }
 
     emit:
-    tumours = ch_tumours
+    tumours = ch_msi
     tmb_tasks = ch_tmb
 }

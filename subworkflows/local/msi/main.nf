@@ -69,7 +69,7 @@ workflow GENOMICS_MSI {
                 .combine(ch_baseline)
                 .map { meta, bam, index, _normal, _normal_index, baseline -> [meta, bam, index, [], [], baseline] }
         )
-    MSI(ch_calls, ch_sites, ch_fasta, ch_config)
+    MSI(ch_calls, ch_sites, ch_fasta, ch_config, run_params.map { p -> optionalFile(p.protocol) }.first())
 
     ch_parts = MSI.out.parts
         .flatMap { _meta, msi, sites -> [msi, sites] }

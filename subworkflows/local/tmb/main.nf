@@ -25,6 +25,7 @@ workflow GENOMICS_TMB {
         run_params.map { p -> optionalFile(p.tmb_config) }.first(),
         run_params.map { p -> optionalFile(p.tmb_hotspots) }.first(),
         run_params.map { p -> p.tmb_tumor_only ? 'yes' : '' }.first(),
+        run_params.map { p -> optionalFile(p.protocol) }.first(),
     )
     ch_parts = TMB.out.parts
         .flatMap { _meta, tmb, variants -> [tmb, variants] }

@@ -9,12 +9,25 @@ include { validateParameters; paramsSummaryLog; samplesheetToList } from 'plugin
 
 // nf-schema checks the parameters against nextflow_schema.json (and prints --help);
 // the summary shows what differs from the defaults. The plugin's functions are
-// included here, not in main.nf: the language server does not report a wrong plugin
-// include in the entry script (.ci/nextflow_lint.py refuses one there).
+// included here, in a script without local includes: the language server does not
+// report a wrong plugin include in a script that also includes local files
+// (.ci/nextflow_lint.py refuses one there).
 workflow PIPELINE_INITIALISATION {
     main:
     validateParameters()
     log.info(paramsSummaryLog(workflow))
+    checkGlobs(paramsMap(params))
+}
+
+// A glob parameter that matches no file stops the run at launch, with the line
+// `biomarkers run` prints (pipeline.check_inputs; VALIDATE cannot see the files).
+def checkGlobs(Map run_params) {
+    ['custody_exports', 'pon'].each { name ->
+        def pattern = run_params[name]
+        if (pattern && files("${pattern}").isEmpty()) {
+            error("field '${name}': no file matches (got '${pattern}')")
+        }
+    }
 }
 
 // The run's parameters as a plain Map (a copy: the pipeline never writes params).
@@ -22,16 +35,85 @@ def paramsMap(run_params) {
     return [:] + run_params
 }
 
-// Parameters whose schema format is a path (nextflow_schema.json is the one list).
-def pathParams() {
+// nextflow_schema.json's parameter specs by name (the one list of parameters).
+def schemaSpecs() {
     def schema = new groovy.json.JsonSlurper().parseText(file("${projectDir}/nextflow_schema.json").text) as Map
     def groups = (schema['$defs'] as Map).values()
-    return groups.collectMany { group ->
-        def properties = (group as Map)['properties'] as Map
-        properties.keySet().collect { name -> name as String }.findAll { name ->
-            ((properties[name] as Map)['format'] as String) in ['file-path', 'directory-path', 'path', 'file-path-pattern']
-        }
+    return groups.inject([:]) { specs, group -> specs + (((group as Map)['properties'] as Map)) }
+}
+
+// Parameters whose schema format is a path.
+def pathParams() {
+    def specs = schemaSpecs()
+    return specs.keySet().collect { name -> name as String }.findAll { name ->
+        ((specs[name] as Map)['format'] as String) in ['file-path', 'directory-path', 'path', 'file-path-pattern']
     }.toList()
+}
+
+// The command line's parameters for `biomarkers validate`: the schema's only (an
+// institutional config may add others), path values absolute against the launch
+// folder (as nf-schema resolves them), URLs and globs kept as globs.
+def launchParams(run_params) {
+    def specs = schemaSpecs()
+    def paths = pathParams()
+    return specs.keySet().collect { name -> name as String }.inject([:]) { kept, name ->
+        def value = run_params[name]
+        kept + [(name): (name in paths && value) ? launchPath("${value}") : value]
+    }
+}
+
+def launchPath(String value) {
+    if (value.contains('://') || value.startsWith('/')) {
+        return value
+    }
+    return "${launchDir}/${value}"
+}
+
+// A Map as pretty JSON with sorted keys (params.json).
+def jsonText(run_params) {
+    def unsorted = run_params as Map
+    def sorted = unsorted.keySet().collect { name -> name as String }.toSorted().inject([:]) { m, name -> m + [(name): unsorted[name]] }
+    return groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(sorted)) + '\n'
+}
+
+// The samplesheet rows [meta, file, index] as a CSV with absolute paths (URLs for
+// remote files), in their order: what VALIDATE reads.
+def samplesheetText(rows) {
+    def header = 'subject,specimen,timepoint,specimen_type,assay,file,index,normal_specimen,sample_name'
+    def lines = rows.collect { row -> samplesheetLine(row as List) }
+    return ([header] + lines).join('\n') + '\n'
+}
+
+def samplesheetLine(List row) {
+    def meta = row[0] as Map
+    def cells = [meta.subject, meta.id, meta.timepoint, meta.specimen_type, meta.assay,
+                 pathString(row[1]), row[2] ? pathString(row[2]) : '', meta.normal_specimen ?: '', meta.sample_name ?: '']
+    return cells.collect { cell -> "${cell}" }.join(',')
+}
+
+def pathString(path) {
+    def f = file("${path}")
+    if (f.scheme == 'file') {
+        return "${f}"
+    }
+    return f.toUriString()
+}
+
+// A row of VALIDATE's validation/tumors.csv as the MSI task's input:
+// [meta, tumour bam, index or [], normal bam or [], normal index or []].
+def msiTask(Map row) {
+    return tuple(tumorMeta(row), file(row.tumor_bam), optionalFile(row.tumor_index), optionalFile(row.normal_bam), optionalFile(row.normal_index))
+}
+
+// ... and as the TMB task's: [meta, vcf, vcf index, tumour bam, index, normal bam, index] ([] where absent).
+def tmbTask(Map row) {
+    return tuple(tumorMeta(row), file(row.vcf), optionalFile(row.vcf_index), optionalFile(row.tumor_bam), optionalFile(row.tumor_index),
+                 optionalFile(row.normal_bam), optionalFile(row.normal_index))
+}
+
+def tumorMeta(Map row) {
+    return [id: row.specimen, subject: row.subject, timepoint: row.timepoint, mode: row.mode,
+            normal_specimen: row.normal_specimen ?: null, sample_name: row.tumor_sample ?: null]
 }
 
 // The command line's parameters over the simulated trial's params.yaml, its

@@ -1,0 +1,50 @@
+// The run's inputs checked by the same code as `biomarkers run` (samplesheet columns,
+// assays, the protocol's specimen types and timepoints, USUBJID format, normal-specimen
+// references, the tumour/normal/VCF pairing), before any other step: a bad input fails
+// here with the one-line message `biomarkers run` would print. nf-schema checked the
+// structure and that every file exists where the files are; this task sees only the
+// samplesheet (rewritten with absolute paths) and the protocol, so it checks contents.
+// Writes validation/tumors.csv: one row per tumour specimen, its mode and files, which
+// the workflow reads instead of pairing rows itself.
+process VALIDATE {
+    tag "inputs"
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "${params.container_registry}/biomarkers:${params.container_tag}"
+
+    input:
+    path run_params, stageAs: 'run/params.json'
+    path samplesheet, stageAs: 'run/samplesheet.csv'
+    path protocol, stageAs: 'protocol/*'
+
+    output:
+    path "validation/tumors.csv", emit: tumors
+    path "versions.yml", emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    def protocol_opt = protocol ? "--protocol ${protocol}" : ''
+    """
+    biomarkers validate ${args} --skip-file-checks --params-file ${run_params} --input ${samplesheet} ${protocol_opt} --outdir .
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        biomarkers: \$(biomarkers --version | sed 's/^biomarkers //')
+    END_VERSIONS
+    """
+
+    stub:
+    """
+    mkdir -p validation
+    echo 'mode,subject,specimen,timepoint,tumor_bam,tumor_index,vcf,vcf_index,tumor_sample,normal_specimen,normal_bam,normal_index' > validation/tumors.csv
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        biomarkers: stub
+    END_VERSIONS
+    """
+}

@@ -1,0 +1,84 @@
+"""The input checks of a run, shared by ``biomarkers run`` and ``biomarkers validate``.
+
+``biomarkers run`` calls :func:`check_inputs` before its first step; Nextflow's first
+process, ``VALIDATE``, calls :func:`validate_params_file` through
+``biomarkers validate``: the same code, so both engines refuse the same inputs with
+the same one-line messages. ``validate`` also writes the pairing of every tumour's
+files (``samplesheet.tumor_inputs``) as ``validation/tumors.csv``, which the Nextflow
+workflow reads instead of pairing rows itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import InputError
+from ..io import write_text_atomic
+from ..protocol import Protocol, load_protocol
+from ..samplesheet import TumorInputs, read_samplesheet, tumor_inputs
+from ._params import load_params
+
+__all__ = ["CheckedInputs", "check_inputs", "validate_params_file", "TUMORS_COLUMNS"]
+
+# Parameters that are globs: each must match a file when given.
+GLOB_PARAMS = ("custody_exports", "pon")
+TUMORS_COLUMNS = ["mode", *(f.name for f in fields(TumorInputs))]
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    protocol: Protocol
+    samplesheet: pd.DataFrame | None
+    tumors: list[TumorInputs]
+
+
+def check_inputs(params: dict[str, Any], *, check_files: bool = True) -> CheckedInputs:
+    """Protocol, samplesheet (columns, assays, specimen types and timepoints of the
+    protocol, USUBJID format, normal-specimen references, files), the tumour/normal/VCF
+    pairing, and every glob parameter matching a file. ``check_files=False`` leaves out
+    what needs the files themselves (their existence, the globs): under Nextflow,
+    nf-schema and the launch checked them where the files are."""
+    protocol = load_protocol(params.get("protocol"))
+    samplesheet = None
+    tumors: list[TumorInputs] = []
+    if params.get("input"):
+        samplesheet = read_samplesheet(params["input"], protocol, check_files=check_files)
+        try:
+            tumors = tumor_inputs(samplesheet)
+        except InputError as exc:
+            raise exc.with_context(file=params["input"]) from None
+    if check_files:
+        for name in GLOB_PARAMS:
+            if params.get(name) and not glob.glob(str(params[name])):
+                raise InputError("no file matches", field=name, value=params[name])
+    return CheckedInputs(protocol, samplesheet, tumors)
+
+
+def tumors_csv(tumors: list[TumorInputs]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=TUMORS_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for t in tumors:
+        writer.writerow({"mode": t.mode, **{k: ("" if v is None else v) for k, v in asdict(t).items()}})
+    return out.getvalue()
+
+
+def validate_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, check_files: bool = True) -> Path:
+    """``biomarkers validate``: the parameters and inputs checked as ``biomarkers run``
+    checks them; writes ``<outdir>/validation/tumors.csv`` (one row per tumour specimen:
+    its mode and files, paired) and ``params.json``; returns the folder."""
+    params = load_params(params_file, overrides, check_files=check_files)
+    checked = check_inputs(params, check_files=check_files)
+    folder = Path(params["outdir"]) / "validation"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(folder / "tumors.csv", tumors_csv(checked.tumors))
+    write_text_atomic(folder / "params.json", json.dumps(params, indent=2, sort_keys=True, default=str) + "\n")
+    return folder
