@@ -450,3 +450,18 @@ def test_cli_annotate_and_collect(sc_trial, tmp_path, cli):
                "SP-BAD1", "--timepoint", "BASELINE", "--outdir", str(tmp_path / "bad"))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "non-integer" in done.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_report_section_shows_the_qc_funnel(sc_trial, sc_results, tmp_path):
+    from biomarkers.report._context import ReportContext
+    from biomarkers.report._singlecell import singlecell_section
+    from biomarkers.singlecell import collect, write_parts
+
+    parts = [p for specimen, result in sc_results.items() for p in write_parts(result, tmp_path / "parts", specimen)]
+    collect(parts, tmp_path / "results", subjects=sc_trial.subjects, plots=False)
+    from biomarkers.protocol import load_protocol
+
+    html_text = singlecell_section(ReportContext(results=tmp_path / "results", protocol=load_protocol()))
+    assert "PBMC (blood): 2 specimens" in html_text and "Tumour: 2 specimens" in html_text
+    assert "max_mito_fraction" in html_text and "CD8_TREG_RATIO" in html_text
+    assert singlecell_section(ReportContext(results=tmp_path / "empty", protocol=load_protocol())) is None

@@ -21,6 +21,7 @@ from .. import schemas
 from ._context import ReportContext
 from ._html import figures, img, missing, table
 from ._plots import biomarker_distributions, completeness_heatmap
+from ._singlecell import singlecell_section
 from ._tme import tme_section
 
 __all__ = ["Section", "SECTIONS"]
@@ -214,6 +215,7 @@ SECTIONS: list[Section] = [
     Section("tme", "Tumour microenvironment", tme_section, required=False,
             claims=("tme", "pathology")),
     Section("biomarkers", "Biomarkers: QC and distributions", _biomarkers_section),
+    Section("singlecell", "Single-cell RNA: QC and composition", singlecell_section, required=False),
     Section("survival", "Outcomes by biomarker: Kaplan-Meier", lambda ctx: _survival(ctx.results, ctx.table("analysis.associations"))),
     Section("forest", "Hazard ratios and response rates", lambda ctx: _forest(ctx.results, ctx.table("analysis.associations"))),
     Section("tables", "Output tables", _tables),
