@@ -32,7 +32,7 @@ def km_median(times: np.ndarray, events: np.ndarray) -> float:
 def rcd(real_data, tmp_path):
     paths = {k: real_data(f"clinical/rcd_cad{k}.xpt") for k in ("sl", "tte", "rs")}
     config = tmp_path / "outcomes.yaml"
-    config.write_text("adrs: {bor_paramcd: BESRSPI}\n")
+    config.write_text("adrs: {bor_paramcd: BESRSPI}\nadsl: {protocol_checks: false}\n")
     return paths, config
 
 
@@ -141,7 +141,7 @@ def test_recist_confirmation_and_minimum_sd_windows():
 # --- bad input -----------------------------------------------------------------
 
 def _tiny(tmp_path, *, adsl=None, adtte=None, adrs=None):
-    base_sl = pd.DataFrame({"STUDYID": "S1", "USUBJID": ["S1-001", "S1-002", "S1-003"], "ARMCD": ["EXP", "EXP", "CTRL"],
+    base_sl = pd.DataFrame({"STUDYID": "NCT07007182", "USUBJID": ["S1-001", "S1-002", "S1-003"], "ARMCD": ["EXP", "EXP", "CTRL"],
                             "STRATA1": ["CPS>=1", "CPS<1", "CPS>=1"], "RANDDT": "2025-01-01"})
     base_tte = pd.DataFrame({"STUDYID": "S1", "USUBJID": ["S1-001", "S1-001", "S1-002", "S1-002", "S1-003", "S1-003"],
                              "PARAMCD": ["PFS", "OS"] * 3, "AVAL": [100, 200, 50, 300, 30, 40],
@@ -236,7 +236,7 @@ def test_no_direct_identifiers_reach_the_outputs(real_data, tmp_path):
     # pharmaverse ADSL carries birth dates (BRTHDTC); random.cdisc.data carries investigator names (INVNAM)
     adsl = read_adam(real_data("clinical/pharmaverse_adsl.xpt"))
     config = tmp_path / "c.yaml"
-    config.write_text("adsl: {stratum_variable: null}\nadtte: {unit_if_missing: DAYS}\n")
+    config.write_text("adsl: {stratum_variable: null, protocol_checks: false}\nadtte: {unit_if_missing: DAYS}\n")
     run_analysis(tmp_path / "r", adsl=real_data("clinical/pharmaverse_adsl.xpt"), adtte=real_data("clinical/pharmaverse_adtte_onco.xpt"),
                  adrs=real_data("clinical/pharmaverse_adrs_onco.csv.gz"), config=config)
     from biomarkers.report import build_report

@@ -29,11 +29,25 @@ def asset_path(name: str) -> Path:
     return Path(str(resources.files("biomarkers").joinpath("_assets").joinpath(name))).resolve()
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose impossible dates (2025-02-30) are YAML errors with a line, not a ValueError."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"impossible date {node.value!r}: {exc}", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def load_yaml(path: str | Path) -> Any:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise InputError("file not found", file=path) from None
     except yaml.YAMLError as exc:

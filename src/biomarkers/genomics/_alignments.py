@@ -39,10 +39,33 @@ def open_reference(path: str | Path) -> pysam.FastaFile:
     fai = Path(str(path) + ".fai")
     if not fai.exists() and not os.access(path.parent, os.W_OK):
         raise InputError("reference has no .fai index and its folder is not writable; run `samtools faidx` on it", file=path)
+    if fai.exists() and magic[:2] != b"\x1f\x8b":
+        _check_fai(path, fai)
     try:
         return pysam.FastaFile(str(path))
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot open reference FASTA: {exc}", file=path) from None
+
+
+def _check_fai(path: Path, fai: Path) -> None:
+    """Refuse a plain FASTA shorter than its .fai says: a truncated file read through an old
+    index returns short or empty sequences (or fails deep inside htslib) instead of an error."""
+    size = path.stat().st_size
+    with open(fai, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.rstrip("\n").split("\t")
+            try:
+                length, offset, line_bases, line_width = (int(v) for v in fields[1:5])
+            except (ValueError, IndexError):
+                raise InputError("not a samtools faidx index (expected name, length, offset, line bases, line width)",
+                                 file=fai, row=number) from None
+            if length <= 0 or line_bases <= 0:
+                continue
+            lines, column = divmod(length - 1, line_bases)  # where the contig's last base sits
+            end = offset + lines * line_width + column + 1
+            if end > size:
+                raise InputError(f"the FASTA is {size:,} bytes but its .fai places contig {fields[0]} up to byte {end:,}: "
+                                 "the FASTA is truncated or the .fai is stale; re-run `samtools faidx`", file=path)
 
 
 def _index_path(path: Path) -> Path | None:
@@ -97,7 +120,74 @@ def open_alignments(
         handle = pysam.AlignmentFile(str(path), mode, index_filename=str(index_path), **kwargs)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot open with its index {index_path}: {exc}", file=path) from None
+    if not cram:
+        _check_index(handle, path, Path(index_path))
     return handle
+
+
+def _index_contigs(index_path: Path) -> int | None:
+    """Number of reference sequences a .bai or .csi index describes (None: not readable here)."""
+    import gzip
+    import struct
+
+    try:
+        if index_path.suffix == ".bai":
+            with open(index_path, "rb") as handle:
+                head = handle.read(8)
+            return struct.unpack_from("<i", head, 4)[0] if head[:4] == b"BAI\x01" else None
+        if index_path.suffix == ".csi":
+            with gzip.open(index_path, "rb") as handle:
+                head = handle.read(16)
+                if head[:4] != b"CSI\x01":
+                    return None
+                handle.read(struct.unpack_from("<i", head, 12)[0])  # auxiliary data
+                return struct.unpack("<i", handle.read(4))[0]
+    except (OSError, EOFError, struct.error):
+        return None
+    return None
+
+
+def _check_index(handle: pysam.AlignmentFile, path: Path, index_path: Path) -> None:
+    """Refuse an index that belongs to another BAM: it silently returns no reads (another
+    reference's index) or fails deep inside htslib ("Closing failed") on the first fetch.
+
+    Cheap: the index's number of contigs must be the header's, and for each contig the
+    index says holds reads, the first read fetched must be on that contig; the BAM's first
+    mapped read must sit on a contig the index says holds reads.
+    """
+    wrong = f"the index {index_path.name} does not belong to this BAM (another file's index?); run `samtools index`"
+    described = _index_contigs(index_path)
+    previous = pysam.set_verbosity(0)  # htslib's own error lines would make the message several lines
+    try:
+        if described is not None and described != len(handle.references):
+            raise InputError(f"{wrong}: it describes {described} contigs, the BAM has {len(handle.references)}", file=path)
+        stats = {s.contig: s.mapped for s in handle.get_index_statistics()}
+        for contig, mapped in stats.items():
+            if mapped:
+                first = next(handle.fetch(contig), None)
+                if first is None or first.reference_name != contig:
+                    raise InputError(wrong, file=path)
+        first_mapped = next((r for r in handle.fetch(until_eof=True) if not r.is_unmapped), None)
+        if first_mapped is not None and not stats.get(first_mapped.reference_name):
+            raise InputError(wrong, file=path)
+    except (OSError, ValueError) as exc:
+        _close_quietly(handle)
+        raise InputError(f"{wrong} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})", file=path) from None
+    except InputError:
+        _close_quietly(handle)
+        raise
+    finally:
+        pysam.set_verbosity(previous)
+
+
+def _close_quietly(handle: pysam.AlignmentFile) -> None:
+    previous = pysam.set_verbosity(0)
+    try:
+        handle.close()
+    except OSError:
+        pass
+    finally:
+        pysam.set_verbosity(previous)
 
 
 def check_contigs(alignments: pysam.AlignmentFile, reference: pysam.FastaFile, *, file: str | Path) -> None:

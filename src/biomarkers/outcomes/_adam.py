@@ -15,6 +15,7 @@ import pandas as pd
 from .. import names as N
 from ..assets import load_config, load_yaml, validate
 from ..errors import InputError
+from ._xport import check_xport
 
 __all__ = ["read_adam", "require_variables", "load_outcomes_config", "RECIST_TERMS", "TIME_UNITS_IN_DAYS"]
 
@@ -37,6 +38,8 @@ def read_adam(path: str | Path) -> pd.DataFrame:
         if suffix in _SAS:
             import pyreadstat
 
+            if _SAS[suffix] == "read_xport":
+                check_xport(path)  # a truncated transport file reads as a shorter one
             frame, _ = getattr(pyreadstat, _SAS[suffix])(str(path))
         elif name.endswith((".csv", ".csv.gz")):
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -9,7 +9,7 @@ from ..errors import InputError
 from ._adam import RECIST_TERMS, TIME_UNITS_IN_DAYS, check_subjects_known, require_variables, row_of
 from ._recist import best_overall_response
 
-__all__ = ["derive_subjects", "subject_frame", "time_to_event"]
+__all__ = ["derive_subjects", "subject_frame", "time_to_event", "check_study"]
 
 RESPONSE = {"CR", "PR"}
 DISEASE_CONTROL = {"CR", "PR", "SD", "NON-CR/NON-PD"}
@@ -62,11 +62,17 @@ def time_to_event(adtte: pd.DataFrame, paramcd: str, config: dict) -> pd.DataFra
     required = [N.USUBJID, "PARAMCD", "AVAL", "CNSR"] + ([] if unit_default else ["AVALU"])
     require_variables(adtte, required, what="ADTTE")
     rows = adtte[adtte["PARAMCD"].astype(str) == paramcd]
+    if rows.empty:
+        # Otherwise every comparison of this endpoint silently has n=0.
+        found = ", ".join(sorted(adtte["PARAMCD"].dropna().astype(str).unique())[:10]) or "none"
+        raise InputError(f"no {paramcd} record (PARAMCD values: {found}); name the parameter in the outcomes "
+                         "config (adtte.pfs_paramcd / os_paramcd)", file=path, field="PARAMCD")
     dup = rows[N.USUBJID].duplicated()
     if dup.any():
         idx = dup[dup].index[0]
         raise InputError(f"two {paramcd} records for subject {rows.at[idx, N.USUBJID]}", file=path, row=row_of(adtte, idx), field="PARAMCD")
     months, events = [], []
+    max_days = float(config["adtte"].get("max_days", 7305))
     has_unit = "AVALU" in adtte.columns
     for idx, rec in rows.iterrows():
         row = row_of(adtte, idx)
@@ -80,12 +86,40 @@ def time_to_event(adtte: pd.DataFrame, paramcd: str, config: dict) -> pd.DataFra
         if key not in TIME_UNITS_IN_DAYS:
             raise InputError(f"unknown time unit (expected one of DAYS, WEEKS, MONTHS, YEARS)", file=path, row=row, field="AVALU", value=unit)
         factor = TIME_UNITS_IN_DAYS[key]
+        days = float(aval) * (factor if factor is not None else config["days_per_month"])
+        if days > max_days:
+            raise InputError(f"{paramcd} AVAL is {days:,.0f} days, beyond any possible follow-up "
+                             f"(outcomes config adtte.max_days: {max_days:,.0f})", file=path, row=row, field="AVAL",
+                             value=rec["AVAL"])
         months.append(float(aval) if factor is None else float(aval) * factor / config["days_per_month"])
         cnsr = pd.to_numeric(pd.Series([rec["CNSR"]]), errors="coerce").iloc[0]
         if cnsr not in (0, 1):
             raise InputError("CNSR must be 0 (event) or 1 (censored)", file=path, row=row, field="CNSR", value=rec["CNSR"])
         events.append(1 - int(cnsr))
     return pd.DataFrame({N.USUBJID: rows[N.USUBJID].astype(str).to_numpy(), "MONTHS": months, "EVENT": events})
+
+
+def check_study(adsl: pd.DataFrame, protocol, config: dict) -> None:
+    """ADSL belongs to this trial: its STUDYID is the protocol's and every ARMCD one of the protocol's arms.
+
+    An ADSL from another study would otherwise join to nothing, or join by coincidence of
+    USUBJIDs; an unknown arm would form a group no comparison expects. ``adsl.protocol_checks:
+    false`` in the outcomes config turns this off (another study's data, e.g. public test sets).
+    """
+    if not config["adsl"].get("protocol_checks", True):
+        return
+    path = adsl.attrs.get("path", "ADSL")
+    arm_variable = config["adsl"]["arm_variable"]
+    require_variables(adsl, [N.STUDYID, arm_variable], what="ADSL")
+    for idx, value in adsl[N.STUDYID].items():
+        if str(value) != protocol.studyid:
+            raise InputError(f"STUDYID is not the protocol's {protocol.studyid}: an ADSL of another study",
+                             file=path, row=row_of(adsl, idx), field=N.STUDYID, value=value)
+    arms = sorted(protocol.arms)
+    for idx, value in adsl[arm_variable].items():
+        if value is not None and not pd.isna(value) and str(value) not in arms:
+            raise InputError(f"arm is not one of the protocol's arms ({', '.join(arms)})", file=path,
+                             row=row_of(adsl, idx), field=arm_variable, value=value)
 
 
 def derive_subjects(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame, config: dict) -> pd.DataFrame:

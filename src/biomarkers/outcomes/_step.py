@@ -15,7 +15,7 @@ from ..log import get_logger
 from ..protocol import Protocol, load_protocol
 from ._adam import load_outcomes_config, read_adam
 from ._associations import groupings, associations
-from ._derive import derive_subjects
+from ._derive import check_study, derive_subjects
 from ._plots import plot_forest, plot_km, plot_name
 from ._tables import analysis_wide, biomarker_cutoffs, biomarkers_long
 
@@ -33,10 +33,12 @@ def run_analysis(results: str | Path, *, adsl: str | Path, adtte: str | Path, ad
     under ``results``; nothing is written unless everything succeeds.
     """
     results = Path(results)
+    schemas.check_results_tables(results)  # a truncated or misplaced table: one line, before any work
     cfg = load_outcomes_config(config)
     # A Protocol, or the path of a protocol YAML (the CLI's --protocol), or the bundled one.
     protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
     frames = {name: read_adam(path) for name, path in (("ADSL", adsl), ("ADTTE", adtte), ("ADRS", adrs))}
+    check_study(frames["ADSL"], protocol, cfg)
     subjects = derive_subjects(frames["ADSL"], frames["ADTTE"], frames["ADRS"], cfg)
     log.info("analysis: %d subjects, %d PFS events, BOR from %s", len(subjects),
              int(subjects["PFS_EVENT"].fillna(0).sum()), subjects["BOR_SOURCE"].iloc[0] if len(subjects) else "-")

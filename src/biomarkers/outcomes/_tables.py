@@ -46,7 +46,7 @@ def biomarkers_long(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame
     studyid = dict(zip(subjects[N.USUBJID], subjects[N.STUDYID]))
     frames = []
     for tbl, path in biomarker_tables(results):
-        frame = schemas.read_table(path)
+        frame = schemas.read_table(path, tbl.name)
         frame.attrs["path"] = str(path)
         if N.USUBJID not in frame.columns:
             raise InputError("biomarker table has no USUBJID column", file=path, field=N.USUBJID)
@@ -186,7 +186,7 @@ def _subject_flags(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame:
         if flags is None or tbl.name.startswith("analysis."):
             continue
         path = Path(results) / tbl.path
-        frame = schemas.read_table(path) if path.is_file() else None
+        frame = schemas.read_table(path, tbl.name) if path.is_file() else None
         for name in flags.names:
             values = {}
             if frame is not None:
@@ -202,7 +202,7 @@ def _custody(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=subjects.index, columns=["CUSTODY_EXPECTED", "CUSTODY_COLLECTED", "CUSTODY_COMPLETENESS"], dtype=float)
     if not path.is_file():
         return out.astype({"CUSTODY_EXPECTED": "Int32", "CUSTODY_COLLECTED": "Int32"})
-    comp = schemas.read_table(path)
+    comp = schemas.read_table(path, "custody.completeness")
     expected = comp[comp["EXPECTED"].astype(bool)]
     counts = expected.groupby(N.USUBJID).agg(E=("EXPECTED", "size"), C=("COLLECTED", "sum"))
     ids = subjects[N.USUBJID]

@@ -45,9 +45,13 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None, cpus:
     ``cpus``: worker processes for the per-specimen tasks (the outputs do not depend on it).
     """
     outdir = Path(params["outdir"])
-    outdir.mkdir(parents=True, exist_ok=True)
+    if only is not None:
+        unknown = sorted(set(only) - {s.name for s in STEPS})
+        if unknown:
+            raise InputError(f"no such step (steps: {', '.join(s.name for s in STEPS)})", field="--only", value=unknown[0])
     checked = check_inputs(params)  # the checks `biomarkers validate` runs for Nextflow
     protocol, samplesheet = checked.protocol, checked.samplesheet
+    outdir.mkdir(parents=True, exist_ok=True)  # only once the inputs are known good: bad input writes nothing
     ctx = RunContext(params=params, outdir=outdir, protocol=protocol, samplesheet=samplesheet, cpus=max(1, cpus))
     ctx.record_input("protocol", protocol.path)
     if params.get("input"):
@@ -56,10 +60,6 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None, cpus:
             ctx.record_input(f"{row['assay']}:{row['specimen']}", row["file"])
     status: dict[str, str] = {}
     timings: dict[str, float] = {}
-    if only is not None:
-        unknown = sorted(set(only) - {s.name for s in STEPS})
-        if unknown:
-            raise InputError(f"no such step (steps: {', '.join(s.name for s in STEPS)})", field="--only", value=unknown[0])
     steps = [s for s in STEPS if only is None or s.name in only]
     for i, step in enumerate(steps, 1):
         reason = step.skip_reason(ctx)

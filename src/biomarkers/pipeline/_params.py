@@ -64,6 +64,9 @@ def load_params(params_file: str | Path | None, overrides: dict[str, Any], *, ba
         if check_files and spec.get("exists") and spec.get("format") in {"file-path", "directory-path", "path"}:
             if not Path(value).exists():
                 raise InputError("path does not exist", file=params_file or "command line", field=key, value=value)
+        if spec.get("format") == "directory-path" and "://" not in str(value) and Path(value).exists() \
+                and not Path(value).is_dir():
+            raise InputError("exists and is not a folder", file=params_file or "command line", field=key, value=value)
     return {k: params.get(k) for k in specs}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, schemas
 from ..errors import InputError
 from ..io import write_text_atomic
 from ..log import get_logger
@@ -24,6 +24,7 @@ def build_report(results: str | Path, *, protocol: Protocol | str | Path | None 
     results = Path(results)
     if not results.is_dir():
         raise InputError("results folder not found", file=results)
+    schemas.check_results_tables(results)  # a truncated or misplaced table: one line, before any work
     # A Protocol, or the path of a protocol YAML (the CLI's --protocol), or the bundled one.
     protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
     ctx = ReportContext(results, protocol)

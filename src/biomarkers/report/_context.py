@@ -29,7 +29,7 @@ class ReportContext:
         """The declared table ``name`` from the results folder (read once), or None when the step did not run."""
         if name not in self._tables:
             path = self.results / schemas.TABLES[name].path
-            self._tables[name] = schemas.read_table(path) if path.is_file() else None
+            self._tables[name] = schemas.read_table(path, name) if path.is_file() else None
         return self._tables[name]
 
     def pngs(self, folder: str) -> list[Path]:

@@ -15,7 +15,8 @@ analysis step builds its long table from whatever modality tables exist without
 knowing any modality by name.
 """
 
-from ._arrow import METADATA_KEY, concat_parts, read_table, table_metadata, to_arrow, write_table
+from ._arrow import (METADATA_KEY, check_results_tables, check_table_file, concat_parts, read_table, table_metadata, to_arrow,
+                     write_table)
 from ._dictionary import data_dictionary, data_dictionary_markdown
 from ._registry import TABLES, Biomarker, Column, SubjectFlags, Table, column_label, register, table
 from . import tables  # noqa: F401,E402  (declares every table)
@@ -23,6 +24,6 @@ from .tables.analysis import refresh_analysis_wide
 
 __all__ = [
     "Column", "Biomarker", "SubjectFlags", "Table", "TABLES", "register", "table", "column_label", "refresh_analysis_wide",
-    "to_arrow", "write_table", "read_table", "concat_parts", "table_metadata", "METADATA_KEY",
+    "to_arrow", "write_table", "read_table", "check_table_file", "check_results_tables", "concat_parts", "table_metadata", "METADATA_KEY",
     "data_dictionary", "data_dictionary_markdown",
 ]

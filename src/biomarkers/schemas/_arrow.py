@@ -9,11 +9,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import BiomarkersError
+from ..errors import BiomarkersError, InputError
 from ..io import atomic_path
 from ._registry import TABLES, Table
 
-__all__ = ["to_arrow", "write_table", "read_table", "concat_parts", "table_metadata", "METADATA_KEY"]
+__all__ = ["to_arrow", "write_table", "read_table", "check_table_file", "check_results_tables", "concat_parts", "table_metadata",
+           "METADATA_KEY"]
 
 METADATA_KEY = b"biomarkers"
 
@@ -70,8 +71,44 @@ def write_table(df: pd.DataFrame, name: str, outdir: str | Path, *, provenance: 
     return path
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
+def read_table(path: str | Path, name: str | None = None) -> pd.DataFrame:
+    """A table written by :func:`write_table`. With ``name``, the file must hold that declared table
+    (:func:`check_table_file`) and read completely: a truncated, foreign or misplaced file in a
+    results folder is bad input named in one line, not an internal error or a silently wrong join."""
+    if name is None:
+        return pq.read_table(path).to_pandas()
+    check_table_file(path, name)
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"not a readable Parquet file (truncated or damaged?): {_first_line(exc)}", file=path) from None
+
+
+def check_table_file(path: str | Path, name: str) -> None:
+    """``path`` is a Parquet file holding the declared table ``name`` with its declared columns.
+    Reads the footer only, so a whole results folder is checked in moments."""
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"not a readable Parquet file (truncated or damaged?): {_first_line(exc)}", file=path) from None
+    held = json.loads((schema.metadata or {}).get(METADATA_KEY, b"{}")).get("table")
+    if held != name:
+        raise InputError(f"holds table {held!r}, not the {name} table expected at this path", file=path)
+    missing = [c for c in TABLES[name].column_names if c not in schema.names]
+    if missing:
+        raise InputError(f"the {name} table lacks its declared column(s) {', '.join(missing)}", file=path, field=missing[0])
+
+
+def check_results_tables(results: str | Path) -> None:
+    """Every declared table present under ``results`` is a readable file of that table (footers only)."""
+    for tbl in TABLES.values():
+        path = Path(results) / tbl.path
+        if path.is_file():
+            check_table_file(path, tbl.name)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def concat_parts(paths: list[str | Path], name: str) -> pd.DataFrame:
