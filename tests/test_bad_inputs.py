@@ -78,10 +78,16 @@ def arm_not_in_protocol(d: Path) -> list[str]:
     return _analysis(d, _tiny(d, adsl=_set(1, "ARMCD", "PLACEBO")))
 
 
-def _results_with(d: Path, relative: str, content: bytes) -> Path:
+def _results_with(d: Path, relative: str, content: bytes, *, status: str | None = "complete") -> Path:
+    """A results folder holding one file (damaged after a run completed, unless ``status`` says otherwise)."""
+    import json
+
     results = d / "results"
     (results / relative).parent.mkdir(parents=True)
     (results / relative).write_bytes(content)
+    if status is not None:
+        (results / "pipeline_info").mkdir()
+        (results / "pipeline_info" / "run.json").write_text(json.dumps({"status": status, "outputs": {relative: "0" * 64}}))
     return results
 
 
@@ -105,6 +111,16 @@ def truncated_parquet_for_analysis(d: Path) -> list[str]:
 
 def wrong_table_for_report(d: Path) -> list[str]:
     results = _results_with(d, "genomics/tmb.parquet", _tmb_table_bytes(d))  # an MSI table where TMB belongs
+    return ["report", "--results", str(results)]
+
+
+def results_of_a_killed_run(d: Path) -> list[str]:
+    results = _results_with(d, "genomics/msi.parquet", _tmb_table_bytes(d), status="running")
+    return _analysis(d, _tiny(d), results)
+
+
+def results_without_manifest(d: Path) -> list[str]:
+    results = _results_with(d, "genomics/msi.parquet", _tmb_table_bytes(d), status=None)
     return ["report", "--results", str(results)]
 
 
@@ -170,6 +186,12 @@ CASES = [
     Case("another table at a table's path (report)", wrong_table_for_report,
          "biomarkers report: error: {d}/results/genomics/tmb.parquet: holds table 'genomics.msi', not the genomics.tmb "
          "table expected at this path"),
+    Case("results folder of a run that did not finish (manifest 'running')", results_of_a_killed_run,
+         "biomarkers analysis: error: {d}/results: the run that wrote this results folder did not finish "
+         "(pipeline_info/run.json status 'running'); rerun the pipeline into it, or pass --allow-incomplete to read it anyway"),
+    Case("results folder without a run manifest", results_without_manifest,
+         "biomarkers report: error: {d}/results: results folder has no run manifest (pipeline_info/run.json): the run "
+         "that wrote it did not finish; rerun the pipeline into it, or pass --allow-incomplete to read it anyway"),
     Case("truncated FASTA with its old .fai", truncated_fasta_with_old_fai,
          "biomarkers msi: error: {d}/ref.fa: the FASTA is 4,087 bytes but its .fai places contig chr2 up to byte "
          "4,586: the FASTA is truncated or the .fai is stale; re-run `samtools faidx`"),

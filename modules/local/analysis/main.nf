@@ -31,7 +31,7 @@ process ANALYSIS {
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     def config_opt = config ? "--config ${config}" : ''
     """
-    biomarkers analysis ${args} --results . --adsl ${adsl} --adtte ${adtte} --adrs ${adrs} ${config_opt} ${protocol_opt}
+    biomarkers analysis ${args} --results . --allow-incomplete --adsl ${adsl} --adtte ${adtte} --adrs ${adrs} ${config_opt} ${protocol_opt}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

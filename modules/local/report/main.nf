@@ -25,7 +25,7 @@ process REPORT {
     def args = task.ext.args ?: ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     """
-    biomarkers report ${args} --results . ${protocol_opt}
+    biomarkers report ${args} --results . --allow-incomplete ${protocol_opt}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -11,6 +11,7 @@ import pandas as pd
 from .. import names as N
 from .. import schemas
 from ..io import staged_dir
+from ..manifest import check_complete
 from ..log import get_logger
 from ..protocol import Protocol, load_protocol
 from ._adam import load_outcomes_config, read_adam
@@ -25,14 +26,17 @@ log = get_logger("analysis")
 
 
 def run_analysis(results: str | Path, *, adsl: str | Path, adtte: str | Path, adrs: str | Path,
-                 config: str | Path | None = None, protocol: Protocol | str | Path | None = None) -> dict[str, pd.DataFrame]:
+                 config: str | Path | None = None, protocol: Protocol | str | Path | None = None,
+                 allow_incomplete: bool = False) -> dict[str, pd.DataFrame]:
     """Derive outcomes, build the biomarker tables and the associations; write them atomically.
 
     Writes ``analysis/subjects.parquet``, ``biomarkers_long.parquet``,
     ``analysis_wide.parquet``, ``associations.parquet`` and ``analysis/plots/*.png``
-    under ``results``; nothing is written unless everything succeeds.
+    under ``results``; nothing is written unless everything succeeds. A results folder holding a run's
+    outputs without a complete run manifest is refused unless ``allow_incomplete`` (``manifest.check_complete``).
     """
     results = Path(results)
+    check_complete(results, allow_incomplete=allow_incomplete)
     schemas.check_results_tables(results)  # a truncated or misplaced table: one line, before any work
     cfg = load_outcomes_config(config)
     # A Protocol, or the path of a protocol YAML (the CLI's --protocol), or the bundled one.

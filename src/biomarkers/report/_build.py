@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import __version__, schemas
 from ..errors import InputError
 from ..io import write_text_atomic
+from ..manifest import check_complete
 from ..log import get_logger
 from ..protocol import Protocol, load_protocol
 from ._context import ReportContext
@@ -19,11 +20,14 @@ __all__ = ["build_report"]
 log = get_logger("report")
 
 
-def build_report(results: str | Path, *, protocol: Protocol | str | Path | None = None) -> Path:
-    """Write ``<results>/report/index.html``; return its path."""
+def build_report(results: str | Path, *, protocol: Protocol | str | Path | None = None,
+                 allow_incomplete: bool = False) -> Path:
+    """Write ``<results>/report/index.html``; return its path. A results folder holding a run's outputs
+    without a complete run manifest is refused unless ``allow_incomplete`` (``manifest.check_complete``)."""
     results = Path(results)
     if not results.is_dir():
         raise InputError("results folder not found", file=results)
+    check_complete(results, allow_incomplete=allow_incomplete)
     schemas.check_results_tables(results)  # a truncated or misplaced table: one line, before any work
     # A Protocol, or the path of a protocol YAML (the CLI's --protocol), or the bundled one.
     protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)

@@ -21,6 +21,7 @@ from .. import schemas
 from ._context import ReportContext
 from ._html import figures, img, missing, table
 from ._plots import biomarker_distributions, completeness_heatmap
+from ._provenance import provenance_section
 from ._singlecell import singlecell_section
 from ._tme import tme_section
 
@@ -219,4 +220,5 @@ SECTIONS: list[Section] = [
     Section("survival", "Outcomes by biomarker: Kaplan-Meier", lambda ctx: _survival(ctx.results, ctx.table("analysis.associations"))),
     Section("forest", "Hazard ratios and response rates", lambda ctx: _forest(ctx.results, ctx.table("analysis.associations"))),
     Section("tables", "Output tables", _tables),
+    Section("provenance", "Provenance: software, parameters, inputs", provenance_section, required=False),
 ]

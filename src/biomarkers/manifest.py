@@ -1,0 +1,126 @@
+"""The run manifest, ``pipeline_info/run.json``: is a results folder complete?
+
+A run writes ``{"status": "running"}`` before its first step and, last of all, the
+complete manifest: ``status: complete``, the steps, and the SHA-256 of every file the
+folder holds (files inside partitioned datasets included). A run that was killed leaves
+``running`` (or, from before manifests, nothing), so ``analysis`` and ``report`` can
+refuse a folder whose tables may be half of a run, unless told otherwise.
+
+Staging left by a killed run (hidden ``.<name>.staging.*`` and ``.<step>-parts.*``
+folders, ``.<name>.*.tmp`` files) is removed when the next run starts in the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .io import sha256_file, write_text_atomic
+
+__all__ = ["MANIFEST", "start_run", "finish_run", "output_hashes", "clean_stale_staging", "check_complete",
+           "read_manifest"]
+
+MANIFEST = "pipeline_info/run.json"
+# What io.staged_dir, io.atomic_path and the steps' part folders leave when killed.
+_STAGING_DIR = re.compile(r"^\..+\.staging\..+$|^\.[a-z]+-parts\..+$")
+_TEMP_FILE = re.compile(r"^\..+\.tmp$")
+# Folders that analysis and report write themselves: a folder with only these is not a run's output.
+_DOWNSTREAM = {"analysis", "report", "pipeline_info"}
+
+
+def clean_stale_staging(outdir: str | Path) -> list[Path]:
+    """Remove staging folders and temporary files a killed run left under ``outdir``; return them."""
+    outdir = Path(outdir)
+    removed: list[Path] = []
+    if not outdir.is_dir():
+        return removed
+    stack = [outdir]
+    while stack:
+        folder = stack.pop()
+        for entry in sorted(folder.iterdir()):
+            if entry.is_symlink():
+                continue
+            if entry.is_dir() and _STAGING_DIR.match(entry.name):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+            elif entry.is_dir():
+                stack.append(entry)
+            elif _TEMP_FILE.match(entry.name):
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def start_run(outdir: str | Path, engine: str) -> Path:
+    """Mark ``outdir`` as being written: a complete manifest from an earlier run no longer holds."""
+    return write_text_atomic(Path(outdir) / MANIFEST, _dumps({"status": "running", "engine": engine}))
+
+
+def output_hashes(outdir: str | Path) -> dict[str, str]:
+    """SHA-256 of every file under ``outdir`` (relative POSIX path -> hex), the manifest itself and
+    hidden entries excluded; links are followed (Nextflow publishes links with some modes)."""
+    outdir = Path(outdir)
+    hashes: dict[str, str] = {}
+    for path in sorted(outdir.rglob("*")):
+        rel = path.relative_to(outdir)
+        if rel.as_posix() == MANIFEST or any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        hashes[rel.as_posix()] = sha256_file(path)
+    return hashes
+
+
+def finish_run(outdir: str | Path, info: dict[str, Any]) -> Path:
+    """Write the complete manifest, last: ``info`` plus the hash of every output."""
+    outdir = Path(outdir)
+    manifest = {**info, "status": "complete", "outputs": output_hashes(outdir)}
+    return write_text_atomic(outdir / MANIFEST, _dumps(manifest))
+
+
+def read_manifest(results: str | Path) -> dict[str, Any] | None:
+    path = Path(results) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError("not a JSON run manifest (damaged?)", file=path) from None
+    if not isinstance(data, dict):
+        raise InputError("not a JSON run manifest (damaged?)", file=path)
+    return data
+
+
+def check_complete(results: str | Path, *, allow_incomplete: bool = False) -> None:
+    """Refuse a results folder that holds a run's outputs but no complete manifest.
+
+    A manifest whose status is not ``complete`` is refused. Without a manifest, a folder with
+    no output of the earlier steps (absent, empty, or only ``analysis/``, ``report/`` and
+    ``pipeline_info/``) passes: there is nothing half-written to read.
+    Files listed in the manifest must still be there. ``allow_incomplete`` skips the check
+    (a user who knows; Nextflow's staged task outputs, which are complete by construction).
+    """
+    results = Path(results)
+    if allow_incomplete or not results.is_dir():
+        return
+    hint = "rerun the pipeline into it, or pass --allow-incomplete to read it anyway"
+    manifest = read_manifest(results)
+    if manifest is None:
+        produced = [p for p in results.iterdir() if not p.name.startswith(".") and p.name not in _DOWNSTREAM]
+        if produced:
+            raise InputError(f"results folder has no run manifest ({MANIFEST}): the run that wrote it did not finish; "
+                             f"{hint}", file=results)
+        return
+    if manifest.get("status") != "complete":
+        raise InputError(f"the run that wrote this results folder did not finish ({MANIFEST} status "
+                         f"{manifest.get('status')!r}); {hint}", file=results)
+    missing = sorted(rel for rel in manifest.get("outputs", {}) if not (results / rel).is_file()
+                     and rel.split("/", 1)[0] not in _DOWNSTREAM)
+    if missing:
+        raise InputError(f"{len(missing)} file(s) of the run manifest are gone, e.g. {missing[0]}; {hint}", file=results)
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
