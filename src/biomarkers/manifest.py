@@ -22,14 +22,12 @@ from .errors import InputError
 from .io import sha256_file, write_text_atomic
 
 __all__ = ["MANIFEST", "start_run", "finish_run", "output_hashes", "clean_stale_staging", "check_complete",
-           "read_manifest"]
+           "read_manifest", "run_outputs"]
 
 MANIFEST = "pipeline_info/run.json"
 # What io.staged_dir, io.atomic_path and the steps' part folders leave when killed.
 _STAGING_DIR = re.compile(r"^\..+\.staging\..+$|^\.[a-z]+-parts\..+$")
 _TEMP_FILE = re.compile(r"^\..+\.tmp$")
-# Folders that analysis and report write themselves: a folder with only these is not a run's output.
-_DOWNSTREAM = {"analysis", "report", "pipeline_info"}
 
 
 def clean_stale_staging(outdir: str | Path) -> list[Path]:
@@ -93,14 +91,29 @@ def read_manifest(results: str | Path) -> dict[str, Any] | None:
     return data
 
 
-def check_complete(results: str | Path, *, allow_incomplete: bool = False) -> None:
-    """Refuse a results folder that holds a run's outputs but no complete manifest.
+def run_outputs(results: str | Path) -> list[Path]:
+    """Declared tables of the steps before analysis (files, or partitioned datasets) present under ``results``."""
+    from .schemas import TABLES
 
-    A manifest whose status is not ``complete`` is refused. Without a manifest, a folder with
-    no output of the earlier steps (absent, empty, or only ``analysis/``, ``report/`` and
-    ``pipeline_info/``) passes: there is nothing half-written to read.
-    Files listed in the manifest must still be there. ``allow_incomplete`` skips the check
-    (a user who knows; Nextflow's staged task outputs, which are complete by construction).
+    found = []
+    for tbl in TABLES.values():
+        if tbl.name.startswith(("analysis.", "pipeline.")):
+            continue
+        path = Path(results) / tbl.path
+        if path.exists():
+            found.append(path)
+    return found
+
+
+def check_complete(results: str | Path, *, allow_incomplete: bool = False) -> None:
+    """Refuse a results folder whose run did not finish.
+
+    A manifest whose status is not ``complete`` is refused. Without a manifest, a folder
+    holding a declared table of the steps before analysis (custody, genomics, ...) is
+    refused: a killed run leaves complete-looking tables and no other mark. A folder
+    with none (absent, or only ``analysis/``, ``report/``, other files) passes: there is
+    nothing half-written to read. ``allow_incomplete`` skips the check (a user who knows;
+    Nextflow's staged task outputs, which are complete by construction).
     """
     results = Path(results)
     if allow_incomplete or not results.is_dir():
@@ -108,18 +121,13 @@ def check_complete(results: str | Path, *, allow_incomplete: bool = False) -> No
     hint = "rerun the pipeline into it, or pass --allow-incomplete to read it anyway"
     manifest = read_manifest(results)
     if manifest is None:
-        produced = [p for p in results.iterdir() if not p.name.startswith(".") and p.name not in _DOWNSTREAM]
-        if produced:
+        if run_outputs(results):
             raise InputError(f"results folder has no run manifest ({MANIFEST}): the run that wrote it did not finish; "
                              f"{hint}", file=results)
         return
     if manifest.get("status") != "complete":
         raise InputError(f"the run that wrote this results folder did not finish ({MANIFEST} status "
                          f"{manifest.get('status')!r}); {hint}", file=results)
-    missing = sorted(rel for rel in manifest.get("outputs", {}) if not (results / rel).is_file()
-                     and rel.split("/", 1)[0] not in _DOWNSTREAM)
-    if missing:
-        raise InputError(f"{len(missing)} file(s) of the run manifest are gone, e.g. {missing[0]}; {hint}", file=results)
 
 
 def _dumps(data: dict[str, Any]) -> str:
