@@ -161,6 +161,74 @@ def bam_with_another_bams_index(d: Path) -> list[str]:
             "--outdir", str(d / "parts")]
 
 
+def _vcf(d: Path, record: str, *, samples=("SP-T1",), header=("##contig=<ID=chr1,length=3000>",)) -> Path:
+    path = d / "SP-T1.vcf"
+    path.write_text("##fileformat=VCFv4.2\n" + "".join(f"{h}\n" for h in header)
+                    + '##FORMAT=<ID=GT,Number=1,Type=String,Description="x">\n'
+                    + '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="x">\n'
+                    + '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="x">\n'
+                    + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples) + "\n"
+                    + (record + "\n" if record else ""))
+    return path
+
+
+def _count(d: Path, vcf: Path, *, fasta: Path | None = None, subject: str = f"{STUDY}-01-001",
+           specimen: str = "SP-T1") -> list[str]:
+    targets = write_bed(d / "targets.bed", [("chr1", 100, 2900)])
+    return ["tmb", "count", "--vcf", str(vcf), "--targets", str(targets), "--coding-bed", str(targets),
+            *(["--fasta", str(fasta)] if fasta else []), "--subject", subject, "--specimen", specimen,
+            "--timepoint", "BASELINE", "--outdir", str(d / "parts")]
+
+
+def non_numeric_ad(d: Path) -> list[str]:
+    return _count(d, _vcf(d, "chr1\t200\t.\tA\tC\t.\tPASS\t.\tGT:AD:DP\t0/1:x,y:70"))
+
+
+def negative_ad(d: Path) -> list[str]:
+    return _count(d, _vcf(d, "chr1\t200\t.\tA\tC\t.\tPASS\t.\tGT:AD:DP\t0/1:-5,-3:70"))
+
+
+def negative_dp(d: Path) -> list[str]:
+    return _count(d, _vcf(d, "chr1\t200\t.\tA\tC\t.\tPASS\t.\tGT:AD:DP\t0/1:50,20:-5"))
+
+
+def position_beyond_contig(d: Path) -> list[str]:
+    return _count(d, _vcf(d, "chr1\t3500\t.\tA\tC\t.\tPASS\t.\tGT:AD:DP\t0/1:50,20:70"))
+
+
+def ref_not_the_fasta(d: Path) -> list[str]:
+    fasta = write_reference(d, plant=[("chr1", 200, "G")])
+    return _count(d, _vcf(d, "chr1\t200\t.\tA\tC\t.\tPASS\t.\tGT:AD:DP\t0/1:50,20:70"), fasta=fasta)
+
+
+def specimen_as_path(d: Path) -> list[str]:
+    return _count(d, _vcf(d, "chr1\t200\t.\tA\tC\t.\tPASS\t.\tGT:AD:DP\t0/1:50,20:70"), specimen="../../x")
+
+
+def subject_as_formula(d: Path) -> list[str]:
+    return _count(d, _vcf(d, "chr1\t200\t.\tA\tC\t.\tPASS\t.\tGT:AD:DP\t0/1:50,20:70"),
+                  subject="=cmd|' /C calc'!A0")
+
+
+_SHEET = "subject,specimen,timepoint,specimen_type,assay,file,sample_name\n"
+
+
+def _validate(d: Path, rows: list[str]) -> list[str]:
+    sheet = d / "samplesheet.csv"
+    sheet.write_text(_SHEET + "".join(f"{STUDY}-01-001,{r}\n" for r in rows))
+    return ["validate", "--input", str(sheet), "--outdir", str(d / "out")]
+
+
+def bam_of_another_sample(d: Path) -> list[str]:
+    write_bam(d / "SP-T1.bam", [make_read("r1", 0, 150, "50M")])  # read group SM: TUMOUR
+    return _validate(d, ["SP-T1,BASELINE,BIOPSY_FFPE,wes_tumor,SP-T1.bam,"])
+
+
+def vcf_of_another_sample(d: Path) -> list[str]:
+    _vcf(d, "", samples=("SP-T9",))
+    return _validate(d, ["SP-T1,BASELINE,BIOPSY_FFPE,vcf_somatic,SP-T1.vcf,"])
+
+
 CASES = [
     Case("truncated ADSL (XPT v5)", truncated_adsl,
          "biomarkers analysis: error: {d}/adsl.xpt: ends inside an observation (6 of 37 bytes): "
@@ -203,6 +271,35 @@ CASES = [
     Case("run --only with an unknown step", only_unknown_step,
          "biomarkers run: error: field '--only': no such step (steps: custody, tmb, msi, tme, singlecell, analysis, "
          "report) (got 'nosuchstep')"),
+    Case("non-numeric FORMAT/AD", non_numeric_ad,
+         "biomarkers tmb: error: {d}/SP-T1.vcf, record chr1:200, field 'FORMAT/AD': read counts must be non-negative "
+         "integers or '.' (got 'x,y')"),
+    Case("negative FORMAT/AD", negative_ad,
+         "biomarkers tmb: error: {d}/SP-T1.vcf, record chr1:200, field 'FORMAT/AD': read counts must be non-negative "
+         "integers or '.' (got '-5,-3')"),
+    Case("negative FORMAT/DP", negative_dp,
+         "biomarkers tmb: error: {d}/SP-T1.vcf, record chr1:200, field 'FORMAT/DP': read depth must be a non-negative "
+         "integer or '.' (got '-5')"),
+    Case("variant beyond the end of its contig", position_beyond_contig,
+         "biomarkers tmb: error: {d}/SP-T1.vcf, record chr1:3500, field 'POS': position is beyond the end of contig "
+         "chr1 (3,000 bp in the VCF header) (got 3500)"),
+    Case("REF not the reference FASTA's", ref_not_the_fasta,
+         "biomarkers tmb: error: {d}/SP-T1.vcf, record chr1:200, field 'REF': REF 'A' does not match the reference "
+         "FASTA ('G' at chr1:200): a VCF of another build, or positions shifted"),
+    Case("--specimen ../../x (an ID used as a file name)", specimen_as_path,
+         "biomarkers tmb: error: field '--specimen': not a study specimen ID (pattern ^[A-Z0-9][A-Z0-9-]{{3,39}}$); "
+         "refused before it names a file"),
+    Case("--subject a spreadsheet formula", subject_as_formula,
+         "biomarkers tmb: error: field '--subject': not a study USUBJID (pattern ^NCT07007182-[0-9]{{2}}-[0-9]{{3}}$); "
+         "refused before it names a file"),
+    Case("BAM read groups of another sample (swap)", bam_of_another_sample,
+         "biomarkers validate: error: {d}/samplesheet.csv, line 2, field 'sample_name': the BAM's read groups name "
+         "sample 'TUMOUR', not 'SP-T1' (SP-T1.bam): a sample swap? if the names differ by design, give the file's "
+         "sample name in the samplesheet's sample_name column"),
+    Case("VCF samples of another specimen (swap)", vcf_of_another_sample,
+         "biomarkers validate: error: {d}/samplesheet.csv, line 2, field 'sample_name': the VCF has no sample 'SP-T1' "
+         "(samples: SP-T9; SP-T1.vcf): a sample swap? if the names differ by design, give the file's sample name in "
+         "the samplesheet's sample_name column"),
     Case("BAM carrying another BAM's index", bam_with_another_bams_index,
          "biomarkers tmb: error: {d}/SP-T1.bam: the index SP-T1.bam.bai does not belong to this BAM "
          "(another file's index?); run `samtools index`"),
@@ -226,3 +323,14 @@ def test_bad_input_is_one_exact_line_its_exit_code_and_nothing_written(case: Cas
     err = capsys.readouterr().err
     assert (code, err) == (case.code, case.message.format(d=tmp_path) + "\n")
     assert _snapshot(tmp_path) == before, "the command wrote or changed files"
+
+
+def test_a_sample_name_maps_a_file_whose_names_differ_by_design(tmp_path, capsys):
+    from biomarkers.cli import main
+
+    write_bam(tmp_path / "SP-T1.bam", [make_read("r1", 0, 150, "50M")])
+    _vcf(tmp_path, "", samples=("TUMOUR", "NORMAL"))
+    argv = _validate(tmp_path, ["SP-T1,BASELINE,BIOPSY_FFPE,wes_tumor,SP-T1.bam,TUMOUR",
+                                "SP-T1,BASELINE,BIOPSY_FFPE,vcf_somatic,SP-T1.vcf,TUMOUR"])
+    assert main(argv) == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "validation" / "tumors.csv").is_file()

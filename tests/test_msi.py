@@ -220,7 +220,7 @@ def test_cli_scan_baseline_call_merge(ref, tmp_path, cli):
             *map(str, normals))
     assert r.returncode == 0, r.stderr
     parts = tmp_path / "parts"
-    common = ["--sites", str(sites), "--tumor-bam", str(tumour), "--fasta", str(ref["fasta"]), "--subject", "NCT07007182-001",
+    common = ["--sites", str(sites), "--tumor-bam", str(tumour), "--fasta", str(ref["fasta"]), "--subject", "NCT07007182-01-001",
               "--timepoint", "BASELINE", "--outdir", str(parts)]
     r = cli("msi", "call", *common, "--specimen", "SP-PAIRED", "--normal-bam", str(normals[0]), "--normal-specimen", "SP-N")
     assert r.returncode == 0, r.stderr

@@ -14,7 +14,7 @@ from tmb_fixtures import make_read, write_bam, write_bed, write_reference, write
 
 @pytest.fixture
 def inputs(tmp_path):
-    ref = write_reference(tmp_path)
+    ref = write_reference(tmp_path, plant=[r[:3] for r in RECORDS])
     targets = write_bed(tmp_path / "targets.bed", [("chr1", 100, 1300), ("chr1", 1250, 2800), ("chr2", 100, 400)])
     vcf = write_vcf(tmp_path / "SP-T1.vcf.gz", _lines(), samples=("SP-T1", "SP-N1"), extra_header=["##normal_sample=SP-N1"])
     tumour = write_bam(tmp_path / "SP-T1.bam", [make_read(f"t{k}", 0, 150, "200M") for k in range(30)])
@@ -24,7 +24,7 @@ def inputs(tmp_path):
 
 def _count_args(inputs, outdir, **override):
     args = {"--vcf": inputs["vcf"], "--tumor-bam": inputs["tumour"], "--normal-bam": inputs["normal"], "--fasta": inputs["ref"],
-            "--targets": inputs["targets"], "--subject": "NCT07007182-001", "--specimen": "SP-T1", "--timepoint": "BASELINE",
+            "--targets": inputs["targets"], "--subject": "NCT07007182-01-001", "--specimen": "SP-T1", "--timepoint": "BASELINE",
             "--outdir": outdir}
     args.update(override)
     out = ["--log-level", "WARNING", "tmb", "count"]

@@ -11,12 +11,18 @@ CONTIGS = {"chr1": 3000, "chr2": 1500}
 CSQ_FORMAT = "Allele|Consequence|IMPACT|SYMBOL|Feature|gnomADe_AF"
 
 
-def write_reference(folder: Path, seed: int = 7) -> Path:
+def write_reference(folder: Path, seed: int = 7, plant=()) -> Path:
+    """Random contigs; ``plant``: (contig, 1-based position, bases) written in, so that VCF records' REF match."""
     rng = np.random.default_rng(seed)
     path = folder / "ref.fa"
+    planted: dict[str, list[tuple[int, str]]] = {}
+    for contig, pos, bases in plant:
+        planted.setdefault(contig, []).append((pos, bases))
     with open(path, "w") as fh:
         for name, length in CONTIGS.items():
             seq = "".join(rng.choice(list("ACGT"), length))
+            for pos, bases in planted.get(name, []):
+                seq = seq[:pos - 1] + bases + seq[pos - 1 + len(bases):]
             fh.write(f">{name}\n")
             for i in range(0, length, 60):
                 fh.write(seq[i:i + 60] + "\n")

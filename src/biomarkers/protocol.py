@@ -88,6 +88,18 @@ class Protocol:
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
     # -- look-ups --------------------------------------------------------------
+    def check_ids(self, *, subject: object = None, specimen: object = None, subject_field: str = "--subject",
+                  specimen_field: str = "--specimen") -> None:
+        """Refuse a subject or specimen ID that is not the study's (``usubjid_pattern``,
+        ``specimen_id_pattern``, whole value): IDs become file names (``<specimen>.tmb.parquet``),
+        so ``../../x`` or ``=cmd|...`` must stop here. The value is not echoed (a failed
+        identifier check may hold a name)."""
+        for value, pattern, field_name, what in ((subject, self.usubjid_pattern, subject_field, "USUBJID"),
+                                                 (specimen, self.specimen_id_pattern, specimen_field, "specimen ID")):
+            if value is not None and not pattern.fullmatch(str(value)):
+                raise InputError(f"not a study {what} (pattern {pattern.pattern}); refused before it names a file",
+                                 field=field_name)
+
     def specimen_type(self, code: str) -> SpecimenType:
         return self.specimen_types[code]
 

@@ -43,7 +43,8 @@ class CheckedInputs:
 def check_inputs(params: dict[str, Any], *, check_files: bool = True) -> CheckedInputs:
     """Protocol, samplesheet (columns, assays, specimen types and timepoints of the
     protocol, USUBJID format, normal-specimen references, files), the tumour/normal/VCF
-    pairing, and every glob parameter matching a file. ``check_files=False`` leaves out
+    pairing, the sample names inside BAM and VCF files against the rows
+    (``genomics.check_sample_names``), and every glob parameter matching a file. ``check_files=False`` leaves out
     what needs the files themselves (their existence, the globs): under Nextflow,
     nf-schema and the launch checked them where the files are."""
     protocol = load_protocol(params.get("protocol"))
@@ -55,6 +56,10 @@ def check_inputs(params: dict[str, Any], *, check_files: bool = True) -> Checked
             tumors = tumor_inputs(samplesheet)
         except InputError as exc:
             raise exc.with_context(file=params["input"]) from None
+        if check_files:  # the files are here: the names inside them must be the rows' (sample swaps)
+            from ..genomics import check_sample_names
+
+            check_sample_names(samplesheet.to_dict("records"), samplesheet=params["input"])
     if check_files:
         for name in GLOB_PARAMS:
             if params.get(name) and not glob.glob(str(params[name])):

@@ -68,10 +68,12 @@ def annotate_to_parts(counts: str | Path, outdir: str | Path, *, compartment: st
     """
     from ..protocol import load_protocol
 
-    studyid = load_protocol(protocol).studyid if protocol else load_protocol().studyid
+    study = load_protocol(protocol) if protocol else load_protocol()
+    studyid = study.studyid
     result = annotate_specimen(counts, compartment=compartment, subject=subject, specimen=specimen, timepoint=timepoint,
                                studyid=studyid, settings=load_settings(settings), markers=load_markers(markers),
                                reference=reference)
+    study.check_ids(subject=subject, specimen=specimen)  # before they name files
     return write_parts(result, outdir, specimen)
 
 

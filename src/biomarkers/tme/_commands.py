@@ -107,11 +107,14 @@ def score_to_parts(path: str | Path, outdir: str | Path, *, samples: Sequence[Ma
                    signatures: str | Path | None = None, tx2gene: str | Path | None = None,
                    protocol: str | Path | None = None) -> pd.DataFrame:
     """Score one expression file and write its per-specimen parts; return the scores."""
-    studyid = load_protocol(protocol).studyid
+    study = load_protocol(protocol)
+    studyid = study.studyid
     scores = score_file(path, samples, values=values, studyid=studyid, gene_lengths=gene_lengths, gene_map=gene_map,
                         signatures=signatures, tx2gene=tx2gene)
     provenance = {"values": values, "gene_lengths": str(gene_lengths) if gene_lengths else None,
                   "signatures": str(signatures or "assets/signatures.yaml"), "gene_map": str(gene_map) if gene_map else None}
+    for subject, specimen in scores[[N.USUBJID, N.SPECIMEN_ID]].drop_duplicates().itertuples(index=False):
+        study.check_ids(subject=subject, specimen=specimen, subject_field="subject", specimen_field="specimen")
     write_parts(scores, outdir, provenance=provenance)
     return scores
 

@@ -41,11 +41,13 @@ def call_to_parts(sites: str | Path, tumor_bam: str | Path, fasta: str | Path, o
 
     STUDYID comes from ``protocol`` (default: the bundled protocol).
     """
-    studyid = load_protocol(protocol).studyid
+    study = load_protocol(protocol)
+    studyid = study.studyid
     table = read_sites(sites)
     loaded_baseline = read_baseline(baseline, table) if baseline else None
     summary, calls = call_specimen(table, tumor_bam, fasta, normal_bam=normal_bam, baseline=loaded_baseline,
                                    settings=load_settings(settings), studyid=studyid, subject=subject,
                                    specimen=specimen, timepoint=timepoint, normal_specimen=normal_specimen)
+    study.check_ids(subject=subject, specimen=specimen)  # before they name files
     write_parts(summary, calls, outdir, specimen)
     return summary

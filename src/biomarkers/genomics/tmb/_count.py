@@ -67,6 +67,9 @@ def count_variants(
     setup = _reader_setup(vcf.header, rules, tumor_sample=tumor_sample, coding=coding, reference=reference, file=file)
     frame = _allele_facts(vcf, setup, rules, vectorized=vectorized, on_record=on_record, file=file)
     _check_contigs(frame, targets, reference, rules, file)
+    _check_positions(frame, _contig_lengths(vcf.header, reference), file)
+    if reference is not None:
+        _check_reference_alleles(frame, reference, file)
     return first_failed_filters(frame, rules, tumor_only=tumor_only, callable_regions=callable_regions, coding=coding,
                                 hotspots=hotspots, annotation_kind=setup.annotation.kind)
 
@@ -85,6 +88,53 @@ def _check_contigs(frame: pd.DataFrame, targets: Regions, reference: pysam.Fasta
         if rules.off_target_contigs == "error" and chrom not in target_contigs:
             raise InputError("contig is not in the target BED (restrict the VCF to the targets, or set off_target_contigs: not_callable)",
                              file=file, row=where, field="CHROM", value=chrom)
+
+
+def _contig_lengths(header: pysam.VariantHeader, reference: pysam.FastaFile | None) -> dict[str, tuple[int, str]]:
+    """Contig -> (length, where it was declared): the reference FASTA's, else the VCF header's ``##contig`` lengths."""
+    if reference is not None:
+        return {name: (length, "reference FASTA") for name, length in zip(reference.references, reference.lengths)}
+    return {name: (contig.length, "VCF header") for name, contig in header.contigs.items() if contig.length}
+
+
+def _check_positions(frame: pd.DataFrame, lengths: dict[str, tuple[int, str]], file) -> None:
+    """No variant beyond the end of its contig (a wrong build, or a corrupt POS)."""
+    if frame.empty or not lengths:
+        return
+    limit = frame["CHROM"].map({c: n for c, (n, _) in lengths.items()})
+    end = frame["RAW_POS"]
+    beyond = (limit.notna() & (end > limit)).to_numpy()
+    if beyond.any():
+        i = int(np.flatnonzero(beyond)[0])
+        chrom, pos = frame["CHROM"].iat[i], int(frame["RAW_POS"].iat[i])
+        length, source = lengths[chrom]
+        raise InputError(f"position is beyond the end of contig {chrom} ({length:,} bp in the {source})",
+                         file=file, row=f"record {chrom}:{pos}", field="POS", value=pos)
+
+
+def _check_reference_alleles(frame: pd.DataFrame, reference: pysam.FastaFile, file, window: int = 1 << 16) -> None:
+    """Every allele's REF is the reference's sequence at its position (N matches any base): a VCF called on
+    another build, or shifted by one, is refused at its first mismatch. Reads the FASTA in 64 kb windows."""
+    if frame.empty:
+        return
+    chroms, positions, refs = frame["CHROM"].to_numpy(), frame["POS"].to_numpy(), frame["REF"].to_numpy()
+    cached: tuple[str, int] | None = None
+    sequence = ""
+    for i in range(len(frame)):
+        chrom, pos, ref = chroms[i], int(positions[i]), refs[i]
+        start = (pos - 1) // window * window
+        if cached != (chrom, start):
+            sequence = reference.fetch(chrom, start, start + window + 4096).upper()
+            cached = (chrom, start)
+        offset = pos - 1 - start
+        found = sequence[offset:offset + len(ref)] if offset + len(ref) <= len(sequence) else \
+            reference.fetch(chrom, pos - 1, pos - 1 + len(ref)).upper()
+        expected = ref.upper()
+        if found != expected and not all(a == b or a == "N" or b == "N" for a, b in zip(expected, found.ljust(len(expected), "?"))):
+            raw = int(frame["RAW_POS"].iat[i])
+            raise InputError(f"REF {ref!r} does not match the reference FASTA ({found!r} at {chrom}:{pos}): "
+                             "a VCF of another build, or positions shifted", file=file, row=f"record {chrom}:{raw}",
+                             field="REF")
 
 
 def _reader_setup(header: pysam.VariantHeader, rules: TmbRules, *, tumor_sample: str, coding: Regions | None,

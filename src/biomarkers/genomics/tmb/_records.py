@@ -29,16 +29,20 @@ def _float(text: str) -> float | None:
     return None if value != value else value
 
 
+def _count(text: str | None) -> int | None:
+    """A read count: digits, or missing ('.' or empty); anything else (``x``, ``-3``) is refused by the caller."""
+    if text is None or text in ("", "."):
+        return None
+    if text.isascii() and text.isdigit():
+        return int(text)
+    raise ValueError(text)
+
+
 def _ints(text: str | None) -> list[int | None] | None:
+    """FORMAT/AD: one read count per allele, each a non-negative integer or missing; ValueError otherwise."""
     if text is None or text == ".":
         return None
-    out: list[int | None] = []
-    for piece in text.split(","):
-        try:
-            out.append(int(piece))
-        except ValueError:
-            out.append(None)
-    return out
+    return [_count(piece) for piece in text.split(",")]
 
 
 @dataclass
@@ -96,9 +100,19 @@ def python_attributes(lines: Iterable[tuple[int, str]], setup: ReaderSetup,
         values = fields[column].split(":") if len(fields) > column else []
         i_dp, i_ad, i_af = layout
         dp_text = values[i_dp] if 0 <= i_dp < len(values) else None
-        ad = _ints(values[i_ad]) if 0 <= i_ad < len(values) else None
         af_text = values[i_af] if 0 <= i_af < len(values) else None
-        depth = int(dp_text) if dp_text is not None and dp_text.isdigit() else None
+        # A read count that is not a non-negative integer is a broken record: `x,y` would drop the
+        # variant's depth and `-5,-3` publish negative reads; refused, naming the record.
+        try:
+            ad = _ints(values[i_ad]) if 0 <= i_ad < len(values) else None
+        except ValueError:
+            raise InputError("read counts must be non-negative integers or '.'", row=f"record {chrom}:{vcf_pos}",
+                             field="FORMAT/AD", value=values[i_ad]) from None
+        try:
+            depth = _count(dp_text)
+        except ValueError:
+            raise InputError("read depth must be a non-negative integer or '.'", row=f"record {chrom}:{vcf_pos}",
+                             field="FORMAT/DP", value=dp_text) from None
         # A read count beyond int64 is a corrupt record, not a depth: say where, in one line.
         if depth is not None and depth > _INT64_MAX:
             raise InputError("read depth does not fit a 64-bit integer", row=f"record {chrom}:{vcf_pos}", field="FORMAT/DP", value=dp_text)

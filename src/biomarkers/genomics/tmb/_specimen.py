@@ -143,8 +143,9 @@ def count_to_parts(vcf: str | Path, outdir: str | Path, *, protocol: str | Path 
     """
     if options.get("tumor_bam") and options.get("callable_mb") is not None:
         raise InputError("give either --tumor-bam (measured denominator) or --callable-mb, not both", field="--callable-mb")
-    summary, variants = count_specimen(vcf, studyid=load_protocol(protocol).studyid, subject=subject, specimen=specimen,
-                                       **options)
+    study = load_protocol(protocol)
+    summary, variants = count_specimen(vcf, studyid=study.studyid, subject=subject, specimen=specimen, **options)
+    study.check_ids(subject=subject, specimen=specimen)  # before they name files
     write_parts(summary, variants, outdir, specimen)
     return summary
 
