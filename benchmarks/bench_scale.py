@@ -84,6 +84,7 @@ def measure(cmd: list[str], *, log_steps: bool, env: dict | None = None) -> dict
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_start = os.getloadavg()[0]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     marks: list[tuple[float, str]] = []
@@ -117,7 +118,9 @@ def measure(cmd: list[str], *, log_steps: bool, env: dict | None = None) -> dict
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{''.join(stderr_tail)}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = {"wall_s": round(end - start, 2), "peak_rss_sampled_mb": round(max((s[2] for s in samples), default=0) / 2**20, 1),
+    # The 1-minute load average at the start and end: on a shared machine wall time
+    # depends on it; CPU seconds much less.
+    result = {"load_1min": [round(load_start, 1), round(os.getloadavg()[0], 1)], "wall_s": round(end - start, 2), "peak_rss_sampled_mb": round(max((s[2] for s in samples), default=0) / 2**20, 1),
               "main_vmhwm_mb": round(hwm[0] / 2**20, 1)}
     # The run and every process it waited for (exact), or the sampled process tree when
     # more (forkserver workers are reaped by the fork server, which the run does not wait for).
@@ -220,11 +223,11 @@ def _template_parts(folder: Path, *, sites: int, variants: int) -> None:
     # The parts are temporary in a run: the published files are the same tables (the site
     # and variant datasets' files are the parts themselves; a summary is one row).
     for kind, dataset in (("tmb", "tmb_variants"), ("msi", "msi_sites")):
-        summary = schemas.read_table(out / "genomics" / f"{kind}.parquet")
-        # An MSS specimen: MSI-H tumours are excluded from the trial, and each MSI-H
-        # specimen adds a plot of its sites to the collect, about 0.3 s each.
-        mss = summary[summary["MSI_STATUS"] == "MSS"] if kind == "msi" else summary
-        summary = (mss if len(mss) else summary).iloc[[0]]
+        summary = schemas.read_table(out / "genomics" / f"{kind}.parquet").iloc[[0]]
+        if kind == "msi":
+            # Labelled MSS: MSI-H tumours are excluded from the trial (rare in a cohort), and
+            # each MSI-H specimen adds a plot of its sites to the collect (timed apart).
+            summary = summary.assign(MSI_STATUS="MSS", MSI_H_EXCLUSION=False)
         first = summary["SPECIMEN_ID"].iloc[0]
         rows = schemas.read_table(out / "genomics" / dataset / f"{first}.parquet")
         want = {"msi_sites": sites, "tmb_variants": variants}[dataset]
