@@ -13,8 +13,8 @@ from ..errors import BiomarkersError, InputError
 from ..io import atomic_path
 from ._registry import TABLES, Table
 
-__all__ = ["to_arrow", "write_table", "read_table", "check_table_file", "check_results_tables", "concat_parts", "table_metadata",
-           "METADATA_KEY"]
+__all__ = ["to_arrow", "table_arrow", "write_table", "read_table", "check_table_file", "check_results_tables", "concat_parts",
+           "table_metadata", "METADATA_KEY"]
 
 METADATA_KEY = b"biomarkers"
 
@@ -46,8 +46,8 @@ def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _metadata(tbl: Table, provenance: dict | None) -> dict[bytes, bytes]:
-    payload = {
+def _metadata(tbl: Table, provenance: dict | None, partition_value: str | None = None) -> dict[bytes, bytes]:
+    payload: dict = {
         "table": tbl.name,
         "description": tbl.description,
         "key": list(tbl.key),
@@ -57,14 +57,28 @@ def _metadata(tbl: Table, provenance: dict | None) -> dict[bytes, bytes]:
         ],
         "provenance": provenance or {},
     }
+    if tbl.partition is not None:
+        payload["partition"] = {"column": tbl.partition, "value": partition_value}
     return {METADATA_KEY: json.dumps(payload, sort_keys=True).encode()}
 
 
-def write_table(df: pd.DataFrame, name: str, outdir: str | Path, *, provenance: dict | None = None) -> Path:
-    """Write ``df`` as the declared table under ``outdir`` (atomically). Returns the path."""
-    tbl = TABLES[name]
+def table_arrow(df: pd.DataFrame, name: str, *, provenance: dict | None = None,
+                partition_value: str | None = None) -> pa.Table:
+    """``df`` as the declared table in Arrow, with the dictionary and provenance in its metadata."""
     arrow = to_arrow(df.reset_index(drop=True), name)
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **_metadata(tbl, provenance)})
+    return arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                          **_metadata(TABLES[name], provenance, partition_value)})
+
+
+def write_table(df: pd.DataFrame, name: str, outdir: str | Path, *, provenance: dict | None = None) -> Path:
+    """Write ``df`` as the declared table under ``outdir`` (atomically). Returns the path.
+
+    A partitioned table is written one partition at a time (``write_partition``).
+    """
+    tbl = TABLES[name]
+    if tbl.is_dataset:
+        raise BiomarkersError(f"table {name} is a partitioned dataset: write it with write_partition")
+    arrow = table_arrow(df, name, provenance=provenance)
     path = Path(outdir) / tbl.path
     with atomic_path(path) as tmp:
         pq.write_table(arrow, tmp, compression="zstd")
@@ -72,16 +86,31 @@ def write_table(df: pd.DataFrame, name: str, outdir: str | Path, *, provenance: 
 
 
 def read_table(path: str | Path, name: str | None = None) -> pd.DataFrame:
-    """A table written by :func:`write_table`. With ``name``, the file must hold that declared table
-    (:func:`check_table_file`) and read completely: a truncated, foreign or misplaced file in a
-    results folder is bad input named in one line, not an internal error or a silently wrong join."""
-    if name is None:
-        return pq.read_table(path).to_pandas()
-    check_table_file(path, name)
+    """A table file, or a partitioned dataset's folder as one frame. With ``name``, each file must hold
+    that declared table (:func:`check_table_file`) and read completely: a truncated, foreign or misplaced
+    file in a results folder is bad input named in one line, not an internal error or a silently wrong join."""
+    if name is not None:
+        for file in _table_files(Path(path)):
+            check_table_file(file, name)
     try:
+        if Path(path).is_dir():
+            from ._dataset import read_dataset
+
+            return read_dataset(path)
         return pq.read_table(path).to_pandas()
     except (pa.ArrowException, OSError) as exc:
+        if name is None:
+            raise
         raise InputError(f"not a readable Parquet file (truncated or damaged?): {_first_line(exc)}", file=path) from None
+
+
+def _table_files(path: Path) -> list[Path]:
+    """The Parquet file of a table, or the data files of a dataset folder."""
+    if path.is_dir():
+        from ._dataset import dataset_files
+
+        return dataset_files(path)
+    return [path]
 
 
 def check_table_file(path: str | Path, name: str) -> None:
@@ -100,11 +129,13 @@ def check_table_file(path: str | Path, name: str) -> None:
 
 
 def check_results_tables(results: str | Path) -> None:
-    """Every declared table present under ``results`` is a readable file of that table (footers only)."""
+    """Every declared table present under ``results`` (a file, or each file of a dataset folder) is a
+    readable file of that table (footers only)."""
     for tbl in TABLES.values():
         path = Path(results) / tbl.path
-        if path.is_file():
-            check_table_file(path, tbl.name)
+        if path.exists():
+            for file in _table_files(path):
+                check_table_file(file, tbl.name)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -131,6 +162,9 @@ def concat_parts(paths: list[str | Path], name: str) -> pd.DataFrame:
 
 
 def table_metadata(path: str | Path) -> dict:
+    """The ``biomarkers`` metadata of a table file (of a dataset folder: its ``_common_metadata``)."""
+    if Path(path).is_dir():
+        path = Path(path) / "_common_metadata"
     meta = pq.read_schema(path).metadata or {}
     return json.loads(meta.get(METADATA_KEY, b"{}"))
 
