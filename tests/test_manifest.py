@@ -116,3 +116,17 @@ def test_output_hashes_cover_partitioned_datasets_and_skip_hidden_files(tmp_path
     (tmp_path / "pipeline_info" / "run.json").write_text("{}")
     assert output_hashes(tmp_path) == {
         "genomics/msi_sites/SPECIMEN_ID=SP-T1/part-0.parquet": hashlib.sha256(b"a").hexdigest()}
+
+
+def test_software_versions_option_prints_every_library(capsys):
+    """What the Nextflow VALIDATE task adds to its versions.yml (pipeline_info/software_versions.yml)."""
+    from importlib.metadata import version
+
+    from biomarkers.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--software-versions"])
+    assert done.value.code == 0
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["pyarrow"] == version("pyarrow") and lines["pysam"] == version("pysam") and "python" in lines
+    assert len(lines) > 40

@@ -37,6 +37,7 @@ process VALIDATE {
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
         biomarkers: \$(biomarkers --version | sed 's/^biomarkers //')
+    \$(biomarkers --software-versions | sed '/^biomarkers:/d; s/^/    /')
     END_VERSIONS
     """
 

@@ -41,12 +41,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _SoftwareVersions(argparse.Action):
+    """``--software-versions``: every library's version, one ``name: version`` line each (a Nextflow
+    task adds them to its versions.yml, so pipeline_info/software_versions.yml lists them)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ..pipeline import software_versions
+
+        sys.stdout.write("".join(f"{name}: {version}\n" for name, version in software_versions().items()))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="biomarkers",
         description="Biospecimen custody and omics biomarkers of the NCT07007182 trial.",
     )
     parser.add_argument("--version", action="version", version=f"biomarkers {__version__}")
+    parser.add_argument("--software-versions", action=_SoftwareVersions, nargs=0,
+                        help="print the version of biomarkers, Python and every installed library, and exit")
     parser.add_argument("--log-level", default=os.environ.get("BIOMARKERS_LOG_LEVEL", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging verbosity (default INFO)")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
