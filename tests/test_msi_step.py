@@ -25,10 +25,10 @@ def test_msi_step_paired_and_tumour_only(tmp_path):
     alone = _sample(ref, tmp_path / "T2.bam", rng)
     sheet = tmp_path / "samplesheet.csv"
     sheet.write_text(
-        "subject,specimen,timepoint,specimen_type,assay,file,normal_specimen\n"
-        f"NCT07007182-01-001,SP-T1,BASELINE,DNA,wes_tumor,{paired},SP-N1\n"
-        f"NCT07007182-01-001,SP-N1,BASELINE,DNA,wes_normal,{normal},\n"
-        f"NCT07007182-01-002,SP-T2,BASELINE,DNA,wes_tumor,{alone},\n")
+        "subject,specimen,timepoint,specimen_type,assay,file,normal_specimen,sample_name\n"  # the BAMs' read groups: SM "sample"
+        f"NCT07007182-01-001,SP-T1,BASELINE,DNA,wes_tumor,{paired},SP-N1,sample\n"
+        f"NCT07007182-01-001,SP-N1,BASELINE,DNA,wes_normal,{normal},,sample\n"
+        f"NCT07007182-01-002,SP-T2,BASELINE,DNA,wes_tumor,{alone},,sample\n")
     params = _params.load_params(None, {"input": str(sheet), "outdir": str(tmp_path / "results"), "fasta": str(fasta),
                                         "pon": str(tmp_path / "pon" / "*.bam")})
     status = run_pipeline(params, only=["msi"])

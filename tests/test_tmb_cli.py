@@ -17,8 +17,8 @@ def inputs(tmp_path):
     ref = write_reference(tmp_path, plant=[r[:3] for r in RECORDS])
     targets = write_bed(tmp_path / "targets.bed", [("chr1", 100, 1300), ("chr1", 1250, 2800), ("chr2", 100, 400)])
     vcf = write_vcf(tmp_path / "SP-T1.vcf.gz", _lines(), samples=("SP-T1", "SP-N1"), extra_header=["##normal_sample=SP-N1"])
-    tumour = write_bam(tmp_path / "SP-T1.bam", [make_read(f"t{k}", 0, 150, "200M") for k in range(30)])
-    normal = write_bam(tmp_path / "SP-N1.bam", [make_read(f"n{k}", 0, 100, "150M") for k in range(30)])
+    tumour = write_bam(tmp_path / "SP-T1.bam", [make_read(f"t{k}", 0, 150, "200M") for k in range(30)], sample="SP-T1")
+    normal = write_bam(tmp_path / "SP-N1.bam", [make_read(f"n{k}", 0, 100, "150M") for k in range(30)], sample="SP-N1")
     return {"ref": ref, "targets": targets, "vcf": vcf, "tumour": tumour, "normal": normal, "dir": tmp_path}
 
 

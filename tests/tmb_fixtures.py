@@ -35,10 +35,10 @@ def write_bed(path: Path, rows: list[tuple[str, int, int]]) -> Path:
     return path
 
 
-def _header() -> dict:
+def _header(sample: str = "TUMOUR") -> dict:
     return {"HD": {"VN": "1.6", "SO": "coordinate"},
             "SQ": [{"SN": n, "LN": ln} for n, ln in CONTIGS.items()],
-            "RG": [{"ID": "rg1", "SM": "TUMOUR"}]}
+            "RG": [{"ID": "rg1", "SM": sample}]}
 
 
 def make_read(name, contig_index, pos, cigar, *, flag=0, mapq=60, qual=30, mate=None, tlen=0, rng=None, low_bq_at=()):
@@ -76,10 +76,11 @@ def pair(name, contig_index, pos1, pos2, length=60, *, proper=True, rng=None, **
     return [r1, r2]
 
 
-def write_bam(path: Path, reads: list, *, index: bool = True, sort: bool = True) -> Path:
+def write_bam(path: Path, reads: list, *, index: bool = True, sort: bool = True, sample: str = "TUMOUR") -> Path:
+    """``sample``: the read group's SM (the samplesheet compares it with the specimen or sample_name)."""
     if sort:
         reads = sorted(reads, key=lambda r: (r.reference_id, r.reference_start))
-    with pysam.AlignmentFile(str(path), "wb", header=_header()) as out:
+    with pysam.AlignmentFile(str(path), "wb", header=_header(sample)) as out:
         for r in reads:
             out.write(r)
     if index:
