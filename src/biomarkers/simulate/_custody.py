@@ -269,7 +269,8 @@ class _Builder:
     def send_for_assay(self, sp: _Specimen, event_assay: str, lab: str) -> _Specimen:
         """The stored specimen itself shipped to ``lab`` (after anything else done to it) and consumed by the assay."""
         bank = self.protocol.central_biobank
-        last = max(e["_t"] for e in sp.events)
+        derivations = [e for child in sp.children for e in child.events if e["event_type"] == "DERIVED"]
+        last = max(e["_t"] for e in sp.events + derivations)
         day = last.astimezone(_tz(bank)).date() + dt.timedelta(days=int(self.rng.integers(7, 21)))
         frozen = self.protocol.specimen_types[sp.stype].preservation != "FFPE"
         temperature = -150.0 if sp.stype == "PBMC" else (-78.0 if frozen else 20.0)
@@ -333,7 +334,7 @@ def _chosen_subjects(collections: list[_Collection], entry: dict) -> set[str] | 
     by_arm: dict[str, list[str]] = {}
     for coll in sorted(collections, key=lambda c: c.subject):
         if coll.due.id in entry["timepoints"] and coll.subject not in by_arm.get(coll.arm, []) \
-                and any(sp.stype == entry["specimen_type"] for root in coll.roots for sp in _descendants(root)):
+                and any(sp.stype == entry["specimen_type"] and "leaf" in sp.tags for root in coll.roots for sp in _descendants(root)):
             by_arm.setdefault(coll.arm, []).append(coll.subject)
     queues = [list(by_arm[arm]) for arm in sorted(by_arm)]
     chosen: list[str] = []
@@ -358,7 +359,8 @@ def _tag_assay_sources(collections: list[_Collection], plan: list[dict]) -> dict
         for coll in collections:
             if coll.due.id not in entry["timepoints"] or (chosen is not None and coll.subject not in chosen):
                 continue
-            candidates = [sp for root in coll.roots for sp in _descendants(root) if sp.stype == entry["specimen_type"]]
+            candidates = [sp for root in coll.roots for sp in _descendants(root)
+                          if sp.stype == entry["specimen_type"] and "leaf" in sp.tags]
             if "derive" not in entry:
                 candidates = [sp for sp in candidates if sp.sid not in consumed]
             found = next(iter(candidates), None)
