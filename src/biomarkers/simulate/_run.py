@@ -55,7 +55,7 @@ def _with_needs(names: Sequence[str]) -> list[Stage]:
     by_name = {stage.name: stage for stage in STAGES}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ValueError(f"unknown simulation stage {unknown[0]!r} (stages: {', '.join(by_name)})")
+        raise InputError(f"unknown simulation stage {unknown[0]!r} (stages: {', '.join(by_name)})", field="stages")
     wanted: set[str] = set()
     todo = list(names)
     while todo:
