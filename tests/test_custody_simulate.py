@@ -54,14 +54,14 @@ def test_assay_plan_follows_the_contract(clean):
     rna_parent = specimens.loc[rna["SPECIMEN_ID"], "PARENT_SPECIMEN_ID"].map(specimens["SPECIMEN_TYPE"]).tolist()
     assert set(zip(rna["USUBJID"], rna["TIMEPOINT"], rna_parent)) == \
         {(s, "BASELINE", "BIOPSY_FF") for s in subjects} | {(s, "SURGERY", "TUMOUR_FF") for s in surgery}
-    # single-cell: whole specimens of 6 subjects per plan entry, both arms, each its own PBMC vial
+    # single-cell: whole specimens of 4 subjects per plan entry, both arms, each its own PBMC vial
     arms = clean.subjects.set_index("USUBJID")["ARMCD"]
     pbmc = plan[plan["ASSAY"] == "scrna_pbmc"]
     assert set(pbmc["SPECIMEN_TYPE"]) == {"PBMC"} and set(pbmc["TIMEPOINT"]) == {"BASELINE", "C2D1"}
-    assert pbmc["USUBJID"].nunique() == 6 and set(pbmc["USUBJID"].map(arms)) == {"EXP", "CTRL"}
+    assert pbmc["USUBJID"].nunique() == 4 and set(pbmc["USUBJID"].map(arms)) == {"EXP", "CTRL"}
     tumour_sc = plan[plan["ASSAY"] == "scrna_tumor"]
     assert set(zip(tumour_sc["SPECIMEN_TYPE"], tumour_sc["TIMEPOINT"])) == {("BIOPSY_FF", "BASELINE"), ("TUMOUR_FF", "SURGERY")}
-    assert (tumour_sc.groupby("TIMEPOINT")["USUBJID"].nunique() == 6).all()
+    assert (tumour_sc.groupby("TIMEPOINT")["USUBJID"].nunique() == 4).all()
     # every planned specimen is consumed by its assay, at its lab, in the LIMS exports
     events = pd.concat([pd.read_csv(f, dtype=str) for f in sorted((clean.outdir / "custody").glob("export_*.csv"))])
     consumed = events[events["event_type"] == "CONSUMED"].set_index("specimen_id")
