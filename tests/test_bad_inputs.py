@@ -269,8 +269,7 @@ CASES = [
     Case("--outdir is an existing file", outdir_is_a_file,
          "biomarkers run: error: command line, field 'outdir': exists and is not a folder (got '{d}/results.txt')"),
     Case("run --only with an unknown step", only_unknown_step,
-         "biomarkers run: error: field '--only': no such step (steps: custody, tmb, msi, tme, singlecell, analysis, "
-         "report) (got 'nosuchstep')"),
+         "biomarkers run: error: field '--only': no such step (steps: {steps}) (got 'nosuchstep')"),
     Case("non-numeric FORMAT/AD", non_numeric_ad,
          "biomarkers tmb: error: {d}/SP-T1.vcf, record chr1:200, field 'FORMAT/AD': read counts must be non-negative "
          "integers or '.' (got 'x,y')"),
@@ -321,7 +320,10 @@ def test_bad_input_is_one_exact_line_its_exit_code_and_nothing_written(case: Cas
     capsys.readouterr()
     code = main(["--log-level", "WARNING", *argv])
     err = capsys.readouterr().err
-    assert (code, err) == (case.code, case.message.format(d=tmp_path) + "\n")
+    from biomarkers.pipeline import STEPS
+
+    steps = ", ".join(step.name for step in STEPS)  # every step, in order: custody, tmb, ..., report
+    assert (code, err) == (case.code, case.message.format(d=tmp_path, steps=steps) + "\n")
     assert _snapshot(tmp_path) == before, "the command wrote or changed files"
 
 

@@ -114,7 +114,13 @@ def test_output_hashes_cover_partitioned_datasets_and_skip_hidden_files(tmp_path
     (tmp_path / ".hidden").write_bytes(b"b")
     (tmp_path / "pipeline_info").mkdir()
     (tmp_path / "pipeline_info" / "run.json").write_text("{}")
-    assert output_hashes(tmp_path) == {
+    (tmp_path / "custody").mkdir()
+    (tmp_path / "custody" / "ledger.sqlite").write_bytes(b"an input the run appends to")
+    (tmp_path / "simulated_trial" / "truth").mkdir(parents=True)  # a demo's inputs, in the output folder
+    (tmp_path / "simulated_trial" / "params.yaml").write_text("input: samplesheet.csv\n")
+    (tmp_path / "simulated_trial" / "truth" / "cells.csv.gz").write_bytes(b"not read by the run")
+    inputs = [tmp_path / "custody" / "ledger.sqlite", tmp_path / "simulated_trial" / "params.yaml"]
+    assert output_hashes(tmp_path, inputs=inputs) == {
         "genomics/msi_sites/SPECIMEN_ID=SP-T1/part-0.parquet": hashlib.sha256(b"a").hexdigest()}
 
 

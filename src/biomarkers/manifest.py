@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -58,23 +59,32 @@ def start_run(outdir: str | Path, engine: str) -> Path:
     return write_text_atomic(Path(outdir) / MANIFEST, _dumps({"status": "running", "engine": engine}))
 
 
-def output_hashes(outdir: str | Path) -> dict[str, str]:
-    """SHA-256 of every file under ``outdir`` (relative POSIX path -> hex), the manifest itself and
-    hidden entries excluded; links are followed (Nextflow publishes links with some modes)."""
-    outdir = Path(outdir)
+def output_hashes(outdir: str | Path, *, inputs: Iterable[str | Path] = ()) -> dict[str, str]:
+    """SHA-256 of every file under ``outdir`` (relative POSIX path -> hex); links are followed (Nextflow
+    publishes links with some modes). Not outputs, so not listed: the manifest itself, hidden entries,
+    the run's ``inputs`` (a ledger the run appends to; hashed in ``inputs.parquet``), and a top-level
+    folder that holds inputs and is not one the steps write (a demo's ``simulated_trial/``)."""
+    from .schemas import TABLES
+
+    outdir = Path(outdir).resolve()
+    skipped = {Path(p).resolve() for p in inputs}
+    written = {Path(t.path).parts[0] for t in TABLES.values()} | {"report"}
+    input_folders = {p.relative_to(outdir).parts[0] for p in skipped if p.is_relative_to(outdir) and
+                     len(p.relative_to(outdir).parts) > 1} - written
     hashes: dict[str, str] = {}
     for path in sorted(outdir.rglob("*")):
         rel = path.relative_to(outdir)
-        if rel.as_posix() == MANIFEST or any(part.startswith(".") for part in rel.parts) or not path.is_file():
+        if rel.as_posix() == MANIFEST or any(part.startswith(".") for part in rel.parts) or not path.is_file() \
+                or rel.parts[0] in input_folders or path.resolve() in skipped:
             continue
         hashes[rel.as_posix()] = sha256_file(path)
     return hashes
 
 
-def finish_run(outdir: str | Path, info: dict[str, Any]) -> Path:
-    """Write the complete manifest, last: ``info`` plus the hash of every output."""
+def finish_run(outdir: str | Path, info: dict[str, Any], *, inputs: Iterable[str | Path] = ()) -> Path:
+    """Write the complete manifest, last: ``info`` plus the hash of every output (``inputs`` excluded)."""
     outdir = Path(outdir)
-    manifest = {**info, "status": "complete", "outputs": output_hashes(outdir)}
+    manifest = {**info, "status": "complete", "outputs": output_hashes(outdir, inputs=inputs)}
     return write_text_atomic(outdir / MANIFEST, _dumps(manifest))
 
 

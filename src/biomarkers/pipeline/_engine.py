@@ -58,7 +58,7 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None, cpus:
         # Timings go to the log, not to pipeline_info: outputs are identical for identical inputs.
         log.info("[%d/%d] %s: done in %.1fs", i, len(steps), step.name, time.monotonic() - start)
     write_provenance(ctx, hashes)  # with the inputs the steps recorded
-    finish_run(outdir, manifest_info(status))
+    finish_run(outdir, manifest_info(status), inputs=[path for _, path in ctx.inputs])
     return status
 
 
