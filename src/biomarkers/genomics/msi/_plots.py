@@ -15,6 +15,7 @@ from ._reads import decode_counts
 __all__ = ["plot_msi"]
 
 _TOP = 6
+_MAX_LABELLED = 80  # specimens named under the score plot's bars
 
 
 def _save(fig, path: Path) -> Path:
@@ -45,7 +46,11 @@ def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame | Callable[[str], pd.Dat
         thr = summary.loc[summary["MODE"] == mode, "THRESHOLD"]
         if len(thr):
             ax.axhline(float(thr.iloc[0]), color="grey", linestyle=style, linewidth=1, label=f"MSI-H threshold ({mode})")
-    ax.set_xticks(range(len(evaluable)), evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    if len(evaluable) <= _MAX_LABELLED:
+        ax.set_xticks(range(len(evaluable)), evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    else:  # thousands of unreadable labels cost time and memory: the distribution, sorted
+        ax.set_xticks([])
+        ax.set_xlabel(f"{len(evaluable):,} evaluable tumour specimens, sorted by score (msi.parquet names them)")
     ax.set_ylabel("MSI score (% unstable sites)")
     n_ne = int((summary["MSI_STATUS"] == "NOT_EVALUABLE").sum())
     ax.set_title(f"MSI score per tumour specimen (red: MSI-H; {n_ne} not evaluable)", fontsize=10)
