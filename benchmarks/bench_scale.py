@@ -318,58 +318,57 @@ def report(sim_rows: list[dict], syn_rows: list[dict]) -> str:
 
 
 def plot(sim_rows: list[dict], syn_rows: list[dict], path: Path) -> None:
-    """CPU seconds and peak memory per step against trial size, and the merges' against specimens."""
+    """CPU seconds and peak memory per step against trial size (top), and the merges'
+    against specimens (bottom)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    (cpu_ax, mem_ax), (merge_mem_ax, merge_cpu_ax) = axes
     if sim_rows:
         sizes = [r["subjects"] for r in sim_rows]
         for step in [s["step"] for s in _with_total(sim_rows[0])]:
             values = [next(s for s in _with_total(r) if s["step"] == step) for r in sim_rows]
-            style = "ko--" if step == "total" else "o-"
-            axes[0].plot(sizes, [v["cpu_s"] for v in values], style, label=step)
+            cpu_ax.plot(sizes, [v["cpu_s"] for v in values], "ko--" if step == "total" else "o-", label=step)
             if step != "total":
-                axes[1].plot(sizes, [v["peak_rss_mb"] for v in values], "o-", label=step)
+                mem_ax.plot(sizes, [v["peak_rss_mb"] for v in values], "o-", label=step)
         total0 = _with_total(sim_rows[0])[-1]["cpu_s"]
-        axes[0].plot(sizes, [total0 * n / sizes[0] for n in sizes], ":", color="grey", label="linear from smallest")
-        axes[0].set(xlabel="subjects (simulated trial)", ylabel="CPU s (all processes)", xscale="log", yscale="log",
-                    title=f"biomarkers run --cpus {sim_rows[0]['cpus'] or 'default'}: CPU per step")
-        axes[1].set(xlabel="subjects (simulated trial)", ylabel="peak resident MB (process tree)", xscale="log",
-                    title="peak memory per step", ylim=(0, None))
-        axes[0].legend(fontsize=7)
-        axes[1].legend(fontsize=7)
-    if syn_rows:
-        xs = [r["specimens"] for r in syn_rows]
-        twin = axes[2].twinx()
-        for name, colour in (("msi_collect", "#c0392b"), ("tmb_collect", "#2e86c1"), ("in_memory_site_merge", "#7f8c8d")):
-            have = [r for r in syn_rows if name in r]
-            if not have:
-                continue
-            label = "former in-memory site merge" if name == "in_memory_site_merge" else name
-            axes[2].plot([r["specimens"] for r in have], [r[name]["peak_rss_sampled_mb"] for r in have], "o-", color=colour,
-                         label=f"{label} peak MB")
-            twin.plot([r["specimens"] for r in have], [r[name]["cpu_s"] for r in have], "s:", color=colour, label=f"{label} CPU s")
-        axes[2].set(xlabel="specimens (synthetic parts)", ylabel="peak resident MB (solid)", xscale="log", yscale="log",
-                    title=f"merges: {syn_rows[0]['msi_sites_per_specimen']:,} MSI sites, "
-                          f"{syn_rows[0]['tmb_variants_per_specimen']} variants / specimen")
-        twin.set(ylabel="CPU s (dotted)", yscale="log")
-        axes[2].legend(fontsize=7, loc="center left")
-        twin.legend(fontsize=7, loc="lower right")
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-    for ax, xs in ((axes[0], sim_rows and [r["subjects"] for r in sim_rows]), (axes[1], sim_rows and [r["subjects"] for r in sim_rows]),
-                   (axes[2], syn_rows and [r["specimens"] for r in syn_rows])):
-        if xs:  # plain numbers at the measured sizes, not powers of ten
-            ax.set_xticks(xs, [f"{x:,}" for x in xs])
+        cpu_ax.plot(sizes, [total0 * n / sizes[0] for n in sizes], ":", color="grey", label="total, linear from smallest")
+        cpu_ax.set(ylabel="CPU s (all processes)", yscale="log",
+                   title=f"biomarkers run --cpus {sim_rows[0]['cpus'] or 'default'}: CPU per step")
+        mem_ax.set(ylabel="peak resident MB (process tree)", title="peak memory per step", ylim=(0, None))
+        for ax in (cpu_ax, mem_ax):
+            ax.set(xlabel="subjects (simulated trial)", xscale="log")
+            ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
             ax.xaxis.set_minor_formatter(NullFormatter())
-    for ax in (axes[0], *fig.axes[3:]):
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.legend(fontsize=7)
+    if syn_rows:
+        names = {"msi_collect": ("msi collect", "#c0392b"), "tmb_collect": ("tmb collect", "#2e86c1"),
+                 "in_memory_site_merge": ("former in-memory site merge (peer)", "#7f8c8d")}
+        for name, (label, colour) in names.items():
+            have = [r for r in syn_rows if name in r]
+            if have:
+                xs = [r["specimens"] for r in have]
+                merge_mem_ax.plot(xs, [r[name]["peak_rss_sampled_mb"] for r in have], "o-", color=colour, label=label)
+                merge_cpu_ax.plot(xs, [r[name]["cpu_s"] for r in have], "o-", color=colour, label=label)
+        xs = [r["specimens"] for r in syn_rows]
+        per = f"{syn_rows[0]['msi_sites_per_specimen']:,} MSI sites and {syn_rows[0]['tmb_variants_per_specimen']} variants per specimen"
+        merge_mem_ax.set(ylabel="peak resident MB", yscale="log", title=f"merges: peak memory ({per})")
+        merge_cpu_ax.set(ylabel="CPU s", yscale="log", title="merges: CPU seconds")
+        for ax in (merge_mem_ax, merge_cpu_ax):
+            ax.set(xlabel="specimens (synthetic parts)", xscale="log")
+            ax.set_xticks(xs, [f"{n:,}" for n in xs])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.legend(fontsize=7)
+    cpu_ax.yaxis.set_major_formatter(ScalarFormatter())
+    cpu_ax.yaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:
