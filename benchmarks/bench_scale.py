@@ -323,7 +323,7 @@ def plot(sim_rows: list[dict], syn_rows: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
     (cpu_ax, mem_ax), (merge_mem_ax, merge_cpu_ax) = axes
@@ -361,9 +361,11 @@ def plot(sim_rows: list[dict], syn_rows: list[dict], path: Path) -> None:
             ax.set(xlabel="specimens (synthetic parts)", xscale="log")
             ax.set_xticks(xs, [f"{n:,}" for n in xs])
             ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(ScalarFormatter())
             ax.yaxis.set_minor_formatter(NullFormatter())
             ax.legend(fontsize=7)
+    cpu_ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     cpu_ax.yaxis.set_major_formatter(ScalarFormatter())
     cpu_ax.yaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
