@@ -126,11 +126,11 @@ def test_report_shows_the_ledger_head_and_anchor_status(clean, tmp_path):
     from biomarkers.report._sections import _ledger_status
     from biomarkers.protocol import load_protocol
 
-    _, ledger, _, base = clean
+    trial, ledger, _, base = clean
     text = _ledger_status(ReportContext(base / "out", load_protocol()))
     head = read_ledger(ledger)[-1]["hash"]
     assert f"head hash <code>{head}</code>; unsigned.</p>" in text
-    assert '<p class="note">Anchor: matches seq ' in text and "Data cut-off 2027-05-06 (given)." in text
+    assert '<p class="note">Anchor: matches seq ' in text and f"Data cut-off {trial.data_cutoff} (given)." in text
 
 
 def test_duplicate_creation_and_events_after_the_cutoff_are_flagged(clean, tmp_path):
