@@ -197,6 +197,7 @@ class LedgerReport:
     mac_checked: bool = False
     anchor_status: str = "no anchor"
     defences: dict = field(default_factory=dict)
+    anchor_recorded: str | None = None  # time and actor of the latest anchor, for people (not for outputs)
 
     @property
     def n_unsigned(self) -> int:
@@ -217,7 +218,8 @@ class LedgerReport:
                       + (", MACs verified" if self.mac_checked else " (MACs not checked: no key given)"))
         else:
             signed = f"unsigned ({'legacy format' if self.format.startswith('v1') else 'no site key used'})"
-        return f"{self.n_events} events, hash chain intact, {signed}; anchor: {self.anchor_status}; head {self.head}"
+        return (f"{self.n_events} events, hash chain intact, {signed}; anchor: {self.anchor_status}"
+                f"{f' (recorded {self.anchor_recorded})' if self.anchor_recorded else ''}; head {self.head}")
 
 
 @dataclass
@@ -301,7 +303,9 @@ def _anchor_problem(walk: _Walk, anchors: list[Anchor], key: SiteKey | None, str
     if strict_tail and after > 0:
         return (f"{after} event(s) after the latest anchor ({latest.describe()}): appended without anchoring "
                 "(not by biomarkers custody import/record)", "FAILED")
-    status = f"matches {latest.describe()}"
+    # deterministic (no time, no folder): it goes into the outputs' metadata, which reruns reproduce byte for byte
+    status = (f"matches seq {latest.seq} of {Path(latest.source).name}" if latest.seq is not None
+              else f"hash {latest.head[:12]}... is in the chain")
     return None, status + (f"; {after} event(s) since" if after else "")
 
 
@@ -339,7 +343,8 @@ def _walk_ledger(con: sqlite3.Connection, path: str, key: SiteKey | None, anchor
     else:
         first = walk.chain or walk.mac or anchor_first or schema_first
     report = LedgerReport(path, walk.n, walk.head, first is None, first[1] if first else None, first[2] if first else None,
-                          first[0] if first else None, fmt, walk.n_signed, key is not None, anchor_status, defences)
+                          first[0] if first else None, fmt, walk.n_signed, key is not None, anchor_status, defences,
+                          f"{anchors[-1].time} by {anchors[-1].actor}" if anchors and anchors[-1].time else None)
     return report, walk.events
 
 
