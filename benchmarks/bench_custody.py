@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         _, t_reimport = _timed("re-import", lambda: import_exports(ledger, exports, subjects=subjects))
         report, t_verify = _timed("verify", lambda: verify_ledger(ledger))
         assert report.ok and report.n_events == n
-        one = {"event_id": "BENCH-1", "event_type": "MOVED", "subject_id": "NCT07007182-01-001", "specimen_id": "BENCH"}
-        _, t_append = _timed("append one", lambda: append_events(ledger, [one], actor="BENCH"))
         result, t_check = _timed("check", lambda: check_ledger(
             ledger, subjects=trial.outdir / "subjects.csv", milestones=trial.outdir / "milestones.csv", outdir=tmp / "out"))
+        one = {"event_id": "BENCH-1", "event_type": "MOVED", "subject_id": "NCT07007182-01-001", "specimen_id": "BENCH"}
+        _, t_append = _timed("append one", lambda: append_events(ledger, [one], actor="BENCH"))
         # peers in the same process: bare inserts and bare hashing of the same payloads
         payloads = [(e["event_id"], json.dumps({k: v for k, v in e.items() if k not in ("seq", "hash")}, sort_keys=True))
                     for e in read_ledger(ledger)]

@@ -15,6 +15,7 @@ from ._reads import decode_counts
 __all__ = ["plot_msi"]
 
 _TOP = 6
+_MAX_LABELLED = 80  # specimens named under the score plot's bars
 
 
 def _save(fig, path: Path) -> Path:
@@ -39,13 +40,24 @@ def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame | Callable[[str], pd.Dat
     out: dict[str, Path] = {}
     fig, ax = plt.subplots(figsize=(7, 3.8))
     evaluable = summary[summary["MSI_STATUS"] != "NOT_EVALUABLE"].sort_values("MSI_SCORE", kind="stable")
-    colours = ["#c0392b" if s == MSI_H else "#2e86c1" for s in evaluable["MSI_STATUS"]]
-    ax.bar(range(len(evaluable)), evaluable["MSI_SCORE"], color=colours)
+    if len(evaluable) <= _MAX_LABELLED:
+        colours = ["#c0392b" if s == MSI_H else "#2e86c1" for s in evaluable["MSI_STATUS"]]
+        ax.bar(range(len(evaluable)), evaluable["MSI_SCORE"], color=colours)
+    else:  # one bar per specimen is one artist each: a filled step curve per status instead
+        x = range(len(evaluable))
+        high = (evaluable["MSI_STATUS"] == MSI_H).to_numpy()
+        score = evaluable["MSI_SCORE"].to_numpy(dtype=float)
+        for mask, colour in ((~high, "#2e86c1"), (high, "#c0392b")):
+            ax.fill_between(x, 0, score, where=mask, step="mid", color=colour, linewidth=0)
     for mode, style in ((PAIRED, "--"), (TUMOR_ONLY, ":")):
         thr = summary.loc[summary["MODE"] == mode, "THRESHOLD"]
         if len(thr):
             ax.axhline(float(thr.iloc[0]), color="grey", linestyle=style, linewidth=1, label=f"MSI-H threshold ({mode})")
-    ax.set_xticks(range(len(evaluable)), evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    if len(evaluable) <= _MAX_LABELLED:
+        ax.set_xticks(range(len(evaluable)), evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    else:  # thousands of labels would be unreadable: the distribution, sorted
+        ax.set_xticks([])
+        ax.set_xlabel(f"{len(evaluable):,} evaluable tumour specimens, sorted by score (msi.parquet names them)")
     ax.set_ylabel("MSI score (% unstable sites)")
     n_ne = int((summary["MSI_STATUS"] == "NOT_EVALUABLE").sum())
     ax.set_title(f"MSI score per tumour specimen (red: MSI-H; {n_ne} not evaluable)", fontsize=10)
