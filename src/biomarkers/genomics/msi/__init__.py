@@ -14,10 +14,12 @@ docs/msi.md explains the method, the defaults and their sources.
 """
 
 from ._baseline import build_baseline, read_baseline, sites_digest, write_baseline
-from ._call import MSI_H, MSS, NOT_EVALUABLE, benjamini_hochberg, call_sites, chi_square, summarise, total_variation
+from ._call import (INDETERMINATE, MSI_H, MSS, NOT_EVALUABLE, benjamini_hochberg, call_sites, chi2_sf, chi_square, site_tests,
+                    summarise, total_variation)
 from ._commands import baseline_to_file, call_to_parts, scan_to_file
 from ._config import MsiSettings, load_settings
 from ._plots import plot_msi
+from ._rule import Rule, calibrated_rule, decide, default_rule, null_critical_count, upper_rate
 from ._reads import count_lengths, count_lengths_file, decode_counts, encode_counts
 from ._sites import check_reference, read_sites, reference_digest, scan_sites, write_sites
 from ._specimen import baseline_from_bams, call_specimen, collect, write_parts
@@ -28,5 +30,6 @@ __all__ = [
     "build_baseline", "baseline_from_bams", "write_baseline", "read_baseline", "sites_digest",
     "chi_square", "benjamini_hochberg", "total_variation", "call_sites", "summarise", "call_specimen",
     "write_parts", "collect", "plot_msi", "scan_to_file", "baseline_to_file", "call_to_parts",
-    "MSI_H", "MSS", "NOT_EVALUABLE",
+    "chi2_sf", "site_tests", "Rule", "calibrated_rule", "decide", "default_rule", "null_critical_count", "upper_rate",
+    "MSI_H", "MSS", "INDETERMINATE", "NOT_EVALUABLE",
 ]

@@ -10,21 +10,29 @@ reads: a germline length polymorphism moves about half) is unstable in the norma
 a site with fewer than ``baseline.min_normals`` covered normals. With a single
 normal the dispersion cannot be estimated (it is 1) and nothing is excluded for
 instability: MSIsensor-pro asks for >= 20 normals; docs/msi.md says why.
+
+With >= 2 normals the baseline also calibrates the status rule (:mod:`._rule`):
+each normal is called against the pool of the others (the tumour-only null) and
+against the next normal (the paired null), over the sites the baseline keeps;
+the unstable scored sites they show give each mode's per-site false-positive
+rate, written into the header as ``##rule_paired=`` and ``##rule_tumor_only=``.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ...errors import InputError
+from ...names import PAIRED, TUMOR_ONLY
+from ._call import benjamini_hochberg, chi2_sf, chi_square, scored_counts, site_tests, total_variation
 from ._config import MsiSettings
-from ._call import benjamini_hochberg, chi_square, total_variation
 from ._reads import encode_counts
+from ._rule import Rule, calibrated_rule
 from ._tsv import read_headed_tsv, write_headed_tsv
 
 __all__ = ["build_baseline", "write_baseline", "read_baseline", "sites_digest"]
@@ -69,7 +77,7 @@ def build_baseline(sites: pd.DataFrame, normals: list[list[dict[int, int]]], set
             ratios.append(x2 / df if df else 0.0)
             # sparse tables make chi-square anti-conservative: as in calls, a departure must also be sizeable
             big = total_variation(own, rest) >= min_shift
-            loo_p[j, i] = (stats.chi2.sf(x2, df) if df else 1.0) if big else 1.0
+            loo_p[j, i] = (chi2_sf(x2, df) if df else 1.0) if big else 1.0
         dispersion[i] = max(1.0, float(np.mean(ratios)))
     unstable_in_normals = np.zeros(n_sites, dtype=bool)
     for j in range(len(normals)):
@@ -77,16 +85,42 @@ def build_baseline(sites: pd.DataFrame, normals: list[list[dict[int, int]]], set
     n_cov = np.array([len(c) for c in covered])
     reason = np.where(unstable_in_normals, "unstable in normals",
                       np.where(n_cov < min_normals, f"fewer than {min_normals} normals with >= {min_cov} reads", ""))
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "SITE_ID": sites["SITE_ID"].to_numpy(), "N_NORMALS": n_cov,
         "POOLED_DEPTH": [sum(p.values()) for p in pooled], "POOLED_LENGTHS": [encode_counts(p) for p in pooled],
         "DISPERSION": np.round(dispersion, 6), "EXCLUDED": reason != "", "REASON": reason,
     })
+    frame.attrs["rules"] = calibrate(sites, normals, pooled, covered, frame["DISPERSION"].to_numpy(), reason != "", settings)
+    return frame
+
+
+def calibrate(sites: pd.DataFrame, normals: list[list[dict[int, int]]], pooled: list[dict[int, int]], covered: list[list[int]],
+              dispersion: np.ndarray, excluded: np.ndarray, settings: MsiSettings) -> dict[str, Rule]:
+    """Each mode's rule from the normals called as if they were tumours (no rule with fewer than 2 normals)."""
+    n = len(normals)
+    if n < 2:
+        return {}
+    tumour_only, paired = [], []
+    for j in range(n):
+        # the pool of the other normals at each site where normal j entered the pool
+        loo = [{k: v - normals[j][i].get(k, 0) for k, v in pooled[i].items() if v - normals[j][i].get(k, 0)}
+               if j in covered[i] else pooled[i] for i in range(len(pooled))]
+        tests = site_tests(sites, normals[j], loo, settings, dispersion=dispersion, excluded=excluded)
+        tumour_only.append(scored_counts(tests["call"], tests["scored"]))
+    for a in range(n if n >= 3 else 1):  # each normal against the next one (one pair of two normals)
+        tests = site_tests(sites, normals[a], normals[(a + 1) % n], settings, excluded=excluded)
+        paired.append(scored_counts(tests["call"], tests["scored"]))
+    source = f"calibrated on {n} normals"
+    rules = {TUMOR_ONLY: calibrated_rule(TUMOR_ONLY, tumour_only, settings, f"{source} (each against the others)"),
+             PAIRED: calibrated_rule(PAIRED, paired, settings, f"{source} (pairs of normals)")}
+    return {mode: rule for mode, rule in rules.items() if rule is not None}
 
 
 def write_baseline(baseline: pd.DataFrame, sites: pd.DataFrame, path: str | Path, *, n_normals: int) -> Path:
     header = [f"##format={FORMAT_TAG}", f"##reference_digest={sites.attrs.get('digest') or ''}",
               f"##sites_digest={sites_digest(sites)}", f"##normals={n_normals}"]
+    rules = baseline.attrs.get("rules", {})
+    header += [f"##rule_{mode}={rules[mode].to_header()}" for mode in (PAIRED, TUMOR_ONLY) if mode in rules]
     return write_headed_tsv(path, header, baseline[BASELINE_COLUMNS])
 
 
@@ -101,4 +135,13 @@ def read_baseline(path: str | Path, sites: pd.DataFrame) -> pd.DataFrame:
     frame = frame.set_index("SITE_ID").reindex(sites["SITE_ID"]).reset_index()
     frame["EXCLUDED"] = frame["EXCLUDED"].astype(str).str.lower().eq("true")
     frame.attrs["n_normals"] = int(meta.get("normals", 0) or 0)
+    rules = {}
+    for mode in (PAIRED, TUMOR_ONLY):
+        if meta.get(f"rule_{mode}"):
+            try:
+                rule = Rule.from_header(meta[f"rule_{mode}"], mode)
+            except (ValueError, TypeError):
+                raise InputError(f"the baseline's ##rule_{mode} header is not readable", file=path) from None
+            rules[mode] = replace(rule, source=f"{Path(path).name}: {rule.source}")
+    frame.attrs["rules"] = rules
     return frame

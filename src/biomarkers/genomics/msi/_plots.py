@@ -7,7 +7,6 @@ from pathlib import Path
 import pandas as pd
 
 from ...io import atomic_path
-from ...names import PAIRED, TUMOR_ONLY
 from ._call import MSI_H
 from ._reads import decode_counts
 
@@ -32,16 +31,20 @@ def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame, outdir: str | Path) -> 
     out: dict[str, Path] = {}
     fig, ax = plt.subplots(figsize=(7, 3.8))
     evaluable = summary[summary["MSI_STATUS"] != "NOT_EVALUABLE"].sort_values("MSI_SCORE", kind="stable")
-    colours = ["#c0392b" if s == MSI_H else "#2e86c1" for s in evaluable["MSI_STATUS"]]
-    ax.bar(range(len(evaluable)), evaluable["MSI_SCORE"], color=colours)
-    for mode, style in ((PAIRED, "--"), (TUMOR_ONLY, ":")):
-        thr = summary.loc[summary["MODE"] == mode, "THRESHOLD"]
-        if len(thr):
-            ax.axhline(float(thr.iloc[0]), color="grey", linestyle=style, linewidth=1, label=f"MSI-H threshold ({mode})")
-    ax.set_xticks(range(len(evaluable)), evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
-    ax.set_ylabel("MSI score (% unstable sites)")
+    palette = {MSI_H: "#c0392b", "INDETERMINATE": "#e67e22"}
+    colours = [palette.get(s, "#2e86c1") for s in evaluable["MSI_STATUS"]]
+    x = list(range(len(evaluable)))
+    ax.bar(x, evaluable["MSI_SCORE"], color=colours)
+    # each specimen's own cut-offs (they depend on its evaluated sites and on its mode's calibration)
+    if len(evaluable):
+        ax.hlines(evaluable["THRESHOLD"], [i - 0.4 for i in x], [i + 0.4 for i in x], color="black", linewidth=1,
+                  label="MSI-H from")
+        ax.hlines(evaluable["MSS_CUTOFF"], [i - 0.4 for i in x], [i + 0.4 for i in x], color="grey", linewidth=1,
+                  linestyles=":", label="not MSS from")
+    ax.set_xticks(x, evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    ax.set_ylabel("MSI score (% unstable scored sites)")
     n_ne = int((summary["MSI_STATUS"] == "NOT_EVALUABLE").sum())
-    ax.set_title(f"MSI score per tumour specimen (red: MSI-H; {n_ne} not evaluable)", fontsize=10)
+    ax.set_title(f"MSI score per tumour specimen (red: MSI-H, orange: indeterminate; {n_ne} not evaluable)", fontsize=10)
     if len(summary):
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()

@@ -167,9 +167,12 @@ def count_lengths(alignments: pysam.AlignmentFile, sites: pd.DataFrame, *, min_m
     return out
 
 
-def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, settings: MsiSettings, *, label: str | None = None
-                       ) -> list[dict[int, int]]:
-    """Open ``bam`` (CRAM with ``fasta``), check it against the reference and the site table, count."""
+def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, settings: MsiSettings, *, label: str | None = None,
+                       with_contigs: bool = False):
+    """Open ``bam`` (CRAM with ``fasta``), check it against the reference and the site table, count.
+
+    With ``with_contigs``, returns (counts, the contigs of the alignments' header).
+    """
     reference = open_reference(fasta)
     try:
         check_reference(sites, reference, fasta=fasta)
@@ -185,8 +188,9 @@ def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, 
                             Path(bam).name, ", ".join(missing[:3]) + ("..." if len(missing) > 3 else ""), n)
             reads = settings.reads
             try:
-                return count_lengths(alignments, sites, min_mapq=reads.min_mapq, max_reads=reads.max_reads,
-                                     label=label or Path(bam).name)
+                counts = count_lengths(alignments, sites, min_mapq=reads.min_mapq, max_reads=reads.max_reads,
+                                       label=label or Path(bam).name)
+                return (counts, set(alignments.references)) if with_contigs else counts
             except OSError as exc:  # truncated or corrupt blocks surface only while reading
                 raise InputError(f"cannot read the alignments: {exc}", file=bam) from None
         finally:

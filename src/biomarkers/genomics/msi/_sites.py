@@ -21,7 +21,7 @@ import pysam
 
 from ...errors import InputError
 from ...log import Progress, get_logger
-from .._alignments import open_reference
+from .._alignments import chr_prefix_differs, open_reference
 from ._config import MsiSettings, ScanSettings, load_settings
 from ._tsv import read_headed_tsv, write_headed_tsv
 
@@ -171,6 +171,7 @@ def scan_sites(fasta: str | Path, targets: str | Path | None = None, settings: M
     frame.attrs["contigs"] = list(contigs.items())
     frame.attrs["reference"] = str(fasta)
     frame.attrs["targets"] = str(targets) if targets else ""
+    frame.attrs["scan"] = asdict(scan)
     log.info("msi scan: %d microsatellites in %s%s", len(frame), Path(fasta).name, f" within {Path(targets).name}" if targets else "")
     return frame
 
@@ -184,8 +185,9 @@ def write_sites(sites: pd.DataFrame, path: str | Path, *, settings: MsiSettings 
               f"##reference_digest={reference_digest(contigs)}"]
     if sites.attrs.get("targets"):
         header.append(f"##targets={Path(sites.attrs['targets']).name}")
-    if settings:
-        header.append("##scan=" + ",".join(f"{k}:{v}" for k, v in asdict(settings.scan).items()))
+    scan = asdict(settings.scan) if settings else sites.attrs.get("scan")
+    if scan:
+        header.append("##scan=" + ",".join(f"{k}:{v}" for k, v in scan.items()))
     header += [f"##contig=<ID={name},length={length}>" for name, length in contigs]
     return write_headed_tsv(path, header, sites[SITE_COLUMNS])
 
@@ -207,8 +209,9 @@ def read_sites(path: str | Path) -> pd.DataFrame:
         raise InputError("site table lacks columns", file=path, field=missing[0])
     if meta.get("reference_digest") != reference_digest(contigs):
         raise InputError("site table header is inconsistent (its contig list does not match its digest)", file=path)
+    scan = dict(item.split(":", 1) for item in meta["scan"].split(",") if ":" in item) if meta.get("scan") else None
     frame.attrs.update(contigs=contigs, reference=meta.get("reference", ""), targets=meta.get("targets", ""), path=str(path),
-                       digest=meta["reference_digest"])
+                       digest=meta["reference_digest"], scan=scan)
     return frame
 
 
@@ -219,9 +222,7 @@ def check_reference(sites: pd.DataFrame, reference: pysam.FastaFile, *, fasta: s
     if dict(contigs) == dict(ref_contigs):
         return  # the same contigs and lengths, in whatever order
     table = sites.attrs.get("path", "site table")
-    names_t = {c for c, _ in contigs}
-    names_r = {c for c, _ in ref_contigs}
-    if names_t and not names_t & names_r and any(c.startswith("chr") for c in names_t) != any(c.startswith("chr") for c in names_r):
+    if chr_prefix_differs((c for c, _ in contigs), (c for c, _ in ref_contigs)):
         raise InputError(f"the site table was scanned on a reference naming contigs like '{contigs[0][0]}', the reference "
                          f"{Path(fasta).name} like '{ref_contigs[0][0]}' (chr prefix differs); rescan with `biomarkers msi scan`",
                          file=table)

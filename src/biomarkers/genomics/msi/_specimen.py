@@ -16,6 +16,7 @@ from ._baseline import build_baseline
 from ._call import call_sites, summarise
 from ._config import MsiSettings, load_settings
 from ._reads import count_lengths_file, decode_counts
+from ._rule import Rule, default_rule
 
 __all__ = ["baseline_from_bams", "call_specimen", "write_parts", "collect"]
 
@@ -47,31 +48,55 @@ def call_specimen(sites: pd.DataFrame, tumor_bam: str | Path, fasta: str | Path,
     """MSI of one tumour specimen: (one-row ``genomics.msi`` frame, ``genomics.msi_sites`` frame).
 
     Paired with ``normal_bam``, or tumour-only against ``baseline`` (from a panel of normals).
+    With both, the call is paired and the baseline only supplies the calibrated
+    status rule (its ``##rule_paired``); without a calibrated rule the defaults
+    of ``assets/msi.yaml`` apply (:func:`._rule.default_rule`).
     """
     settings = settings or load_settings()
-    if (normal_bam is None) == (baseline is None):
-        raise InputError("give either a matched normal (--normal-bam) or a baseline (--baseline), not both or neither",
-                         field="--normal-bam/--baseline")
-    tumor = count_lengths_file(tumor_bam, sites, fasta, settings, label=f"tumor {specimen}")
+    if normal_bam is None and baseline is None:
+        raise InputError("give a matched normal (--normal-bam) or a baseline (--baseline)", field="--normal-bam/--baseline")
+    tumor, contigs = count_lengths_file(tumor_bam, sites, fasta, settings, label=f"tumor {specimen}", with_contigs=True)
+    mode = N.PAIRED if normal_bam is not None else N.TUMOR_ONLY
     if normal_bam is not None:
-        mode = N.PAIRED
-        reference = count_lengths_file(normal_bam, sites, fasta, settings, label=f"normal of {specimen}")
+        reference, normal_contigs = count_lengths_file(normal_bam, sites, fasta, settings, label=f"normal of {specimen}",
+                                                       with_contigs=True)
+        _warn_contig_mismatch(specimen, set(sites["CHROM"]), contigs, normal_contigs)
+        contigs = contigs & normal_contigs
         calls = call_sites(sites, tumor, reference, settings)
     else:
-        mode = N.TUMOR_ONLY
         pooled = [decode_counts(t) for t in baseline["POOLED_LENGTHS"]]
         calls = call_sites(sites, tumor, pooled, settings, dispersion=list(baseline["DISPERSION"]),
                            excluded=list(baseline["EXCLUDED"]))
         normal_specimen = None
-    summary = summarise(calls, mode, settings)
+    rule = _rule_for(mode, baseline, sites, settings)
+    summary = summarise(calls, mode, rule)
+    summary["SITES_NO_CONTIG"] = int((~sites["CHROM"].isin(contigs)).sum())
     keys = {N.STUDYID: studyid, N.USUBJID: subject, N.SPECIMEN_ID: specimen, N.TIMEPOINT: timepoint}
     row = pd.DataFrame([{**keys, "NORMAL_SPECIMEN_ID": normal_specimen, **summary}])
     covered = calls[(calls["TUMOR_DEPTH"] > 0) | (calls["REFERENCE_DEPTH"] > 0)]
     site_rows = pd.concat([pd.DataFrame({**keys, "MODE": mode}, index=covered.index), covered], axis=1)
-    log.info("msi %s (%s): %d/%d sites evaluated, %d unstable, score %s -> %s", specimen, mode, summary["SITES_EVALUATED"],
-             summary["SITES_SCANNED"], summary["SITES_UNSTABLE"],
-             "n/a" if summary["SITES_EVALUATED"] == 0 else f"{summary['MSI_SCORE']:.2f}%", summary["MSI_STATUS"])
+    log.info("msi %s (%s): %d/%d scored sites unstable (%d/%d of all sites), score %s -> %s", specimen, mode,
+             summary["SCORE_UNSTABLE"], summary["SCORE_SITES"], summary["SITES_UNSTABLE"], summary["SITES_EVALUATED"],
+             "n/a" if summary["SCORE_SITES"] == 0 else f"{summary['MSI_SCORE']:.2f}%", summary["MSI_STATUS"])
     return row, site_rows.reset_index(drop=True)
+
+
+def _warn_contig_mismatch(specimen: str, site_contigs: set[str], tumour: set[str], normal: set[str]) -> None:
+    """A paired call over the contigs both samples have is valid (their sites are evaluated, the others are not),
+    but a tumour and normal aligned with different contig sets is worth a warning."""
+    only_t = sorted((tumour - normal) & site_contigs)
+    only_n = sorted((normal - tumour) & site_contigs)
+    if only_t or only_n:
+        def names(c):
+            return ", ".join(c[:3]) + ("..." if len(c) > 3 else "") if c else "none"
+        log.warning("msi %s: the tumour's and the normal's alignments have different contigs (only the tumour's: %s; only "
+                    "the normal's: %s); sites there are not evaluated (SITES_NO_CONTIG)", specimen, names(only_t), names(only_n))
+
+
+def _rule_for(mode: str, baseline: pd.DataFrame | None, sites: pd.DataFrame, settings: MsiSettings) -> Rule:
+    """The baseline's calibrated rule for ``mode``, else the defaults (checked against the site table's scan)."""
+    rules = baseline.attrs.get("rules", {}) if baseline is not None else {}
+    return rules.get(mode) or default_rule(mode, settings, sites.attrs.get("scan"))
 
 
 def write_parts(summary: pd.DataFrame, site_calls: pd.DataFrame, outdir: str | Path, specimen: str,

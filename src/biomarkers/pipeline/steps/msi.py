@@ -6,6 +6,11 @@ tumour (paired when its matched normal's BAM is in the samplesheet); collect int
 ``genomics/msi.parquet``, ``msi_sites.parquet`` and the plots. The site table and
 baseline are published too (``genomics/msi/``), so a rerun or a Nextflow run can
 reuse them.
+
+Paired calls take their status rule from the cohort's normals: with >= 2 matched
+normals, a baseline built on them (``genomics/msi/cohort_normals.tsv.gz``) calibrates
+it; otherwise the panel-of-normals baseline does, if there is one; otherwise the
+defaults of ``assets/msi.yaml`` apply (each call's RULE_SOURCE says which).
 """
 
 from __future__ import annotations
@@ -48,8 +53,14 @@ def run(ctx: RunContext) -> None:
             sites = stage / "sites.tsv.gz"
             msi.scan_to_file(params["fasta"], sites, targets=params.get("targets"), settings=params.get("msi_config"))
         baseline = None
-        if any(t.mode == N.TUMOR_ONLY for t in tumors):
+        cohort_normals = sorted({str(t.normal_bam) for t in tumors if t.mode == N.PAIRED})
+        paired_rule = None
+        if len(cohort_normals) >= 2:
+            paired_rule = stage / "cohort_normals.tsv.gz"
+            msi.baseline_to_file(sites, cohort_normals, params["fasta"], paired_rule, settings=params.get("msi_config"))
+        if any(t.mode == N.TUMOR_ONLY for t in tumors) or (cohort_normals and paired_rule is None):
             baseline = _baseline(ctx, msi, sites, stage)
+        paired_rule = paired_rule or baseline
         with tempfile.TemporaryDirectory(prefix=".msi-parts.", dir=ctx.outdir) as parts_dir:
             tasks = []
             for t in tumors:
@@ -57,7 +68,7 @@ def run(ctx: RunContext) -> None:
                     log.warning("msi %s: no matched normal and no baseline (--pon or --msi_baseline): skipped", t.specimen)
                     continue
                 tasks.append({"sites": sites, "tumor_bam": t.tumor_bam, "fasta": params["fasta"], "outdir": parts_dir,
-                              "normal_bam": t.normal_bam, "baseline": baseline if t.mode == N.TUMOR_ONLY else None,
+                              "normal_bam": t.normal_bam, "baseline": baseline if t.mode == N.TUMOR_ONLY else paired_rule,
                               "settings": params.get("msi_config"), "protocol": params.get("protocol"),
                               "subject": t.subject, "specimen": t.specimen, "timepoint": t.timepoint,
                               "normal_specimen": t.normal_specimen if t.mode == N.PAIRED else None})
