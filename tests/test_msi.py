@@ -100,7 +100,8 @@ def test_lengths_are_read_exactly_and_bad_reads_are_skipped(ref, tmp_path):
     for read, flag in zip(bad, (0x400, 0x100, 0x800, 0x200, 0)):  # duplicate, secondary, supplementary, QC fail
         read["flag"] = flag
     bad[4]["mapq"] = 5
-    mate = dict(reads[0], flag=0x80 | 0x1)  # second read of the first fragment: counts once
+    reads[0]["flag"] = 0x40 | 0x1  # first read of a pair ...
+    mate = dict(reads[0], flag=0x80 | 0x1)  # ... and its second read, spanning the same repeat: the fragment counts once
     short = dict(site_reads(ref["seq"], site, [20], rng, prefix="short")[0])
     short["seq"], short["cigar"] = short["seq"][:-80], [(0, 20)]  # ends inside the repeat: no right flank
     bam = write_bam(tmp_path / "x.bam", {"chr1": len(ref["seq"])}, reads + bad + [mate, short])

@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
         row = msi.call_to_parts(args.sites, args.tumor_bam, args.fasta, args.outdir, normal_bam=args.normal_bam,
                                 baseline=args.baseline, settings=args.config, protocol=args.protocol, subject=args.subject,
                                 specimen=args.specimen, timepoint=args.timepoint,
-                                normal_specimen=args.normal_specimen).iloc[0]
+                                normal_specimen=args.normal_specimen)
         score = "n/a" if row["MSI_STATUS"] == msi.NOT_EVALUABLE else f"{row['MSI_SCORE']:.2f}%"
         print(f"{args.specimen}: {row['MSI_STATUS']} ({row['MODE']}; score {score}; {row['SCORE_UNSTABLE']}/"
               f"{row['SCORE_SITES']} scored sites unstable; MSI-H from {row['THRESHOLD']:.2f}%, rule: {row['RULE_SOURCE']})")

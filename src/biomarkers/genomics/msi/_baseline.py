@@ -24,8 +24,9 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ...errors import InputError
 from ...names import PAIRED, TUMOR_ONLY
@@ -33,9 +34,12 @@ from ._call import benjamini_hochberg, chi2_sf, chi_square, scored_counts, site_
 from ._config import MsiSettings
 from ._reads import encode_counts
 from ._rule import Rule, calibrated_rule
-from ._tsv import read_headed_tsv, write_headed_tsv
+from ._tsv import Columns, read_headed_columns, write_headed_tsv
 
-__all__ = ["build_baseline", "write_baseline", "read_baseline", "sites_digest"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["build_baseline", "write_baseline", "read_baseline", "read_baseline_columns", "sites_digest"]
 
 FORMAT_TAG = "biomarkers-msi-baseline/1"
 BASELINE_COLUMNS = ["SITE_ID", "N_NORMALS", "POOLED_DEPTH", "POOLED_LENGTHS", "DISPERSION", "EXCLUDED", "REASON"]
@@ -49,6 +53,8 @@ def sites_digest(sites: pd.DataFrame) -> str:
 
 def build_baseline(sites: pd.DataFrame, normals: list[list[dict[int, int]]], settings: MsiSettings) -> pd.DataFrame:
     """``normals[j][i]``: counts of normal j at site i -> one baseline row per site."""
+    import pandas as pd
+
     min_cov = settings.reads.min_coverage
     min_normals = settings.baseline.min_normals
     alpha = settings.baseline.alpha
@@ -124,24 +130,32 @@ def write_baseline(baseline: pd.DataFrame, sites: pd.DataFrame, path: str | Path
     return write_headed_tsv(path, header, baseline[BASELINE_COLUMNS])
 
 
-def read_baseline(path: str | Path, sites: pd.DataFrame) -> pd.DataFrame:
-    """Read a baseline and align it to ``sites``; refuse one built on another site table."""
-    header, frame = read_headed_tsv(path, what="baseline", format_tag=FORMAT_TAG, command="baseline",
-                                    dtype={"SITE_ID": str, "POOLED_LENGTHS": str, "REASON": str})
+def read_baseline_columns(path: str | Path, sites) -> Columns:
+    """Read a baseline into plain columns (no pandas), in the order of ``sites``; refuse one built on another site table."""
+    header, table = read_headed_columns(path, what="baseline", format_tag=FORMAT_TAG, command="baseline",
+                                        types={"N_NORMALS": int, "POOLED_DEPTH": int, "DISPERSION": float, "EXCLUDED": bool})
     meta = dict(header)
-    if meta.get("sites_digest") != sites_digest(sites):
+    # the digest covers the sites' IDs in order: a matching baseline has one row per site, in the same order
+    if meta.get("sites_digest") != sites_digest(sites) or list(table["SITE_ID"]) != list(sites["SITE_ID"]):
         raise InputError(f"the baseline was built on another site table than {Path(sites.attrs.get('path', 'the one given')).name}; "
                          "rebuild it with `biomarkers msi baseline`", file=path)
-    frame = frame.set_index("SITE_ID").reindex(sites["SITE_ID"]).reset_index()
-    frame["EXCLUDED"] = frame["EXCLUDED"].astype(str).str.lower().eq("true")
-    frame.attrs["n_normals"] = int(meta.get("normals", 0) or 0)
     rules = {}
     for mode in (PAIRED, TUMOR_ONLY):
         if meta.get(f"rule_{mode}"):
             try:
                 rule = Rule.from_header(meta[f"rule_{mode}"], mode)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, KeyError):
                 raise InputError(f"the baseline's ##rule_{mode} header is not readable", file=path) from None
             rules[mode] = replace(rule, source=f"{Path(path).name}: {rule.source}")
-    frame.attrs["rules"] = rules
+    table.attrs.update(n_normals=int(meta.get("normals", 0) or 0), rules=rules)
+    return table
+
+
+def read_baseline(path: str | Path, sites) -> pd.DataFrame:
+    """Read a baseline as a frame, aligned to ``sites``; refuse one built on another site table."""
+    import pandas as pd
+
+    table = read_baseline_columns(path, sites)
+    frame = pd.DataFrame({name: table[name] for name in BASELINE_COLUMNS})
+    frame.attrs.update(table.attrs)
     return frame

@@ -27,7 +27,7 @@ from ._config import MsiSettings
 from ._reads import encode_counts
 from ._rule import INDETERMINATE, MSI_H, MSS, NOT_EVALUABLE, Rule, decide, scored_mask, site_classes
 
-__all__ = ["chi_square", "chi2_sf", "benjamini_hochberg", "total_variation", "call_sites", "summarise", "MSI_H", "MSS",
+__all__ = ["chi_square", "chi2_sf", "benjamini_hochberg", "total_variation", "call_sites", "site_columns", "summarise", "MSI_H", "MSS",
            "INDETERMINATE", "NOT_EVALUABLE"]
 
 UNSTABLE, STABLE, LOW_COVERAGE, EXCLUDED = "UNSTABLE", "STABLE", "LOW_COVERAGE", "EXCLUDED"
@@ -135,16 +135,25 @@ def call_sites(sites, tumor: list[dict[int, int]], reference: list[dict[int, int
     """
     import pandas as pd
 
-    columns = site_tests(sites, tumor, reference, settings, dispersion=dispersion, excluded=excluded)
-    return pd.DataFrame({
-        "SITE_ID": sites["SITE_ID"].to_numpy(), "CHROM": sites["CHROM"].to_numpy(), "START": sites["START"].to_numpy(),
-        "END": sites["END"].to_numpy(), "UNIT": sites["UNIT"].to_numpy(), "REF_REPEATS": sites["REF_REPEATS"].to_numpy(),
-        "TUMOR_DEPTH": columns["t_depth"], "TUMOR_LENGTHS": [encode_counts(c) for c in tumor],
-        "REFERENCE_DEPTH": columns["r_depth"], "REFERENCE_LENGTHS": [encode_counts(c) for c in reference],
-        "DISPERSION": columns["dispersion"], "STATISTIC": columns["stat"], "DF": columns["dof"], "P_VALUE": columns["p"],
-        "Q_VALUE": columns["q"], "SHIFT": columns["shift"], "MEAN_LENGTH_DIFF": columns["delta"], "CALL": columns["call"],
-        "SCORED": columns["scored"],
-    })
+    return pd.DataFrame(site_columns(sites, tumor, reference, settings, dispersion=dispersion, excluded=excluded))
+
+
+def site_columns(sites, tumor: list[dict[int, int]], reference: list[dict[int, int]], settings: MsiSettings, *,
+                 dispersion=None, excluded=None) -> dict[str, np.ndarray]:
+    """:func:`call_sites` as a mapping of column name to array (no pandas: the per-specimen command's path)."""
+    t = site_tests(sites, tumor, reference, settings, dispersion=dispersion, excluded=excluded)
+
+    def column(name, dtype=object):
+        return np.asarray(sites[name], dtype=dtype)
+
+    return {
+        "SITE_ID": column("SITE_ID"), "CHROM": column("CHROM"), "START": column("START", np.int64),
+        "END": column("END", np.int64), "UNIT": column("UNIT"), "REF_REPEATS": column("REF_REPEATS", np.int64),
+        "TUMOR_DEPTH": t["t_depth"], "TUMOR_LENGTHS": np.array([encode_counts(c) for c in tumor], dtype=object),
+        "REFERENCE_DEPTH": t["r_depth"], "REFERENCE_LENGTHS": np.array([encode_counts(c) for c in reference], dtype=object),
+        "DISPERSION": t["dispersion"], "STATISTIC": t["stat"], "DF": t["dof"], "P_VALUE": t["p"], "Q_VALUE": t["q"],
+        "SHIFT": t["shift"], "MEAN_LENGTH_DIFF": t["delta"], "CALL": t["call"], "SCORED": t["scored"],
+    }
 
 
 def site_tests(sites, tumor: list[dict[int, int]], reference: list[dict[int, int]], settings: MsiSettings, *,
@@ -189,8 +198,8 @@ def scored_counts(call: np.ndarray, scored: np.ndarray) -> tuple[int, int]:
 
 def summarise(calls, mode: str, rule: Rule) -> dict:
     """Sites evaluated and unstable (all and scored), score (%), score per repeat class, status and the rule behind it."""
-    call = calls["CALL"].to_numpy()
-    scored = calls["SCORED"].to_numpy().astype(bool)
+    call = np.asarray(calls["CALL"], dtype=object)
+    scored = np.asarray(calls["SCORED"], dtype=bool)
     evaluated_all = int(np.isin(call, [STABLE, UNSTABLE]).sum())
     unstable_all = int((call == UNSTABLE).sum())
     unstable, evaluated = scored_counts(call, scored)

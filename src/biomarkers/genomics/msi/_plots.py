@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ...io import atomic_path
 from ._call import MSI_H
 from ._reads import decode_counts
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["plot_msi"]
 

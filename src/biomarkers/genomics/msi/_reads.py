@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
 import pysam
 
 from ...errors import InputError
@@ -133,18 +132,24 @@ def count_lengths(alignments: pysam.AlignmentFile, sites, *, min_mapq: int = 20,
 class _Region:
     """The sites of one contig, sorted by start, as parallel lists (the kernel indexes them)."""
 
-    __slots__ = ("starts", "lefts", "rights", "runs", "lows", "highs", "counts")
+    __slots__ = ("starts", "lefts", "rights", "runs", "lows", "highs", "counts", "flanks", "looked")
 
     def __init__(self, **columns):
         for name, value in columns.items():
             setattr(self, name, value)
+        self.flanks = [len(x) for x in self.lefts]
+        self.looked = [0] * len(self.starts)  # reads looked at per site (max_reads)
 
 
 def _count_region(reads, region: _Region, first: int, last: int, min_mapq: int, max_reads: int) -> None:
-    """Add the fragments of ``reads`` (sorted by start) to sites ``first..last-1`` of ``region``."""
-    lows, highs, starts, lefts, rights, runs, counts = (region.lows, region.highs, region.starts, region.lefts,
-                                                       region.rights, region.runs, region.counts)
-    looked = [0] * (last - first)
+    """Add the fragments of ``reads`` (sorted by start) to sites ``first..last-1`` of ``region``.
+
+    The hot loop of the caller: plain lists, no call per read in the common case (no indel before the
+    repeat), and fragment names kept only for paired reads while a site can still get reads.
+    """
+    lows, highs, starts, lefts, rights, runs, counts, flanks, looked = (
+        region.lows, region.highs, region.starts, region.lefts, region.rights, region.runs, region.counts,
+        region.flanks, region.looked)
     seen: dict[int, set[str]] = {}
     i0 = first
     for read in reads:
@@ -153,7 +158,8 @@ def _count_region(reads, region: _Region, first: int, last: int, min_mapq: int, 
             continue
         r_start = read.reference_start
         while i0 < last and lows[i0] < r_start:  # reads come sorted by start: this site can get no more reads
-            seen.pop(i0, None)
+            if seen:
+                seen.pop(i0, None)
             i0 += 1
         if i0 == last:
             break
@@ -161,21 +167,33 @@ def _count_region(reads, region: _Region, first: int, last: int, min_mapq: int, 
         i = i0
         seq = None
         while i < last and highs[i] <= r_end:  # the read anchors both flanks of site i
-            if looked[i - first] < max_reads:
-                name = read.query_name
-                names = seen.get(i)
-                if names is None or name not in names:
-                    looked[i - first] += 1
-                    if seq is None:
-                        seq = read.query_sequence
-                        shift = read.query_alignment_start - r_start
-                    length = _length(read, seq, starts[i] + shift, starts[i], lefts[i], rights[i], runs[i], r_start)
-                    if length is not None:
+            if looked[i] < max_reads:
+                names = name = None
+                if flag & 1:  # paired: its mate may span the site too and must not count again
+                    name = read.query_name
+                    names = seen.get(i)
+                    if names is not None and name in names:
+                        i += 1
+                        continue
+                looked[i] += 1
+                if seq is None:
+                    seq = read.query_sequence
+                    shift = read.query_alignment_start - r_start
+                begin = starts[i] + shift
+                length = None
+                if begin >= flanks[i] and seq.startswith(lefts[i], begin - flanks[i]):
+                    end = runs[i](seq, begin).end()  # whole units, then a partial one
+                    if seq.startswith(rights[i], end):
+                        length = end - begin
+                if length is None:
+                    length = _length(read, seq, begin, starts[i], lefts[i], rights[i], runs[i], r_start)
+                if length is not None:
+                    if name is not None:
                         if names is None:
                             names = seen[i] = set()
-                        names.add(name)  # the mate of this fragment will not count again
-                        site = counts[i]
-                        site[length] = site.get(length, 0) + 1
+                        names.add(name)
+                    site = counts[i]
+                    site[length] = site.get(length, 0) + 1
             i += 1
 
 
@@ -204,7 +222,7 @@ def _length(read, seq: str, begin: int, site_start: int, left: str, right: str, 
     return None
 
 
-def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, settings: MsiSettings, *, label: str | None = None,
+def count_lengths_file(bam: str | Path, sites, fasta: str | Path, settings: MsiSettings, *, label: str | None = None,
                        with_contigs: bool = False):
     """Open ``bam`` (CRAM with ``fasta``), check it against the reference and the site table, count.
 
@@ -216,13 +234,14 @@ def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, 
         alignments = open_alignments(bam, fasta)
         try:
             check_contigs(alignments, reference, file=bam)
-            missing = sorted(set(sites["CHROM"]) - set(alignments.references))
+            missing = set(sites["CHROM"]) - set(alignments.references)
             if missing:
                 # e.g. a BAM aligned to the primary assembly, a site table scanned with alt contigs: those sites
                 # have no reads (LOW_COVERAGE), which the per-site table shows
-                n = int(sites["CHROM"].isin(missing).sum())
+                n = sum(chrom in missing for chrom in sites["CHROM"])
+                names = sorted(missing)
                 log.warning("%s: no contig %s in the alignments' header; its %d site(s) count as not covered",
-                            Path(bam).name, ", ".join(missing[:3]) + ("..." if len(missing) > 3 else ""), n)
+                            Path(bam).name, ", ".join(names[:3]) + ("..." if len(names) > 3 else ""), n)
             reads = settings.reads
             try:
                 counts = count_lengths(alignments, sites, min_mapq=reads.min_mapq, max_reads=reads.max_reads,

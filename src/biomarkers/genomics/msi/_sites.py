@@ -16,16 +16,20 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 import pysam
 
 from ...errors import InputError
 from ...log import Progress, get_logger
 from .._alignments import chr_prefix_differs, open_reference
 from ._config import MsiSettings, ScanSettings, load_settings
-from ._tsv import read_headed_tsv, write_headed_tsv
+from ._tsv import Columns, read_headed_columns, write_headed_tsv
 
-__all__ = ["scan_sites", "write_sites", "read_sites", "reference_digest", "check_reference", "SITE_COLUMNS"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["scan_sites", "write_sites", "read_sites", "read_site_columns", "reference_digest", "check_reference", "SITE_COLUMNS"]
 
 log = get_logger("msi.scan")
 
@@ -131,6 +135,8 @@ def _scan_sequence(seq: str, offset: int, scan: dict, patterns) -> list[tuple[in
 
 def scan_sites(fasta: str | Path, targets: str | Path | None = None, settings: MsiSettings | None = None) -> pd.DataFrame:
     """Microsatellites of ``fasta`` (optionally only those overlapping ``targets``), one row per site."""
+    import pandas as pd
+
     scan = (settings or load_settings()).scan
     ref = open_reference(fasta)
     contigs = dict(zip(ref.references, ref.lengths))
@@ -192,10 +198,10 @@ def write_sites(sites: pd.DataFrame, path: str | Path, *, settings: MsiSettings 
     return write_headed_tsv(path, header, sites[SITE_COLUMNS])
 
 
-def read_sites(path: str | Path) -> pd.DataFrame:
-    """Read a site table written by :func:`write_sites`; its header's contigs go to ``attrs``."""
-    header, frame = read_headed_tsv(path, what="site table", format_tag=FORMAT_TAG, command="scan",
-                                    dtype={"CHROM": str, "UNIT": str, "LEFT_FLANK": str, "RIGHT_FLANK": str, "SITE_ID": str})
+def read_site_columns(path: str | Path) -> Columns:
+    """Read a site table written by :func:`write_sites` into plain columns (no pandas); its header goes to ``attrs``."""
+    header, table = read_headed_columns(path, what="site table", format_tag=FORMAT_TAG, command="scan",
+                                        types={"START": int, "END": int, "UNIT_LEN": int, "REF_REPEATS": int})
     contigs: list[tuple[str, int]] = []
     meta: dict[str, str] = {}
     for key, value in header:
@@ -204,14 +210,25 @@ def read_sites(path: str | Path) -> pd.DataFrame:
             contigs.append((m.group(1), int(m.group(2))))
         elif key != "contig":
             meta[key] = value
-    missing = [c for c in SITE_COLUMNS if c not in frame.columns]
+    missing = [c for c in SITE_COLUMNS if c not in table]
     if missing:
         raise InputError("site table lacks columns", file=path, field=missing[0])
     if meta.get("reference_digest") != reference_digest(contigs):
         raise InputError("site table header is inconsistent (its contig list does not match its digest)", file=path)
     scan = dict(item.split(":", 1) for item in meta["scan"].split(",") if ":" in item) if meta.get("scan") else None
-    frame.attrs.update(contigs=contigs, reference=meta.get("reference", ""), targets=meta.get("targets", ""), path=str(path),
+    table.attrs.update(contigs=contigs, reference=meta.get("reference", ""), targets=meta.get("targets", ""), path=str(path),
                        digest=meta["reference_digest"], scan=scan)
+    return table
+
+
+def read_sites(path: str | Path) -> pd.DataFrame:
+    """Read a site table written by :func:`write_sites` as a frame; its header's contigs go to ``attrs``."""
+    import pandas as pd
+
+    table = read_site_columns(path)
+    frame = pd.DataFrame({name: table[name] for name in SITE_COLUMNS})
+    frame = frame.astype({"START": "int64", "END": "int64", "UNIT_LEN": "int64", "REF_REPEATS": "int64"})
+    frame.attrs.update(table.attrs)
     return frame
 
 

@@ -6,19 +6,24 @@ import os
 import tempfile
 from pathlib import Path
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ... import names as N
 from ...errors import InputError
 from ...log import get_logger
 from ...schemas import concat_parts, table_metadata, write_table
 from ._baseline import build_baseline
-from ._call import call_sites, summarise
+from ._call import site_columns, summarise
 from ._config import MsiSettings, load_settings
 from ._reads import count_lengths_file, decode_counts
 from ._rule import Rule, default_rule
 
-__all__ = ["baseline_from_bams", "call_specimen", "write_parts", "collect"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["baseline_from_bams", "call_specimen", "call_columns", "write_parts", "collect"]
 
 log = get_logger("msi")
 
@@ -52,6 +57,22 @@ def call_specimen(sites: pd.DataFrame, tumor_bam: str | Path, fasta: str | Path,
     status rule (its ``##rule_paired``); without a calibrated rule the defaults
     of ``assets/msi.yaml`` apply (:func:`._rule.default_rule`).
     """
+    import pandas as pd
+
+    row, site_rows = call_columns(sites, tumor_bam, fasta, normal_bam=normal_bam, baseline=baseline, settings=settings,
+                                  studyid=studyid, subject=subject, specimen=specimen, timepoint=timepoint,
+                                  normal_specimen=normal_specimen)
+    return pd.DataFrame(row), pd.DataFrame(site_rows)
+
+
+def call_columns(sites, tumor_bam: str | Path, fasta: str | Path, *, normal_bam: str | Path | None = None, baseline=None,
+                 settings: MsiSettings | None = None, studyid: str, subject: str, specimen: str, timepoint: str | None,
+                 normal_specimen: str | None = None) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+    """:func:`call_specimen` as two mappings of column name to values (no pandas: the per-specimen command's path).
+
+    ``sites`` and ``baseline`` may be frames or the plain columns of
+    :func:`read_site_columns` and :func:`read_baseline_columns`.
+    """
     settings = settings or load_settings()
     if normal_bam is None and baseline is None:
         raise InputError("give a matched normal (--normal-bam) or a baseline (--baseline)", field="--normal-bam/--baseline")
@@ -62,23 +83,25 @@ def call_specimen(sites: pd.DataFrame, tumor_bam: str | Path, fasta: str | Path,
                                                        with_contigs=True)
         _warn_contig_mismatch(specimen, set(sites["CHROM"]), contigs, normal_contigs)
         contigs = contigs & normal_contigs
-        calls = call_sites(sites, tumor, reference, settings)
+        calls = site_columns(sites, tumor, reference, settings)
     else:
         pooled = [decode_counts(t) for t in baseline["POOLED_LENGTHS"]]
-        calls = call_sites(sites, tumor, pooled, settings, dispersion=list(baseline["DISPERSION"]),
-                           excluded=list(baseline["EXCLUDED"]))
+        calls = site_columns(sites, tumor, pooled, settings, dispersion=list(baseline["DISPERSION"]),
+                             excluded=list(baseline["EXCLUDED"]))
         normal_specimen = None
     rule = _rule_for(mode, baseline, sites, settings)
     summary = summarise(calls, mode, rule)
-    summary["SITES_NO_CONTIG"] = int((~sites["CHROM"].isin(contigs)).sum())
+    summary["SITES_NO_CONTIG"] = sum(chrom not in contigs for chrom in sites["CHROM"])
     keys = {N.STUDYID: studyid, N.USUBJID: subject, N.SPECIMEN_ID: specimen, N.TIMEPOINT: timepoint}
-    row = pd.DataFrame([{**keys, "NORMAL_SPECIMEN_ID": normal_specimen, **summary}])
-    covered = calls[(calls["TUMOR_DEPTH"] > 0) | (calls["REFERENCE_DEPTH"] > 0)]
-    site_rows = pd.concat([pd.DataFrame({**keys, "MODE": mode}, index=covered.index), covered], axis=1)
+    row = {name: [value] for name, value in {**keys, "NORMAL_SPECIMEN_ID": normal_specimen, **summary}.items()}
+    covered = (calls["TUMOR_DEPTH"] > 0) | (calls["REFERENCE_DEPTH"] > 0)
+    n = int(covered.sum())
+    site_rows = {**{name: [value] * n for name, value in {**keys, "MODE": mode}.items()},
+                 **{name: values[covered] for name, values in calls.items()}}
     log.info("msi %s (%s): %d/%d scored sites unstable (%d/%d of all sites), score %s -> %s", specimen, mode,
              summary["SCORE_UNSTABLE"], summary["SCORE_SITES"], summary["SITES_UNSTABLE"], summary["SITES_EVALUATED"],
              "n/a" if summary["SCORE_SITES"] == 0 else f"{summary['MSI_SCORE']:.2f}%", summary["MSI_STATUS"])
-    return row, site_rows.reset_index(drop=True)
+    return row, site_rows
 
 
 def _warn_contig_mismatch(specimen: str, site_contigs: set[str], tumour: set[str], normal: set[str]) -> None:
@@ -93,15 +116,16 @@ def _warn_contig_mismatch(specimen: str, site_contigs: set[str], tumour: set[str
                     "the normal's: %s); sites there are not evaluated (SITES_NO_CONTIG)", specimen, names(only_t), names(only_n))
 
 
-def _rule_for(mode: str, baseline: pd.DataFrame | None, sites: pd.DataFrame, settings: MsiSettings) -> Rule:
+def _rule_for(mode: str, baseline, sites, settings: MsiSettings) -> Rule:
     """The baseline's calibrated rule for ``mode``, else the defaults (checked against the site table's scan)."""
     rules = baseline.attrs.get("rules", {}) if baseline is not None else {}
     return rules.get(mode) or default_rule(mode, settings, sites.attrs.get("scan"))
 
 
-def write_parts(summary: pd.DataFrame, site_calls: pd.DataFrame, outdir: str | Path, specimen: str,
+def write_parts(summary: pd.DataFrame | dict, site_calls: pd.DataFrame | dict, outdir: str | Path, specimen: str,
                 *, provenance: dict | None = None) -> tuple[Path, Path]:
-    """``outdir/<specimen>.msi.parquet`` and ``.msi_sites.parquet``, declared tables written atomically."""
+    """``outdir/<specimen>.msi.parquet`` and ``.msi_sites.parquet`` (from frames or mappings of columns), declared
+    tables written atomically."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []

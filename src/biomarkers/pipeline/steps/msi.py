@@ -76,7 +76,7 @@ def run(ctx: RunContext) -> None:
                 raise InputError("no tumour could be called: tumor-only specimens need --pon or --msi_baseline", field="pon")
             summaries = ctx.run_tasks("MSI", msi.call_to_parts, tasks)
             msi.collect(sorted(Path(parts_dir).glob("*.parquet")), ctx.outdir)
-    statuses = sorted(s["MSI_STATUS"].iloc[0] for s in summaries)
+    statuses = sorted(s["MSI_STATUS"] for s in summaries)
     log.info("msi: %s", ", ".join(f"{k} {statuses.count(k)}" for k in dict.fromkeys(statuses)))
 
 
