@@ -66,6 +66,11 @@ def test_scan_thresholds_targets_and_bgzip(ref, tmp_path):
     bed = tmp_path / "t.bed"
     bed.write_text(f"chr1\t{s[2]['START'] + 3}\t{s[3]['END'] - 2}\n")  # overlaps the AC and CAG tracts only
     assert list(msi.scan_sites(ref["fasta"], bed)["UNIT"]) == ["AC", "CAG"]
+    # streamed to the file as found (memory independent of genome size): the same bytes as the frame written
+    for targets in (bed, None):
+        assert msi.scan_sites_to_file(ref["fasta"], tmp_path / "streamed.tsv.gz", targets) == (2 if targets else 40)
+        msi.write_sites(msi.scan_sites(ref["fasta"], targets), tmp_path / "frame.tsv.gz")
+        assert (tmp_path / "streamed.tsv.gz").read_bytes() == (tmp_path / "frame.tsv.gz").read_bytes()
     gz = write_fasta(tmp_path / "ref.fa", {"chr1": ref["seq"]}, bgzip=True)
     pd.testing.assert_frame_equal(msi.scan_sites(gz), msi.scan_sites(ref["fasta"]))
 

@@ -56,8 +56,8 @@ def main(args: argparse.Namespace) -> int:
     from ..genomics import msi
 
     if args.msi_command == "scan":
-        sites = msi.scan_to_file(args.fasta, args.output, targets=args.targets, settings=args.config)
-        print(f"{len(sites):,} microsatellites -> {args.output}")
+        n_sites = msi.scan_to_file(args.fasta, args.output, targets=args.targets, settings=args.config)
+        print(f"{n_sites:,} microsatellites -> {args.output}")
     elif args.msi_command == "baseline":
         baseline = msi.baseline_to_file(args.sites, args.normals, args.fasta, args.output, settings=args.config)
         print(f"baseline of {len(args.normals)} normals: {int((~baseline['EXCLUDED']).sum()):,} of {len(baseline):,} "

@@ -21,7 +21,8 @@ from ._config import MsiSettings, load_settings
 from ._plots import plot_msi
 from ._rule import Rule, calibrated_rule, decide, default_rule, null_critical_count, upper_rate
 from ._reads import count_lengths, count_lengths_file, decode_counts, encode_counts
-from ._sites import check_reference, read_site_columns, read_sites, reference_digest, scan_sites, write_sites
+from ._sites import (check_reference, read_site_columns, read_sites, reference_digest, scan_sites, scan_sites_to_file,
+                     write_sites)
 from ._specimen import baseline_from_bams, call_columns, call_specimen, collect, write_parts
 
 __all__ = [
@@ -31,6 +32,6 @@ __all__ = [
     "chi_square", "benjamini_hochberg", "total_variation", "call_sites", "summarise", "call_specimen",
     "write_parts", "collect", "plot_msi", "scan_to_file", "baseline_to_file", "call_to_parts",
     "chi2_sf", "site_tests", "Rule", "calibrated_rule", "decide", "default_rule", "null_critical_count", "upper_rate",
-    "read_site_columns", "read_baseline_columns", "call_columns", "site_columns",
+    "read_site_columns", "read_baseline_columns", "scan_sites_to_file", "call_columns", "site_columns",
     "MSI_H", "MSS", "INDETERMINATE", "NOT_EVALUABLE",
 ]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ...protocol import load_protocol
 from ._baseline import read_baseline_columns, write_baseline
 from ._config import load_settings
-from ._sites import read_site_columns, read_sites, scan_sites, write_sites
+from ._sites import read_site_columns, read_sites, scan_sites_to_file
 from ._specimen import baseline_from_bams, call_columns, write_parts
 
 if TYPE_CHECKING:
@@ -19,12 +19,9 @@ __all__ = ["scan_to_file", "baseline_to_file", "call_to_parts"]
 
 
 def scan_to_file(fasta: str | Path, output: str | Path, *, targets: str | Path | None = None,
-                 settings: str | Path | None = None) -> pd.DataFrame:
-    """Scan ``fasta`` (within ``targets``) and write the site table to ``output``; return the sites."""
-    loaded = load_settings(settings)
-    sites = scan_sites(fasta, targets, loaded)
-    write_sites(sites, output, settings=loaded)
-    return sites
+                 settings: str | Path | None = None) -> int:
+    """Scan ``fasta`` (within ``targets``) and write the site table to ``output`` as sites are found; return their number."""
+    return scan_sites_to_file(fasta, output, targets, load_settings(settings))
 
 
 def baseline_to_file(sites: str | Path, normals: list[str | Path], fasta: str | Path, output: str | Path, *,
