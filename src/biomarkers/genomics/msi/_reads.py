@@ -120,6 +120,7 @@ def count_lengths(alignments: pysam.AlignmentFile, sites, *, min_mapq: int = 20,
             lefts = [all_lefts[r] for r in rows]
             flanks = [len(x) for x in lefts]
             region = _Region(starts=starts, lefts=lefts, rights=[all_rights[r] for r in rows],
+                             tracts=[all_units[r] * ((all_ends[r] - all_starts[r]) // len(all_units[r])) for r in rows],
                              runs=[_run_pattern(all_units[r]).match for r in rows],
                              lows=[s - f for s, f in zip(starts, flanks)], highs=[e + f for e, f in zip(ends, flanks)],
                              counts=[out[r] for r in rows])
@@ -132,7 +133,7 @@ def count_lengths(alignments: pysam.AlignmentFile, sites, *, min_mapq: int = 20,
 class _Region:
     """The sites of one contig, sorted by start, as parallel lists (the kernel indexes them)."""
 
-    __slots__ = ("starts", "lefts", "rights", "runs", "lows", "highs", "counts", "flanks", "looked")
+    __slots__ = ("starts", "lefts", "rights", "runs", "lows", "highs", "counts", "flanks", "looked", "tracts")
 
     def __init__(self, **columns):
         for name, value in columns.items():
@@ -147,9 +148,9 @@ def _count_region(reads, region: _Region, first: int, last: int, min_mapq: int, 
     The hot loop of the caller: plain lists, no call per read in the common case (no indel before the
     repeat), and fragment names kept only for paired reads while a site can still get reads.
     """
-    lows, highs, starts, lefts, rights, runs, counts, flanks, looked = (
+    lows, highs, starts, lefts, rights, runs, counts, flanks, looked, tracts = (
         region.lows, region.highs, region.starts, region.lefts, region.rights, region.runs, region.counts,
-        region.flanks, region.looked)
+        region.flanks, region.looked, region.tracts)
     seen: dict[int, set[str]] = {}
     i0 = first
     for read in reads:
@@ -182,9 +183,13 @@ def _count_region(reads, region: _Region, first: int, last: int, min_mapq: int, 
                 begin = starts[i] + shift
                 length = None
                 if begin >= flanks[i] and seq.startswith(lefts[i], begin - flanks[i]):
-                    end = runs[i](seq, begin).end()  # whole units, then a partial one
-                    if seq.startswith(rights[i], end):
-                        length = end - begin
+                    tract = tracts[i]
+                    if seq.startswith(tract, begin) and seq.startswith(rights[i], begin + len(tract)):
+                        length = len(tract)  # the reference length (most reads): two comparisons, no regex
+                    else:
+                        end = runs[i](seq, begin).end()  # whole units, then a partial one
+                        if seq.startswith(rights[i], end):
+                            length = end - begin
                 if length is None:
                     length = _length(read, seq, begin, starts[i], lefts[i], rights[i], runs[i], r_start)
                 if length is not None:

@@ -8,9 +8,10 @@ baseline are published too (``genomics/msi/``), so a rerun or a Nextflow run can
 reuse them.
 
 Paired calls take their status rule from the cohort's normals: with >= 2 matched
-normals, a baseline built on them (``genomics/msi/cohort_normals.tsv.gz``) calibrates
-it; otherwise the panel-of-normals baseline does, if there is one; otherwise the
-defaults of ``assets/msi.yaml`` apply (each call's RULE_SOURCE says which).
+normals, a baseline built on them (``genomics/msi/cohort_normals.tsv.gz``, Nextflow's
+MSI_COHORT_BASELINE) calibrates it; otherwise the panel-of-normals baseline does, if
+the tumour-only calls needed one; otherwise the defaults of ``assets/msi.yaml`` apply
+(each call's RULE_SOURCE says which).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def run(ctx: RunContext) -> None:
         if len(cohort_normals) >= 2:
             paired_rule = stage / "cohort_normals.tsv.gz"
             msi.baseline_to_file(sites, cohort_normals, params["fasta"], paired_rule, settings=params.get("msi_config"))
-        if any(t.mode == N.TUMOR_ONLY for t in tumors) or (cohort_normals and paired_rule is None):
+        if any(t.mode == N.TUMOR_ONLY for t in tumors):
             baseline = _baseline(ctx, msi, sites, stage)
         paired_rule = paired_rule or baseline
         with tempfile.TemporaryDirectory(prefix=".msi-parts.", dir=ctx.outdir) as parts_dir:
