@@ -1,9 +1,6 @@
 // Baseline of each microsatellite's length distribution from a panel of normals,
-// for tumour-only calls (it also calibrates the MSI status rule of both modes).
-// Runs when the samplesheet has tumour-only specimens and no baseline was given
-// (--msi_baseline): genomics/msi/baseline.tsv.gz. As MSI_COHORT_BASELINE (ext.prefix
-// cohort_normals), on the cohort's matched normals when there are at least two: the
-// status rule of the paired calls, genomics/msi/cohort_normals.tsv.gz.
+// for tumour-only calls. Runs only when the samplesheet has tumour-only specimens
+// and no baseline was given (--msi_baseline). Published to genomics/msi/baseline.tsv.gz.
 process MSI_BASELINE {
     tag "panel of normals"
     label 'process_single'
@@ -21,7 +18,7 @@ process MSI_BASELINE {
     path config
 
     output:
-    path "genomics/msi/*.tsv.gz", emit: baseline
+    path "genomics/msi/baseline.tsv.gz", emit: baseline
     path "versions.yml", emit: versions
 
     when:
@@ -30,9 +27,8 @@ process MSI_BASELINE {
     script:
     def args = task.ext.args ?: ''
     def config_opt = config ? "--config ${config}" : ''
-    def prefix = task.ext.prefix ?: "baseline"
     """
-    biomarkers msi baseline ${args} --sites ${sites} --fasta ${fasta} ${config_opt} --output genomics/msi/${prefix}.tsv.gz ${normal_bams}
+    biomarkers msi baseline ${args} --sites ${sites} --fasta ${fasta} ${config_opt} --output genomics/msi/baseline.tsv.gz ${normal_bams}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -41,10 +37,9 @@ process MSI_BASELINE {
     """
 
     stub:
-    def prefix = task.ext.prefix ?: "baseline"
     """
     mkdir -p genomics/msi
-    echo | gzip > genomics/msi/${prefix}.tsv.gz
+    echo | gzip > genomics/msi/baseline.tsv.gz
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

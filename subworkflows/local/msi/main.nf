@@ -10,7 +10,7 @@
 
 include { MSI_SCAN     } from '../../../modules/local/msi_scan/main'
 include { MSI_BASELINE } from '../../../modules/local/msi_baseline/main'
-include { MSI_BASELINE as MSI_COHORT_BASELINE } from '../../../modules/local/msi_baseline/main'
+include { MSI_COHORT_BASELINE } from '../../../modules/local/msi_cohort_baseline/main'
 include { MSI          } from '../../../modules/local/msi/main'
 include { MSI_COLLECT    } from '../../../modules/local/msi_collect/main'
 include { fastaWithIndex; optionalFile; indexedFiles } from '../utils_biomarkers/main'
