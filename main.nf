@@ -37,7 +37,7 @@ workflow {
     // (rewritten with absolute paths, in its order), and the tumour pairing.
     ch_run_params = ch_params.collectFile(name: 'params.json') { p -> jsonText(launchParams(p)) }
     ch_samplesheet = ch_rows.toList().collectFile(name: 'samplesheet.csv') { rows -> samplesheetText(rows) }
-    VALIDATE(ch_run_params, ch_samplesheet, ch_params.map { p -> optionalFile(p.protocol) })
+    VALIDATE(ch_run_params, ch_samplesheet, ch_params.map { p -> optionalFile(p.protocol) }, ch_params.map { p -> p.input ? "${p.input}" : '' })
     ch_versions = ch_versions.mix(VALIDATE.out.versions)
 
     BIOMARKERS(ch_params, ch_rows, VALIDATE.out.tumors)

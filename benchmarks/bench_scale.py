@@ -84,6 +84,7 @@ def measure(cmd: list[str], *, log_steps: bool, env: dict | None = None) -> dict
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_start = os.getloadavg()[0]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     marks: list[tuple[float, str]] = []
@@ -117,7 +118,9 @@ def measure(cmd: list[str], *, log_steps: bool, env: dict | None = None) -> dict
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{''.join(stderr_tail)}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = {"wall_s": round(end - start, 2), "peak_rss_sampled_mb": round(max((s[2] for s in samples), default=0) / 2**20, 1),
+    # The 1-minute load average at the start and end: on a shared machine wall time
+    # depends on it; CPU seconds much less.
+    result = {"load_1min": [round(load_start, 1), round(os.getloadavg()[0], 1)], "wall_s": round(end - start, 2), "peak_rss_sampled_mb": round(max((s[2] for s in samples), default=0) / 2**20, 1),
               "main_vmhwm_mb": round(hwm[0] / 2**20, 1)}
     # The run and every process it waited for (exact), or the sampled process tree when
     # more (forkserver workers are reaped by the fork server, which the run does not wait for).
@@ -172,9 +175,9 @@ def simulated(sizes: list[int], cpus_list: list[int | None], workdir: Path) -> l
 
 
 def synthetic_parts(n_specimens: int, folder: Path, *, sites: int, variants: int) -> list[Path]:
-    """Per-specimen TMB and MSI parts as the steps write them, from the declared
-    schemas (one real part of each kind is made by the library, then copied under
-    new specimen IDs with their ID columns rewritten)."""
+    """Per-specimen TMB and MSI parts as the steps write them: one real part of each kind
+    is made by the library (a 3-subject trial), then written again under new specimen IDs
+    (ID columns and the partition label rewritten, everything else as declared)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -183,31 +186,32 @@ def synthetic_parts(n_specimens: int, folder: Path, *, sites: int, variants: int
         _template_parts(template, sites=sites, variants=variants)
     parts = []
     for kind in ("tmb", "tmb_variants", "msi", "msi_sites"):
-        src = next(template.glob(f"*.{kind}.parquet"))
-        table = pq.read_table(src)
+        table = pq.read_table(template / f"TEMPLATE.{kind}.parquet")
+        meta = json.loads(table.schema.metadata[b"biomarkers"])
         for i in range(n_specimens):
             spec = f"NCT07007182-S01-{i:04d}-BX01-DNA"
-            subj = f"NCT07007182-S01-{i:04d}"
+            out = folder / f"{spec}.{kind}.parquet"
+            parts.append(out)
+            if out.exists():
+                continue
             cols = {}
             for name in table.column_names:
-                if name == "SPECIMEN_ID":
-                    cols[name] = pa.array([spec] * len(table), table.schema.field(name).type)
-                elif name == "USUBJID":
-                    cols[name] = pa.array([subj] * len(table), table.schema.field(name).type)
-                else:
-                    cols[name] = table.column(name)
-            out = folder / f"{spec}.{kind}.parquet"
-            if not out.exists():
-                pq.write_table(pa.table(cols, schema=table.schema), out)
-            parts.append(out)
+                value = {"SPECIMEN_ID": spec, "USUBJID": f"NCT07007182-S01-{i:04d}"}.get(name)
+                cols[name] = pa.array([value] * len(table), table.schema.field(name).type) if value else table.column(name)
+            if "partition" in meta:
+                meta["partition"]["value"] = spec
+            schema = table.schema.with_metadata({b"biomarkers": json.dumps(meta, sort_keys=True).encode()})
+            pq.write_table(pa.table(cols, schema=schema), out, compression="zstd")
     return parts
 
 
 def _template_parts(folder: Path, *, sites: int, variants: int) -> None:
     """One specimen's real parts: simulate the smallest trial and run TMB and MSI on it,
     then scale its MSI site table and TMB variant table to the sizes asked for."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from biomarkers import schemas
 
     folder.mkdir(parents=True)
     trial = folder / "trial"
@@ -216,18 +220,26 @@ def _template_parts(folder: Path, *, sites: int, variants: int) -> None:
     out = folder / "run"
     subprocess.run([*biomarkers(), "run", "--params-file", str(trial / "params.yaml"), "--outdir", str(out),
                     "--only", "tmb", "msi"], check=True, capture_output=True)
-    # The parts are temporary in a run: rebuild one specimen's from the merged tables
-    # (a part has the merged table's schema, restricted to its specimen).
-    for kind in ("tmb", "tmb_variants", "msi", "msi_sites"):
-        table = pq.read_table(out / "genomics" / f"{kind}.parquet")
-        first = table.column("SPECIMEN_ID")[0]
-        import pyarrow.compute as pc
-        table = table.filter(pc.equal(table.column("SPECIMEN_ID"), first))
-        want = {"msi_sites": sites, "tmb_variants": variants}.get(kind)
-        if want and len(table):
-            reps = -(-want // len(table))
-            table = pa.concat_tables([table] * reps).slice(0, want)
-        pq.write_table(table, folder / f"TEMPLATE.{kind}.parquet")
+    # The parts are temporary in a run: the published files are the same tables (the site
+    # and variant datasets' files are the parts themselves; a summary is one row).
+    for kind, dataset in (("tmb", "tmb_variants"), ("msi", "msi_sites")):
+        summary = schemas.read_table(out / "genomics" / f"{kind}.parquet").iloc[[0]]
+        if kind == "msi":
+            # Labelled MSS: MSI-H tumours are excluded from the trial (rare in a cohort), and
+            # each MSI-H specimen adds a plot of its sites to the collect (timed apart).
+            summary = summary.assign(MSI_STATUS="MSS", MSI_H_EXCLUSION=False)
+        first = summary["SPECIMEN_ID"].iloc[0]
+        rows = schemas.read_table(out / "genomics" / dataset / f"{first}.parquet")
+        want = {"msi_sites": sites, "tmb_variants": variants}[dataset]
+        if len(rows):
+            rows = pd.concat([rows] * -(-want // len(rows)), ignore_index=True).iloc[:want]
+            # distinct keys, as real sites and variants have
+            key = "SITE_ID" if dataset == "msi_sites" else "POS"
+            rows[key] = [f"{v}#{i}" for i, v in enumerate(rows[key])] if key == "SITE_ID" else rows[key] + range(len(rows))
+        schemas.write_table(summary, f"genomics.{kind}", folder / "_summary")
+        (folder / "_summary" / "genomics" / f"{kind}.parquet").rename(folder / f"TEMPLATE.{kind}.parquet")
+        schemas.write_partition(rows, f"genomics.{dataset}", folder / "_rows", first).rename(
+            folder / f"TEMPLATE.{dataset}.parquet")
 
 
 def synthetic(counts: list[int], workdir: Path, *, sites: int, variants: int) -> list[dict]:

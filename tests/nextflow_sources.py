@@ -53,6 +53,7 @@ VALUES = {
     "subjects": "subjects.csv",
     "milestones": "milestones.csv",
     "samplesheet": "samplesheet/samplesheet.csv",
+    "input_name": "/data/trial/samplesheet.csv",
     "data_cutoff": "2027-05-06",
     "meta.id": "NCT07007182-S01-0001-BX01-DNA",
     "meta.subject": "NCT07007182-S01-0001",

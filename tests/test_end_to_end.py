@@ -21,8 +21,8 @@ SUBJECTS = 6
 EXPECTED_TABLES = [
     "custody/specimens.parquet", "custody/events.parquet", "custody/lineage.parquet",
     "custody/issues.parquet", "custody/completeness.parquet",
-    "genomics/tmb.parquet", "genomics/tmb_variants.parquet",
-    "genomics/msi.parquet", "genomics/msi_sites.parquet",
+    "genomics/tmb.parquet", "genomics/tmb_variants",
+    "genomics/msi.parquet", "genomics/msi_sites",
     "analysis/subjects.parquet", "analysis/biomarkers_long.parquet",
     "analysis/associations.parquet", "analysis/analysis_wide.parquet",
     "pipeline_info/inputs.parquet",
@@ -64,7 +64,8 @@ def test_every_step_runs_and_publishes_its_tables(demo_runs):
     for step in ("custody", "tmb", "msi", "analysis", "report"):
         assert re.search(rf"^\s*{step}: done$", proc.stdout, re.M), proc.stdout
     for rel in EXPECTED_TABLES:
-        assert (outdir / rel).is_file(), rel
+        # a partitioned dataset (no .parquet suffix) is a folder of one file per specimen
+        assert (outdir / rel).is_file() if rel.endswith(".parquet") else (outdir / rel).is_dir(), rel
     html = (outdir / "report" / "index.html").read_text()
     assert "<img" in html and "exploratory" in html.lower()
 
@@ -95,6 +96,28 @@ def test_results_agree_with_the_simulated_truth(demo_runs):
     wide = read_table(outdir / "analysis" / "analysis_wide.parquet")
     assert len(subjects) == len(wide) == SUBJECTS
     assert wide["USUBJID"].is_unique
+
+
+def test_site_and_variant_tables_are_one_file_per_specimen(demo_runs):
+    """genomics/msi_sites/ and tmb_variants/ are partitioned datasets: one file per tumour
+    specimen of the summary table, read as one table by pyarrow.dataset and DuckDB, whose
+    counts agree with the summaries."""
+    import duckdb
+    import pyarrow.dataset as ds
+
+    outdir, _ = demo_runs[0]
+    for summary_name, folder_name, count_sql, summary_column in (
+            ("msi.parquet", "msi_sites", "count(*) FILTER (WHERE CALL = 'UNSTABLE')", "SITES_UNSTABLE"),
+            ("tmb.parquet", "tmb_variants", "count(*) FILTER (WHERE COUNTED)", "N_COUNTED")):
+        summary = read_table(outdir / "genomics" / summary_name).set_index("SPECIMEN_ID")
+        folder = outdir / "genomics" / folder_name
+        assert sorted(p.name for p in folder.glob("*.parquet")) == sorted(f"{s}.parquet" for s in summary.index)
+        rows = duckdb.sql(f"SELECT SPECIMEN_ID, {count_sql}, count(*) FROM read_parquet('{folder}/*.parquet') "
+                          "GROUP BY SPECIMEN_ID ORDER BY SPECIMEN_ID").fetchall()
+        assert {r[0]: r[1] for r in rows} == {k: v for k, v in summary[summary_column].items() if k in {r[0] for r in rows}}
+        assert ds.dataset(folder, format="parquet").count_rows() == sum(r[2] for r in rows) > 0
+    n_variants = read_table(outdir / "genomics" / "tmb.parquet")["N_VARIANTS"].sum()
+    assert ds.dataset(outdir / "genomics" / "tmb_variants", format="parquet").count_rows() == n_variants
 
 
 def test_two_runs_are_byte_identical(demo_runs):

@@ -253,8 +253,15 @@ def test_cli_scan_baseline_call_merge(ref, tmp_path, cli):
     assert table["SPECIMEN_ID"].tolist() == ["SP-PAIRED", "SP-TONLY"]
     assert table["MODE"].tolist() == ["paired", "tumor_only"] and table["NORMAL_SPECIMEN_ID"].tolist() == ["SP-N", None]
     assert table["MSI_STATUS"].tolist() == ["MSI-H", "MSI-H"]
-    sites_table = pd.read_parquet(out / "genomics" / "msi_sites.parquet")
+    # the site table: a dataset of one file per specimen, read as one table
+    assert sorted(p.name for p in (out / "genomics" / "msi_sites").iterdir()) == [
+        "SP-PAIRED.parquet", "SP-TONLY.parquet", "_common_metadata"]
+    sites_table = pd.read_parquet(out / "genomics" / "msi_sites")
     assert len(sites_table) == 80 and (sites_table["CALL"] == "UNSTABLE").sum() == 40
+    assert sites_table["SPECIMEN_ID"].value_counts().to_dict() == {"SP-PAIRED": 40, "SP-TONLY": 40}
+    # each file is the specimen's part, byte for byte
+    assert (out / "genomics" / "msi_sites" / "SP-PAIRED.parquet").read_bytes() == (
+        parts / "SP-PAIRED.msi_sites.parquet").read_bytes()
     assert (out / "genomics" / "msi_scores.png").stat().st_size > 1000
     assert (out / "genomics" / "msi_sites_SP-PAIRED.png").exists()
 

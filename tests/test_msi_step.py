@@ -45,5 +45,5 @@ def test_msi_step_paired_and_tumour_only(tmp_path):
     # same inputs, same bytes
     again = {**params, "outdir": str(tmp_path / "again")}
     run_pipeline(again, only=["msi"])
-    for name in ("msi.parquet", "msi_sites.parquet", "msi/sites.tsv.gz", "msi/baseline.tsv.gz", "msi_scores.png"):
+    for name in ("msi.parquet", "msi_sites/SP-T1.parquet", "msi_sites/SP-T2.parquet", "msi_sites/_common_metadata", "msi/sites.tsv.gz", "msi/baseline.tsv.gz", "msi_scores.png"):
         assert (out / name).read_bytes() == (tmp_path / "again" / "genomics" / name).read_bytes(), name

@@ -126,7 +126,7 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     (t / "in").mkdir()
     (t / "in" / "params.json").write_text(json.dumps({**run_params, "outdir": str(nf_out)}))
     run_task("VALIDATE", {"run_params": stage(t, [t / "in" / "params.json"], "run"),
-                          "samplesheet": stage(t, [sheet], "run"), "protocol": ""}, t)
+                          "samplesheet": stage(t, [sheet], "run"), "protocol": "", "input_name": str(sheet)}, t)
     with open(t / "validation" / "tumors.csv", newline="") as handle:
         pairing = {row["specimen"]: row for row in csv.DictReader(handle)}
     assert sorted(pairing) == sorted([paired["specimen"], alone["specimen"]])

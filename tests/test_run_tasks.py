@@ -60,6 +60,25 @@ def test_progress_is_logged_per_task(tmp_path, caplog):
     assert len(lines) == 3 and lines[-1].startswith("TEST [3/3] ")
 
 
+def test_run_help_says_which_parameters_only_nextflow_uses(cli):
+    """`biomarkers run --help` lists every pipeline parameter, under the schema's group
+    headings; the groups only Nextflow uses say so, and so do the options only this engine has."""
+    from biomarkers.pipeline import param_groups
+
+    text = cli("run", "--help").stdout
+    flat = "".join(text.split())  # argparse wraps lines, also inside hyphenated words
+    nextflow_only = []
+    for title, description, specs in param_groups():
+        assert "".join(f"{title}: {description}".split()) in flat, title
+        for name in specs:
+            assert f"--{name}" in text, name
+        if "Nextflow only" in description:
+            nextflow_only += list(specs)
+    assert {"publish_dir_mode", "container_registry", "slurm_queue", "awsbatch_queue", "custom_config_base"} <= set(nextflow_only)
+    assert "input" not in nextflow_only and "fasta" not in nextflow_only
+    assert "This engine (biomarkers run only):" in text and text.rindex("--cpus N") > text.index("This engine")
+
+
 def test_cpus_option(cli, tmp_path):
     assert available_cpus() >= 1
     proc = cli("run", "--cpus", "0", "--outdir", str(tmp_path))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from biomarkers import schemas
 from biomarkers.errors import InputError
 from biomarkers.genomics import tmb
 from tmb_fixtures import (pair, reference_depth, standard_reads, write_bam, write_bed, write_reference,
@@ -299,6 +300,8 @@ def test_vcf_without_records_gives_tmb_zero_with_its_interval(files, tmp_path):
     assert summary["TMB_CI_UPPER"].item() == pytest.approx(3.688879 / 0.0022, rel=1e-6)
     parts = tmb.write_parts(summary, variants, tmp_path / "parts", "SP-T1")
     paths = tmb.collect(list(parts), tmp_path / "results")
+    # a specimen without variants still has its (empty) file in the dataset
+    assert [p.name for p in schemas.dataset_files(paths["tmb_variants"])] == ["SP-T1.parquet"]
     assert pd.read_parquet(paths["tmb_variants"]).empty and len(pd.read_parquet(paths["tmb"])) == 1
 
 

@@ -51,7 +51,8 @@ def test_count_then_collect(cli, inputs, tmp_path):
     result = cli("tmb", "collect", "--outdir", str(out), str(parts / "SP-T1.tmb.parquet"), str(parts / "SP-T1.tmb_variants.parquet"))
     assert result.returncode == 0, result.stderr
     assert table_metadata(out / "genomics" / "tmb.parquet")["table"] == "genomics.tmb"
-    assert len(read_table(out / "genomics" / "tmb_variants.parquet")) == len(RECORDS) + 1
+    assert len(read_table(out / "genomics" / "tmb_variants")) == len(RECORDS) + 1
+    assert (out / "genomics" / "tmb_variants" / "SP-T1.parquet").read_bytes() == (parts / "SP-T1.tmb_variants.parquet").read_bytes()
     assert (out / "genomics" / "tmb.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

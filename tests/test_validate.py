@@ -92,6 +92,26 @@ def test_skip_file_checks_checks_contents_only(tmp_path, capsys):
     assert code == 2 and "unknown timepoint (not in the protocol)" in msg
 
 
+def test_validate_names_the_samplesheet_the_user_gave(tmp_path, capsys):
+    """Nextflow's VALIDATE checks a staged copy (run/samplesheet.csv) and names the user's file,
+    at the same row: the module passes --input-name, the path given to --input."""
+    from nextflow_sources import task_script
+
+    user_sheet = trial(tmp_path / "trial", BAD["unknown timepoint"][0])
+    staged = tmp_path / "task" / "run" / "samplesheet.csv"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(user_sheet.read_bytes())
+    _, run_msg = one_line(capsys, ["run", "--cpus", "1", "--input", str(user_sheet), "--outdir", str(tmp_path / "r")])
+    code, msg = one_line(capsys, ["validate", "--skip-file-checks", "--input", str(staged), "--input-name", str(user_sheet),
+                                  "--outdir", str(tmp_path / "v")])
+    assert code == 2 and msg.removeprefix("biomarkers validate: error: ") == run_msg.removeprefix("biomarkers run: error: ")
+    assert msg.startswith(f"biomarkers validate: error: {user_sheet}, line 2,") and "run/samplesheet.csv" not in msg
+    # the module's command line passes the name it is given
+    shell, _ = task_script("VALIDATE", {"run_params": "run/params.json", "samplesheet": "run/samplesheet.csv",
+                                        "protocol": "", "input_name": str(user_sheet)})
+    assert f"--input run/samplesheet.csv --input-name '{user_sheet}'" in " ".join(shell.split())
+
+
 def test_nextflow_refuses_an_empty_glob_with_the_same_line(tmp_path, capsys):
     """Globs are expanded where the files are: at the Nextflow launch, not in VALIDATE.
     The launch check prints the line `biomarkers run` prints."""

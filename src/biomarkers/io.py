@@ -56,19 +56,27 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 @contextlib.contextmanager
-def staged_dir(final_dir: str | Path) -> Iterator[Path]:
+def staged_dir(final_dir: str | Path, *, replace: Iterable[str] = ()) -> Iterator[Path]:
     """Yield an empty staging folder; on success move its files into ``final_dir``.
 
     Files already in ``final_dir`` that the step did not write are left alone, files
-    it did write are replaced. On failure the staging folder is deleted and
+    it did write are replaced. The sub-folders named in ``replace`` (relative to
+    ``final_dir``: a partitioned dataset) are replaced whole, so that no file of an
+    earlier run stays among the new ones. On failure the staging folder is deleted and
     ``final_dir`` is exactly as it was: a failed step leaves no partial output.
     """
     final_dir = Path(final_dir)
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging.", dir=final_dir.parent))
+    replaced = stage.with_name(stage.name.replace(".staging.", ".replaced."))
     try:
         yield stage
         final_dir.mkdir(parents=True, exist_ok=True)
+        for i, rel in enumerate(replace):
+            old = final_dir / rel
+            if old.is_dir() and (stage / rel).is_dir():
+                replaced.mkdir(exist_ok=True)
+                os.replace(old, replaced / str(i))  # deleted below, with the stage
         for src in sorted(stage.rglob("*")):
             if src.is_dir():
                 continue
@@ -77,6 +85,7 @@ def staged_dir(final_dir: str | Path) -> Iterator[Path]:
             os.replace(src, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(replaced, ignore_errors=True)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -1,4 +1,5 @@
-// Collect the per-specimen MSI parts into genomics/msi.parquet, genomics/msi_sites.parquet and plots.
+// Collect the per-specimen MSI parts into genomics/msi.parquet, the partitioned dataset genomics/msi_sites/
+// (one Parquet file per specimen, each a copy of its part: memory does not grow with the cohort) and plots.
 process MSI_COLLECT {
     tag "all specimens"
     label 'process_single'
@@ -11,7 +12,7 @@ process MSI_COLLECT {
     path parts, stageAs: 'parts/*'
 
     output:
-    path "genomics/*", emit: tables
+    path "genomics/*", emit: tables  // files and the msi_sites/ folder
     path "versions.yml", emit: versions
 
     when:
@@ -30,8 +31,8 @@ process MSI_COLLECT {
 
     stub:
     """
-    mkdir -p genomics
-    touch genomics/msi.parquet genomics/msi_sites.parquet
+    mkdir -p genomics/msi_sites
+    touch genomics/msi.parquet genomics/msi_sites/_common_metadata
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -1,5 +1,5 @@
-// Merge the per-specimen TMB parts into genomics/tmb.parquet, genomics/tmb_variants.parquet
-// and the plot (by arm when the randomization list is given).
+// Merge the per-specimen TMB parts into genomics/tmb.parquet, the partitioned dataset genomics/tmb_variants/
+// (one Parquet file per specimen, each a copy of its part: memory does not grow with the cohort) and the plot (by arm when the randomization list is given).
 process TMB_COLLECT {
     tag "all specimens"
     label 'process_single'
@@ -13,7 +13,7 @@ process TMB_COLLECT {
     path subjects
 
     output:
-    path "genomics/*", emit: tables
+    path "genomics/*", emit: tables  // files and the tmb_variants/ folder
     path "versions.yml", emit: versions
 
     when:
@@ -33,8 +33,8 @@ process TMB_COLLECT {
 
     stub:
     """
-    mkdir -p genomics
-    touch genomics/tmb.parquet genomics/tmb_variants.parquet
+    mkdir -p genomics/tmb_variants
+    touch genomics/tmb.parquet genomics/tmb_variants/_common_metadata
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

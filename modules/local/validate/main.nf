@@ -3,7 +3,8 @@
 // references, the tumour/normal/VCF pairing), before any other step: a bad input fails
 // here with the one-line message `biomarkers run` would print. nf-schema checked the
 // structure and that every file exists where the files are; this task sees only the
-// samplesheet (rewritten with absolute paths) and the protocol, so it checks contents.
+// samplesheet (rewritten with absolute paths, same rows in the same order) and the protocol,
+// so it checks contents; its messages name the samplesheet the user gave (input_name), not the copy.
 // Writes validation/tumors.csv: one row per tumour specimen, its mode and files, which
 // the workflow reads instead of pairing rows itself.
 process VALIDATE {
@@ -17,6 +18,7 @@ process VALIDATE {
     path run_params, stageAs: 'run/params.json'
     path samplesheet, stageAs: 'run/samplesheet.csv'
     path protocol, stageAs: 'protocol/*'
+    val input_name
 
     output:
     path "validation/tumors.csv", emit: tumors
@@ -28,8 +30,9 @@ process VALIDATE {
     script:
     def args = task.ext.args ?: ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
+    def name_opt = input_name ? "--input-name '${input_name}'" : ''
     """
-    biomarkers validate ${args} --skip-file-checks --params-file ${run_params} --input ${samplesheet} ${protocol_opt} --outdir .
+    biomarkers validate ${args} --skip-file-checks --params-file ${run_params} --input ${samplesheet} ${name_opt} ${protocol_opt} --outdir .
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

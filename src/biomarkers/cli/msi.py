@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     call.add_argument("--protocol", help="protocol YAML: STUDYID (default: the bundled assets/protocol.yaml)")
     call.add_argument("--outdir", required=True, help="folder for <specimen>.msi.parquet and <specimen>.msi_sites.parquet")
 
-    collect = sub.add_parser("collect", help="collect per-specimen parts into genomics/msi.parquet, msi_sites.parquet and plots",
+    collect = sub.add_parser("collect", help="collect per-specimen parts into genomics/msi.parquet, the msi_sites/ dataset (one file per specimen) and plots",
                              description="Collect per-specimen MSI parts into the published tables and plots.")
     collect.add_argument("--outdir", required=True, help="results folder (writes <outdir>/genomics/)")
     collect.add_argument("parts", nargs="+", metavar="PART.parquet", help="parts written by `biomarkers msi call`")

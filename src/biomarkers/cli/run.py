@@ -13,27 +13,40 @@ _TYPES = {"integer": int, "number": float}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_parameter_arguments(parser)
-    parser.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps")
-    parser.add_argument("--cpus", type=int, default=None, metavar="N",
+    engine = parser.add_argument_group(
+        "This engine (biomarkers run only)",
+        "Under Nextflow every step whose inputs are given runs, and the executor decides how many tasks run at "
+        "once (each per-specimen process asks for one CPU: conf/base.config).")
+    engine.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps")
+    engine.add_argument("--cpus", type=int, default=None, metavar="N",
                         help="worker processes for the per-specimen tasks (default: the cores this process may use); "
                              "the outputs are the same for any N")
 
 
 def add_parameter_arguments(parser: argparse.ArgumentParser) -> None:
-    """--params-file and one option per pipeline parameter (shared with `biomarkers validate`)."""
-    from ..pipeline import param_specs_for_cli
+    """--params-file and one option per pipeline parameter (shared with `biomarkers validate`),
+    in the schema's groups: those Nextflow alone uses say so in their heading."""
+    from ..pipeline import param_groups, param_specs_for_cli
 
     parser.add_argument("--params-file", "-params-file", dest="params_file", metavar="FILE",
                         help="YAML or JSON file of parameters (as for nextflow run -params-file)")
-    for name, spec in param_specs_for_cli().items():
-        kwargs: dict = {"dest": f"param_{name}", "help": spec.get("description", "")}
-        if spec.get("type") == "boolean":
-            kwargs["action"] = argparse.BooleanOptionalAction
-            kwargs["default"] = None
-        else:
-            kwargs["type"] = _TYPES.get(spec.get("type"), str)
-            kwargs["metavar"] = name.upper()
-        parser.add_argument(f"--{name}", **kwargs)
+    offered = param_specs_for_cli()
+    for title, description, specs in param_groups():
+        group = parser.add_argument_group(title, description)
+        for name, spec in specs.items():
+            if name in offered:
+                _add_parameter(group, name, spec)
+
+
+def _add_parameter(group, name: str, spec: dict) -> None:
+    kwargs: dict = {"dest": f"param_{name}", "help": spec.get("description", "")}
+    if spec.get("type") == "boolean":
+        kwargs["action"] = argparse.BooleanOptionalAction
+        kwargs["default"] = None
+    else:
+        kwargs["type"] = _TYPES.get(spec.get("type"), str)
+        kwargs["metavar"] = name.upper()
+    group.add_argument(f"--{name}", **kwargs)
 
 
 def main(args: argparse.Namespace) -> int:

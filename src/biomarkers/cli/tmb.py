@@ -3,7 +3,7 @@
 ``biomarkers tmb count --vcf V --tumor-bam T [--normal-bam N] --fasta F --targets BED ...
 --subject S --specimen SP --timepoint TP --outdir DIR`` writes DIR/SP.tmb.parquet and
 DIR/SP.tmb_variants.parquet; ``biomarkers tmb collect --outdir OUT PART.parquet...`` writes
-OUT/genomics/tmb.parquet, tmb_variants.parquet and tmb.png.
+OUT/genomics/tmb.parquet, the tmb_variants/ dataset (one file per specimen) and tmb.png.
 """
 
 from __future__ import annotations

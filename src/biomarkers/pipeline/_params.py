@@ -13,7 +13,7 @@ from typing import Any
 from ..assets import asset_path, load_json, load_yaml, validate
 from ..errors import InputError
 
-__all__ = ["params_schema", "param_specs", "param_specs_for_cli", "load_params"]
+__all__ = ["params_schema", "param_specs", "param_specs_for_cli", "param_groups", "load_params"]
 
 
 def params_schema() -> dict:
@@ -32,6 +32,14 @@ def param_specs() -> dict[str, dict]:
 def param_specs_for_cli() -> dict[str, dict]:
     """Parameters ``biomarkers run`` offers as options (all of them, for now)."""
     return param_specs()
+
+
+def param_groups() -> list[tuple[str, str, dict[str, dict]]]:
+    """(title, description, parameters) of each group of the schema, in its order: the
+    groups ``nextflow run --help`` shows, and ``biomarkers run --help`` too. A group that
+    only Nextflow uses says so in its description ("Nextflow only")."""
+    return [(group.get("title", key), group.get("description", ""), group.get("properties", {}))
+            for key, group in params_schema().get("$defs", {}).items()]
 
 
 def load_params(params_file: str | Path | None, overrides: dict[str, Any], *, base_dir: Path | None = None,

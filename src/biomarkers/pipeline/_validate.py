@@ -71,12 +71,22 @@ def tumors_csv(tumors: list[TumorInputs]) -> str:
     return out.getvalue()
 
 
-def validate_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, check_files: bool = True) -> Path:
+def validate_params_file(params_file: str | Path | None, overrides: dict[str, Any], *, check_files: bool = True,
+                         input_name: str | None = None) -> Path:
     """``biomarkers validate``: the parameters and inputs checked as ``biomarkers run``
     checks them; writes ``<outdir>/validation/tumors.csv`` (one row per tumour specimen:
-    its mode and files, paired) and ``params.json``; returns the folder."""
+    its mode and files, paired) and ``params.json``; returns the folder.
+
+    ``input_name``: how a message names the samplesheet, when the one checked is a copy
+    (Nextflow's VALIDATE reads it staged as ``run/samplesheet.csv``; the user knows the
+    path they gave, with the same rows in the same order)."""
     params = load_params(params_file, overrides, check_files=check_files)
-    checked = check_inputs(params, check_files=check_files)
+    try:
+        checked = check_inputs(params, check_files=check_files)
+    except InputError as exc:
+        if input_name and params.get("input") and exc.file and Path(exc.file).resolve() == Path(params["input"]).resolve():
+            exc.file = input_name
+        raise
     folder = Path(params["outdir"]) / "validation"
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder / "tumors.csv", tumors_csv(checked.tumors))

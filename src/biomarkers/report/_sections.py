@@ -199,10 +199,9 @@ def _tables(ctx: ReportContext) -> str:
     rows = []
     for tbl in schemas.TABLES.values():
         path = results / tbl.path
-        if path.is_file():
-            import pyarrow.parquet as pq
-
-            rows.append({"file": tbl.path, "table": tbl.name, "rows": pq.read_metadata(path).num_rows, "description": tbl.description})
+        if path.is_file() or (tbl.is_dataset and path.is_dir()):
+            shown = f"{tbl.path}/ ({len(schemas.dataset_files(path))} files)" if tbl.is_dataset else tbl.path
+            rows.append({"file": shown, "table": tbl.name, "rows": schemas.count_rows(path), "description": tbl.description})
     return table(pd.DataFrame(rows)) + '<p class="note">Column definitions: docs/data-dictionary.md, and each file\'s Parquet metadata (key "biomarkers").</p>'
 
 

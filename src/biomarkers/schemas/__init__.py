@@ -10,12 +10,18 @@ the two in step.
 Input schemas (samplesheet, protocol, custody export) are JSON Schema files in
 ``assets/``, shared with Nextflow's nf-schema; see :mod:`biomarkers.assets`.
 
+A table too large to merge into one file (a row per site or variant and specimen) is
+declared with ``partition=`` and published as a partitioned dataset, one file per
+specimen (:mod:`._dataset`): written per specimen, collected by copying, read as one
+table by pyarrow.dataset, pandas and DuckDB.
+
 A table that carries biomarkers declares them (:class:`Biomarker`), so the
 analysis step builds its long table from whatever modality tables exist without
 knowing any modality by name.
 """
 
-from ._arrow import METADATA_KEY, concat_parts, read_table, table_metadata, to_arrow, write_table
+from ._arrow import METADATA_KEY, concat_parts, read_table, table_arrow, table_metadata, to_arrow, write_table
+from ._dataset import collect_partitions, count_rows, dataset_files, read_dataset, write_partition
 from ._dictionary import data_dictionary, data_dictionary_markdown
 from ._registry import TABLES, Biomarker, Column, SubjectFlags, Table, column_label, register, table
 from . import tables  # noqa: F401,E402  (declares every table)
@@ -23,6 +29,7 @@ from .tables.analysis import refresh_analysis_wide
 
 __all__ = [
     "Column", "Biomarker", "SubjectFlags", "Table", "TABLES", "register", "table", "column_label", "refresh_analysis_wide",
-    "to_arrow", "write_table", "read_table", "concat_parts", "table_metadata", "METADATA_KEY",
+    "to_arrow", "table_arrow", "write_table", "read_table", "concat_parts", "table_metadata", "METADATA_KEY",
+    "write_partition", "collect_partitions", "dataset_files", "read_dataset", "count_rows",
     "data_dictionary", "data_dictionary_markdown",
 ]

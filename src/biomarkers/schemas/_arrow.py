@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -17,7 +16,7 @@ from ._registry import TABLES, Table
 if TYPE_CHECKING:  # pandas only where frames are read: a per-specimen task writing columns does not import it
     import pandas as pd
 
-__all__ = ["to_arrow", "write_table", "read_table", "concat_parts", "table_metadata", "METADATA_KEY"]
+__all__ = ["to_arrow", "table_arrow", "write_table", "read_table", "concat_parts", "table_metadata", "METADATA_KEY"]
 
 METADATA_KEY = b"biomarkers"
 
@@ -86,8 +85,8 @@ def _plain_array(values, kind: pa.DataType) -> pa.Array | None:
     return pa.Array.from_buffers(kind, n, [validity, pa.py_buffer(np.ascontiguousarray(data))], null_count=int(n - valid.sum()))
 
 
-def _metadata(tbl: Table, provenance: dict | None) -> dict[bytes, bytes]:
-    payload = {
+def _metadata(tbl: Table, provenance: dict | None, partition_value: str | None = None) -> dict[bytes, bytes]:
+    payload: dict = {
         "table": tbl.name,
         "description": tbl.description,
         "key": list(tbl.key),
@@ -97,14 +96,29 @@ def _metadata(tbl: Table, provenance: dict | None) -> dict[bytes, bytes]:
         ],
         "provenance": provenance or {},
     }
+    if tbl.partition is not None:
+        payload["partition"] = {"column": tbl.partition, "value": partition_value}
     return {METADATA_KEY: json.dumps(payload, sort_keys=True).encode()}
 
 
-def write_table(df: pd.DataFrame | dict, name: str, outdir: str | Path, *, provenance: dict | None = None) -> Path:
-    """Write ``df`` (a frame, or a mapping of columns) as the declared table under ``outdir`` (atomically)."""
-    tbl = TABLES[name]
+def table_arrow(df: pd.DataFrame | dict, name: str, *, provenance: dict | None = None,
+                partition_value: str | None = None) -> pa.Table:
+    """``df`` (a frame, or a mapping of columns) as the declared table in Arrow, with the dictionary and provenance
+    in its metadata."""
     arrow = to_arrow(df.reset_index(drop=True) if hasattr(df, "reset_index") else df, name)
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **_metadata(tbl, provenance)})
+    return arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                          **_metadata(TABLES[name], provenance, partition_value)})
+
+
+def write_table(df: pd.DataFrame | dict, name: str, outdir: str | Path, *, provenance: dict | None = None) -> Path:
+    """Write ``df`` (a frame, or a mapping of columns) as the declared table under ``outdir`` (atomically).
+
+    A partitioned table is written one partition at a time (``write_partition``).
+    """
+    tbl = TABLES[name]
+    if tbl.is_dataset:
+        raise BiomarkersError(f"table {name} is a partitioned dataset: write it with write_partition")
+    arrow = table_arrow(df, name, provenance=provenance)
     path = Path(outdir) / tbl.path
     with atomic_path(path) as tmp:
         pq.write_table(arrow, tmp, compression="zstd")
@@ -112,6 +126,11 @@ def write_table(df: pd.DataFrame | dict, name: str, outdir: str | Path, *, prove
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
+    """A table file, or a partitioned dataset's folder as one frame."""
+    if Path(path).is_dir():
+        from ._dataset import read_dataset
+
+        return read_dataset(path)
     return pq.read_table(path).to_pandas()
 
 
@@ -137,6 +156,9 @@ def concat_parts(paths: list[str | Path], name: str) -> pd.DataFrame:
 
 
 def table_metadata(path: str | Path) -> dict:
+    """The ``biomarkers`` metadata of a table file (of a dataset folder: its ``_common_metadata``)."""
+    if Path(path).is_dir():
+        path = Path(path) / "_common_metadata"
     meta = pq.read_schema(path).metadata or {}
     return json.loads(meta.get(METADATA_KEY, b"{}"))
 

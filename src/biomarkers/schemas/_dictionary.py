@@ -34,7 +34,14 @@ def data_dictionary_markdown() -> str:
         "",
     ]
     for tbl in TABLES.values():
-        lines += [f"## `{tbl.path}`", "", tbl.description, ""]
+        if tbl.is_dataset:
+            lines += [f"## `{tbl.path}/<{tbl.partition}>.parquet`", "", tbl.description, "",
+                      f"A partitioned dataset: one file per `{tbl.partition}` in the folder `{tbl.path}/` (and "
+                      "`_common_metadata`, the schema without rows). Read the folder as one table: "
+                      f"`pyarrow.dataset.dataset('{tbl.path}')`, `pandas.read_parquet('{tbl.path}')`, "
+                      f"DuckDB `read_parquet('{tbl.path}/*.parquet')`.", ""]
+        else:
+            lines += [f"## `{tbl.path}`", "", tbl.description, ""]
         if tbl.key:
             lines += [f"Key: {', '.join(f'`{k}`' for k in tbl.key)}", ""]
         lines += ["| column | type | unit | required | description | source |", "|---|---|---|---|---|---|"]

@@ -72,6 +72,15 @@ class Table:
     key: tuple[str, ...] = ()
     biomarkers: tuple[Biomarker, ...] = field(default=())
     subject_flags: SubjectFlags | None = None
+    # A partitioned dataset when set: ``path`` is a folder holding one Parquet file per
+    # value of this column (``<value>.parquet``), read as one table by pyarrow.dataset,
+    # pandas and DuckDB. For tables too large to merge into one file (a row per site or
+    # variant and specimen): a writer or reader holds one partition at a time.
+    partition: str | None = None
+
+    @property
+    def is_dataset(self) -> bool:
+        return self.partition is not None
 
     def schema(self) -> pa.Schema:
         fields = []
@@ -97,6 +106,8 @@ def register(tbl: Table) -> Table:
     unknown = set(tbl.key) - set(tbl.column_names)
     if unknown:
         raise ValueError(f"table {tbl.name}: key columns {sorted(unknown)} not declared")
+    if tbl.partition is not None and (tbl.partition not in tbl.key or tbl.path.endswith(".parquet")):
+        raise ValueError(f"table {tbl.name}: a partition column is a key column and its path a folder")
     TABLES[tbl.name] = tbl
     return tbl
 

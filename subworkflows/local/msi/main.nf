@@ -2,7 +2,7 @@
 // (--msi_sites) or MSI_SCAN once when there is a tumour; for tumours without a normal in the samplesheet,
 // the baseline given (--msi_baseline) or MSI_BASELINE once from the panel of
 // normals (--pon); one MSI task per tumour specimen, paired when its normal BAM
-// exists; MSI_COLLECT into genomics/msi.parquet, genomics/msi_sites.parquet and plots.
+// exists; MSI_COLLECT into genomics/msi.parquet, genomics/msi_sites/ (one file per specimen) and plots.
 // A tumour-only specimen with neither baseline nor panel of normals is skipped, with a warning.
 // Paired calls take their status rule from MSI_COHORT_BASELINE (the cohort's matched normals,
 // when there are at least two), else from the panel-of-normals baseline when there is one,

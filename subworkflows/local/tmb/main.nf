@@ -1,5 +1,5 @@
 // Tumour mutational burden: one TMB task per somatic VCF, then one TMB_COLLECT into
-// genomics/tmb.parquet, genomics/tmb_variants.parquet and the plot.
+// genomics/tmb.parquet, genomics/tmb_variants/ (one file per specimen) and the plot.
 
 include { TMB         } from '../../../modules/local/tmb/main'
 include { TMB_COLLECT } from '../../../modules/local/tmb_collect/main'

@@ -8,7 +8,7 @@ Plain functions, I/O at the edges::
     summary, calls = call_specimen(sites, "tumor.bam", "genome.fa", normal_bam="normal.bam",
                                    studyid="NCT07007182", subject="S", specimen="SP", timepoint="BASELINE")
     write_parts(summary, calls, "parts", "SP")                 # per specimen
-    collect([...], "results")                                  # genomics/msi.parquet, msi_sites.parquet, plots
+    collect([...], "results")                                  # genomics/msi.parquet, msi_sites/<specimen>.parquet, plots
 
 docs/msi.md explains the method, the defaults and their sources.
 """

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from ...io import atomic_path
@@ -24,7 +24,13 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame, outdir: str | Path) -> dict[str, Path]:
+def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame | Callable[[str], pd.DataFrame],
+             outdir: str | Path) -> dict[str, Path]:
+    """The score plot, and one plot per MSI-H specimen of its most shifted sites.
+
+    ``sites``: the site table, or a function giving one specimen's sites (read one at a
+    time from the ``msi_sites`` dataset).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,7 +61,8 @@ def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame, outdir: str | Path) -> 
     plt.close(fig)
 
     for specimen in summary.loc[summary["MSI_STATUS"] == MSI_H, "SPECIMEN_ID"]:
-        rows = sites[(sites["SPECIMEN_ID"] == specimen) & sites["SHIFT"].notna()].sort_values(
+        own = sites(specimen) if callable(sites) else sites[sites["SPECIMEN_ID"] == specimen]
+        rows = own[own["SHIFT"].notna()].sort_values(
             ["SHIFT", "SITE_ID"], ascending=[False, True], kind="stable").head(_TOP)
         fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(2.3 * max(1, len(rows)), 2.8), squeeze=False)
         for ax, (_, row) in zip(axes[0], rows.iterrows()):

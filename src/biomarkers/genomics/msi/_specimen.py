@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ... import names as N
 from ...errors import InputError
+from ...io import staged_dir
 from ...log import get_logger
-from ...schemas import concat_parts, table_metadata, write_table
+from ...schemas import table as schemas_table
+from ...schemas import collect_partitions, concat_parts, read_table, table_metadata, write_partition, write_table
 from ._baseline import build_baseline
 from ._call import site_columns, summarise
 from ._config import MsiSettings, load_settings
@@ -125,21 +126,31 @@ def _rule_for(mode: str, baseline, sites, settings: MsiSettings) -> Rule:
 def write_parts(summary: pd.DataFrame | dict, site_calls: pd.DataFrame | dict, outdir: str | Path, specimen: str,
                 *, provenance: dict | None = None) -> tuple[Path, Path]:
     """``outdir/<specimen>.msi.parquet`` and ``.msi_sites.parquet`` (from frames or mappings of columns), declared
-    tables written atomically."""
+    tables written atomically.
+
+    The site part is the specimen's partition of the ``genomics/msi_sites`` dataset as
+    published (sorted, labelled with its specimen): the collect copies it unchanged.
+    """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    paths = []
     with tempfile.TemporaryDirectory(prefix=".msi-part.", dir=outdir) as tmp:
-        for frame, name, suffix in ((summary, SUMMARY_TABLE, "msi"), (site_calls, SITES_TABLE, "msi_sites")):
-            written = write_table(frame, name, tmp, provenance=provenance)
+        written = {"msi": write_table(summary, SUMMARY_TABLE, tmp, provenance=provenance),
+                   "msi_sites": write_partition(site_calls, SITES_TABLE, tmp, specimen, provenance=provenance)}
+        paths = []
+        for suffix, path in written.items():
             final = outdir / f"{specimen}.{suffix}.parquet"
-            os.replace(written, final)
+            os.replace(path, final)
             paths.append(final)
     return paths[0], paths[1]
 
 
 def collect(parts: list[str | Path], outdir: str | Path, *, plots: bool = True) -> dict[str, Path]:
-    """Collect per-specimen parts into ``<outdir>/genomics/msi.parquet``, ``msi_sites.parquet`` and plots."""
+    """Collect per-specimen parts into ``<outdir>/genomics/msi.parquet``, the ``genomics/msi_sites/``
+    dataset (one file per specimen, copied from its part) and plots.
+
+    Streams: the summaries (one row per specimen) are merged; the site parts are copied one
+    at a time and read back only for the plots of MSI-H specimens, one specimen at a time.
+    """
     by_table: dict[str, list[Path]] = {SUMMARY_TABLE: [], SITES_TABLE: []}
     for path in map(Path, parts):
         if not path.exists():
@@ -152,13 +163,24 @@ def collect(parts: list[str | Path], outdir: str | Path, *, plots: bool = True) 
             raise InputError(f"holds table {name!r}, not an MSI part ({SUMMARY_TABLE} or {SITES_TABLE})", file=path)
         by_table[name].append(path)
     summary = concat_parts(by_table[SUMMARY_TABLE], SUMMARY_TABLE)
-    sites = concat_parts(by_table[SITES_TABLE], SITES_TABLE)
     dup = summary[N.SPECIMEN_ID][summary[N.SPECIMEN_ID].duplicated()]
     if len(dup):
         raise InputError("two parts for the same specimen", field=N.SPECIMEN_ID, value=dup.iloc[0])
-    out = {"msi": write_table(summary, SUMMARY_TABLE, outdir), "msi_sites": write_table(sites, SITES_TABLE, outdir)}
-    if plots:
-        from ._plots import plot_msi
+    with staged_dir(outdir, replace=[schemas_table(SITES_TABLE).path]) as stage:
+        sites_dir, specimens = collect_partitions(by_table[SITES_TABLE], SITES_TABLE, stage)
+        _check_pairs(summary, specimens)
+        out = {"msi": write_table(summary, SUMMARY_TABLE, stage), "msi_sites": sites_dir}
+        if plots:
+            from ._plots import plot_msi
 
-        out.update(plot_msi(summary, sites, Path(outdir) / "genomics"))
-    return out
+            out.update(plot_msi(summary, lambda specimen: read_table(sites_dir / f"{specimen}.parquet"),
+                                stage / "genomics"))
+    return {key: Path(outdir) / path.relative_to(stage) for key, path in out.items()}
+
+
+def _check_pairs(summary: pd.DataFrame, site_specimens: list[str]) -> None:
+    """Each specimen has both parts: a summary row and a site table."""
+    summarised = set(summary[N.SPECIMEN_ID])
+    for specimen in sorted(summarised ^ set(site_specimens)):
+        missing = SITES_TABLE if specimen in summarised else SUMMARY_TABLE
+        raise InputError(f"no {missing} part for this specimen", field=N.SPECIMEN_ID, value=specimen)

@@ -14,7 +14,8 @@ from ...errors import InputError
 from ...io import staged_dir
 from ...log import Progress, get_logger
 from ...protocol import load_protocol
-from ...schemas import concat_parts, table_metadata, write_table
+from ...schemas import collect_partitions, concat_parts, table_metadata, write_partition, write_table
+from ...schemas import table as schemas_table
 from ...trialdata import load_subjects
 from .._alignments import open_reference
 from ._bed import Regions, read_bed
@@ -150,20 +151,26 @@ def count_to_parts(vcf: str | Path, outdir: str | Path, *, protocol: str | Path 
 
 
 def write_parts(summary: pd.DataFrame, variants: pd.DataFrame, outdir: str | Path, specimen: str) -> tuple[Path, Path]:
-    """Write ``<outdir>/<specimen>.tmb.parquet`` and ``.tmb_variants.parquet`` together, or neither."""
+    """Write ``<outdir>/<specimen>.tmb.parquet`` and ``.tmb_variants.parquet`` together, or neither.
+
+    The variant part is the specimen's partition of the ``genomics/tmb_variants`` dataset
+    as published (sorted, labelled with its specimen): the collect copies it unchanged.
+    """
     outdir = Path(outdir)
     with staged_dir(outdir) as stage:
         a = write_table(summary, TMB_TABLE, stage / "_t")
-        b = write_table(variants, VARIANTS_TABLE, stage / "_v")
+        b = write_partition(variants, VARIANTS_TABLE, stage / "_v", specimen)
         os.replace(a, stage / f"{specimen}.tmb.parquet")
         os.replace(b, stage / f"{specimen}.tmb_variants.parquet")
     return outdir / f"{specimen}.tmb.parquet", outdir / f"{specimen}.tmb_variants.parquet"
 
 
 def collect(parts: list[str | Path], outdir: str | Path, *, subjects: str | Path | None = None) -> dict[str, Path]:
-    """Merge per-specimen parts into ``<outdir>/genomics/tmb.parquet``, ``tmb_variants.parquet`` and ``tmb.png``.
+    """Merge per-specimen parts into ``<outdir>/genomics/tmb.parquet``, the ``genomics/tmb_variants/``
+    dataset (one file per specimen, copied from its part) and ``tmb.png``.
 
-    ``subjects`` (the randomization list) lets the plot show TMB by arm.
+    ``subjects`` (the randomization list) lets the plot show TMB by arm. Streams: only the
+    summaries (one row per specimen) are held; variant parts are copied one at a time.
     """
     by_table: dict[str, list[Path]] = {TMB_TABLE: [], VARIANTS_TABLE: []}
     for part in parts:
@@ -180,16 +187,18 @@ def collect(parts: list[str | Path], outdir: str | Path, *, subjects: str | Path
     if not by_table[TMB_TABLE]:
         raise InputError("no TMB part (*.tmb.parquet) among the files given")
     summary = concat_parts(by_table[TMB_TABLE], TMB_TABLE)
-    variants = concat_parts(by_table[VARIANTS_TABLE], VARIANTS_TABLE)
     dupes = summary[N.SPECIMEN_ID][summary[N.SPECIMEN_ID].duplicated()]
     if len(dupes):
         raise InputError("two parts for the same specimen", field=N.SPECIMEN_ID, value=dupes.iloc[0])
     outdir = Path(outdir)
     from ._plot import plot_tmb
 
-    with staged_dir(outdir) as stage:
+    with staged_dir(outdir, replace=[schemas_table(VARIANTS_TABLE).path]) as stage:
+        var_dir, specimens = collect_partitions(by_table[VARIANTS_TABLE], VARIANTS_TABLE, stage)
+        for specimen in sorted(set(summary[N.SPECIMEN_ID]) ^ set(specimens)):
+            missing = TMB_TABLE if specimen in specimens else VARIANTS_TABLE
+            raise InputError(f"no {missing} part for this specimen", field=N.SPECIMEN_ID, value=specimen)
         tmb_path = write_table(summary, TMB_TABLE, stage)
-        var_path = write_table(variants, VARIANTS_TABLE, stage)
         png = plot_tmb(summary, stage / "genomics" / "tmb.png", subjects=load_subjects(subjects) if subjects else None)
-    return {"tmb": outdir / tmb_path.relative_to(stage), "tmb_variants": outdir / var_path.relative_to(stage),
+    return {"tmb": outdir / tmb_path.relative_to(stage), "tmb_variants": outdir / var_dir.relative_to(stage),
             "plot": outdir / png.relative_to(stage)}

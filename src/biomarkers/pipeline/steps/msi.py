@@ -3,7 +3,7 @@
 Scan once (or read ``msi_sites``); build the tumor-only baseline from the panel of
 normals when some tumour has no matched normal (or read ``msi_baseline``); call every
 tumour (paired when its matched normal's BAM is in the samplesheet); collect into
-``genomics/msi.parquet``, ``msi_sites.parquet`` and the plots. The site table and
+``genomics/msi.parquet``, the ``msi_sites/`` dataset (one file per specimen) and the plots. The site table and
 baseline are published too (``genomics/msi/``), so a rerun or a Nextflow run can
 reuse them.
 

@@ -53,9 +53,10 @@ register(Table(
 
 register(Table(
     name="genomics.tmb_variants",
-    path="genomics/tmb_variants.parquet",
-    description="Every variant the TMB step saw (multi-allelic records split, alleles trimmed), whether it counted and, if not, the first filter that removed it.",
+    path="genomics/tmb_variants",
+    description="Every variant the TMB step saw (multi-allelic records split, alleles trimmed), whether it counted and, if not, the first filter that removed it. One file per tumour specimen.",
     key=(N.SPECIMEN_ID, "CHROM", "POS", "REF", "ALT"),
+    partition=N.SPECIMEN_ID,
     columns=(
         studyid(), usubjid(), specimen(), timepoint(),
         Column("CHROM", pa.string(), "Contig", nullable=False),
@@ -114,9 +115,10 @@ register(Table(
 
 register(Table(
     name="genomics.msi_sites",
-    path="genomics/msi_sites.parquet",
-    description="Microsatellite evidence per site and tumour specimen: repeat-length distributions, test, q-value and call (sites with at least one spanning read).",
+    path="genomics/msi_sites",
+    description="Microsatellite evidence per site and tumour specimen: repeat-length distributions, test, q-value and call (sites with at least one spanning read). One file per tumour specimen.",
     key=(N.SPECIMEN_ID, "SITE_ID"),
+    partition=N.SPECIMEN_ID,
     columns=(
         studyid(), usubjid(), specimen(), timepoint(), _MSI_MODE,
         Column("SITE_ID", pa.string(), "CHROM:START:UNIT of the site in the site table", nullable=False),
