@@ -34,6 +34,8 @@ EXPECTED_COMMANDS = {
     "TME_COLLECT": [("tme", "collect")],
     "TME_PATHOLOGY": [("tme", "pathology")],
     "TME_ELIGIBILITY": [("tme", "eligibility")],
+    "FLOW": [("flow", "gate")],
+    "FLOW_COLLECT": [("flow", "collect")],
     "SINGLECELL": [("singlecell", "annotate")],
     "SINGLECELL_COLLECT_PBMC": [("singlecell", "collect")],
     "SINGLECELL_COLLECT_TUMOR": [("singlecell", "collect")],
@@ -93,6 +95,12 @@ VALUES = {
     "results": "pathology_results/results.parquet",
     "msi": "msi/msi.parquet",
     "rules": "rules/eligibility.yaml",
+    "fcs": "fcs/SP01001-0009.fcs",
+    "meta.panel": "PBMC16",
+    "meta.batch": "3",
+    "meta.control": "",
+    "workspace": "workspace/site.wsp",
+    "immune_tables": "immune/flow_subsets.parquet immune/pbmc_sc_summary.parquet",
     "task.process": "BIOMARKERS:TMB",
 }
 

@@ -14,8 +14,10 @@ from biomarkers.simulate._singlecell import load_singlecell_model, simulate_sing
 def simulate_sc_trial(outdir: Path, *, n_subjects: int = 2, cells: tuple[int, int] = (500, 800), seed: int = 5):
     """Trial + custody for 6 subjects, then single-cell matrices for ``n_subjects`` of them."""
     trial = simulate_trial(outdir, n_subjects=6, seed=seed, stages=("trial", "custody"))
-    model = load_singlecell_model()
-    model = {**model, "n_subjects": n_subjects, "cells": list(cells)}
+    model = {**load_singlecell_model(), "cells": list(cells)}
+    scrna = trial.assay_plan[trial.assay_plan["ASSAY"].str.startswith("scrna_")]
+    keep = sorted(set(scrna["USUBJID"]))[:n_subjects]  # fewer subjects than the bundled plan: faster tests
+    trial.assay_plan = trial.assay_plan[~trial.assay_plan.index.isin(scrna.index) | trial.assay_plan["USUBJID"].isin(keep)]
     simulate_singlecell(trial, load_protocol(), stage_rng(seed, "singlecell"), model=model)
     return trial
 

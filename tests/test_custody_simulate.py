@@ -29,7 +29,8 @@ def test_assay_plan_follows_the_contract(clean):
     plan = clean.assay_plan
     assert list(plan.columns) == ["USUBJID", "SPECIMEN_ID", "TIMEPOINT", "SPECIMEN_TYPE", "ASSAY", "NORMAL_SPECIMEN_ID"]
     assert plan["SPECIMEN_ID"].is_unique
-    assert (plan["SPECIMEN_TYPE"] == plan["ASSAY"].map(lambda a: "RNA" if a == "rnaseq_tumor" else "DNA")).all()
+    nucleic = plan[~plan["ASSAY"].str.startswith("scrna_")]
+    assert (nucleic["SPECIMEN_TYPE"] == nucleic["ASSAY"].map(lambda a: "RNA" if a == "rnaseq_tumor" else "DNA")).all()
     specimens = pd.read_csv(clean.outdir / "truth" / "custody_specimens.csv").set_index("SPECIMEN_ID")
     milestones = pd.read_csv(clean.outdir / "milestones.csv")
     surgery = set(milestones.loc[milestones["MILESTONE"] == "SURGERY", "USUBJID"])
@@ -53,6 +54,20 @@ def test_assay_plan_follows_the_contract(clean):
     rna_parent = specimens.loc[rna["SPECIMEN_ID"], "PARENT_SPECIMEN_ID"].map(specimens["SPECIMEN_TYPE"]).tolist()
     assert set(zip(rna["USUBJID"], rna["TIMEPOINT"], rna_parent)) == \
         {(s, "BASELINE", "BIOPSY_FF") for s in subjects} | {(s, "SURGERY", "TUMOUR_FF") for s in surgery}
+    # single-cell: whole specimens of 4 subjects per plan entry, both arms, each its own PBMC vial
+    arms = clean.subjects.set_index("USUBJID")["ARMCD"]
+    pbmc = plan[plan["ASSAY"] == "scrna_pbmc"]
+    assert set(pbmc["SPECIMEN_TYPE"]) == {"PBMC"} and set(pbmc["TIMEPOINT"]) == {"BASELINE", "C2D1"}
+    assert pbmc["USUBJID"].nunique() == 4 and set(pbmc["USUBJID"].map(arms)) == {"EXP", "CTRL"}
+    tumour_sc = plan[plan["ASSAY"] == "scrna_tumor"]
+    assert set(zip(tumour_sc["SPECIMEN_TYPE"], tumour_sc["TIMEPOINT"])) == {("BIOPSY_FF", "BASELINE"), ("TUMOUR_FF", "SURGERY")}
+    assert (tumour_sc.groupby("TIMEPOINT")["USUBJID"].nunique() == 4).all()
+    # every planned specimen is consumed by its assay, at its lab, in the LIMS exports
+    events = pd.concat([pd.read_csv(f, dtype=str) for f in sorted((clean.outdir / "custody").glob("export_*.csv"))])
+    consumed = events[events["event_type"] == "CONSUMED"].set_index("specimen_id")
+    event_assay = {"wes_tumor": "WES", "wes_normal": "WES", "rnaseq_tumor": "RNASEQ", "scrna_pbmc": "SCRNASEQ", "scrna_tumor": "SCRNASEQ"}
+    assert consumed.loc[plan["SPECIMEN_ID"], "assay"].tolist() == plan["ASSAY"].map(event_assay).tolist()
+    assert set(consumed.loc[plan["SPECIMEN_ID"], "site"]) == {"SEQLAB"}
 
 
 def test_every_due_collection_has_its_expected_types(clean):

@@ -26,6 +26,8 @@ EXPECTED_TABLES = [
     "analysis/subjects.parquet", "analysis/biomarkers_long.parquet",
     "analysis/associations.parquet", "analysis/analysis_wide.parquet",
     "pipeline_info/inputs.parquet",
+    "immune/pbmc_sc_summary.parquet", "immune/pbmc_sc_composition.parquet", "immune/pbmc_sc_qc.parquet",
+    "tme/sc_summary.parquet", "tme/sc_composition.parquet", "tme/sc_qc.parquet", "tme/signatures.parquet",
 ]
 
 
@@ -61,7 +63,7 @@ def _outputs(outdir: Path) -> dict[str, str]:
 
 def test_every_step_runs_and_publishes_its_tables(demo_runs):
     outdir, proc = demo_runs[0]
-    for step in ("custody", "tmb", "msi", "analysis", "report"):
+    for step in ("custody", "tmb", "msi", "singlecell", "tme", "analysis", "report"):
         assert re.search(rf"^\s*{step}: done$", proc.stdout, re.M), proc.stdout
     for rel in EXPECTED_TABLES:
         # a partitioned dataset (no .parquet suffix) is a folder of one file per specimen
@@ -92,6 +94,11 @@ def test_results_agree_with_the_simulated_truth(demo_runs):
     assert (msi.loc[msi_truth.index, "MSI_STATUS"] == msi_truth["STATUS"]).all()
     # MSI-H is an exclusion criterion: every MSI-H specimen is flagged
     assert (msi["MSI_STATUS"] == "MSI-H").sum() == (msi_truth["STATUS"] == "MSI-H").sum()
+    # single-cell: one summary row per simulated specimen, in its compartment's table
+    sc_truth = pd.read_csv(truth_dir / "singlecell" / "compositions.csv")
+    for table, compartment in (("immune/pbmc_sc_summary.parquet", "pbmc"), ("tme/sc_summary.parquet", "tumor")):
+        summary = read_table(outdir / table)
+        assert set(summary["SPECIMEN_ID"]) == set(sc_truth.loc[sc_truth["COMPARTMENT"] == compartment, "SPECIMEN_ID"]) != set()
     subjects = read_table(outdir / "analysis" / "subjects.parquet")
     wide = read_table(outdir / "analysis" / "analysis_wide.parquet")
     assert len(subjects) == len(wide) == SUBJECTS
@@ -139,6 +146,11 @@ def _readable_text(path: Path) -> str:
         return "\n".join([" ".join(table.column_names), str(metadata), table.to_pandas().to_csv(index=False)])
     if path.suffix == ".png":
         return ""
+    if path.suffix == ".h5ad":  # HDF5: its annotations, not its compressed bytes
+        import anndata
+
+        adata = anndata.read_h5ad(path)
+        return "\n".join([adata.obs.to_csv(), adata.var.to_csv(), repr(adata.uns), " ".join(adata.obsm), " ".join(adata.layers)])
     if path.suffix == ".gz":
         import gzip
 

@@ -212,7 +212,7 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     run_task("ANALYSIS", {
         "custody_tables": stage(t, custody_tables, "custody"),
         "genomics_tables": stage(t, genomics_tables, "genomics"),
-        "tme_tables": "", "pathology_tables": "",
+        "tme_tables": "", "pathology_tables": "", "immune_tables": "",
         **{key: stage(t, [Path(run_params[key])]) for key in ("adsl", "adtte", "adrs")},
         "config": "",
     }, t)
@@ -221,7 +221,7 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     run_task("REPORT", {
         "custody_tables": stage(t, custody_tables, "custody"),
         "genomics_tables": stage(t, genomics_tables, "genomics"),
-        "tme_tables": "", "pathology_tables": "",
+        "tme_tables": "", "pathology_tables": "", "immune_tables": "",
         "analysis_tables": stage(t, analysis_tables, "analysis"),
     }, t)
     publish("REPORT", t, nf_out)

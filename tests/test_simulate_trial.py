@@ -7,6 +7,8 @@ import json
 import pandas as pd
 import pytest
 
+from biomarkers.errors import InputError
+
 from biomarkers.protocol import load_protocol
 from biomarkers.simulate import simulate_trial
 
@@ -87,7 +89,7 @@ def test_simulate_cli_rejects_bad_arguments_in_one_line(cli, tmp_path):
 def test_stages_run_with_the_stages_they_need(tmp_path):
     from biomarkers.simulate import STAGES
 
-    with pytest.raises(ValueError, match="unknown simulation stage 'genomes'"):
+    with pytest.raises(InputError, match="unknown simulation stage 'genomes'"):
         simulate_trial(tmp_path / "t", n_subjects=3, stages=("genomes",))
     assert not (tmp_path / "t").exists()
     clinical = simulate_trial(tmp_path / "c", n_subjects=3, stages=("clinical",))  # needs trial, not custody
@@ -114,3 +116,14 @@ def test_immune_score_is_standard_normal_and_follows_pfs_within_arm(tmp_path):
         rho = spearmanr(arm["IMMUNE_SCORE"], arm["PFS_DAYS"])[0]
         # progressors are a truncated sample of PFS, which attenuates the correlation a little
         assert model["rho_pfs"] - 0.2 < rho < model["rho_pfs"] + 0.1
+
+
+def test_cli_simulates_chosen_stages_and_refuses_unknown_ones(tmp_path, cli):
+    bad = cli("simulate", "--outdir", str(tmp_path / "bad"), "--subjects", "3", "--stages", "genomes")
+    assert bad.returncode == 2 and not (tmp_path / "bad").exists()
+    assert bad.stderr.strip().splitlines() == [
+        "biomarkers simulate: error: field 'stages': unknown simulation stage 'genomes' "
+        "(stages: trial, custody, genome, clinical, expression, pathology, singlecell)"]
+    ok = cli("simulate", "--outdir", str(tmp_path / "c"), "--subjects", "3", "--stages", "clinical")
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["adam", "milestones.csv", "params.yaml", "subjects.csv", "truth"]

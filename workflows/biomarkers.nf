@@ -6,7 +6,7 @@
  * A step runs when its inputs are given, as in `biomarkers run`: custody with a
  * ledger or custody exports; TMB with somatic VCFs and the targets; MSI with tumour
  * BAMs and the reference FASTA; single-cell RNA with scrna_pbmc / scrna_tumor rows
- * (tables under immune/ and tme/); TME with rnaseq_tumor rows or a pathology table; analysis with ADSL,
+ * (tables under immune/ and tme/); flow cytometry with flow_fcs rows (immune/); TME with rnaseq_tumor rows or a pathology table; analysis with ADSL,
  * ADTTE and ADRS; the report always.
  */
 
@@ -20,6 +20,8 @@ include { TME            } from '../subworkflows/local/tme/main'
 include { SINGLECELL     } from '../modules/local/singlecell/main'
 include { SINGLECELL_COLLECT_PBMC  } from '../modules/local/singlecell_collect_pbmc/main'
 include { SINGLECELL_COLLECT_TUMOR } from '../modules/local/singlecell_collect_tumor/main'
+include { FLOW           } from '../modules/local/flow/main'
+include { FLOW_COLLECT   } from '../modules/local/flow_collect/main'
 include { optionalFile; sortedFiles } from '../subworkflows/local/utils_biomarkers/main'
 
 workflow BIOMARKERS {
@@ -79,6 +81,27 @@ workflow BIOMARKERS {
     ch_versions = ch_versions.mix(SINGLECELL.out.versions.first(), SINGLECELL_COLLECT_PBMC.out.versions,
         SINGLECELL_COLLECT_TUMOR.out.versions)
 
+    // Flow cytometry: one FLOW task per flow_fcs row (one FCS file of one specimen and panel),
+    // then FLOW_COLLECT into immune/
+    ch_fcs = rows
+        .filter { meta, _fcs, _index -> meta.assay == 'flow_fcs' }
+        .map { meta, fcs, _index -> [meta, fcs] }
+    FLOW(
+        ch_fcs,
+        run_params.map { p -> optionalFile(p.flow_counts) }.first(),
+        run_params.map { p -> optionalFile(p.flow_workspace) }.first(),
+        run_params.map { p -> optionalFile(p.protocol) }.first(),
+    )
+    FLOW_COLLECT(FLOW.out.parts.flatMap { _meta, tables, h5ad -> tables + [h5ad] }.collect(sort: { a, b -> a.name <=> b.name }))
+    ch_versions = ch_versions.mix(FLOW.out.versions.first(), FLOW_COLLECT.out.versions)
+
+    // Circulating immune tables (flow and PBMC single-cell) for the analysis (Parquet) and
+    // the report (Parquet and figures); the per-specimen .h5ad files are not staged.
+    ch_immune_all = FLOW_COLLECT.out.tables.mix(SINGLECELL_COLLECT_PBMC.out.tables)
+        .collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
+    ch_immune_tables = ch_immune_all.map { files -> files.findAll { f -> f.name.endsWith('.parquet') } }
+    ch_immune_report = ch_immune_all.map { files -> files.findAll { f -> f.name.endsWith('.parquet') || f.name.endsWith('.png') } }
+
     ch_custody_tables = CUSTODY.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
     // Sorted: the order two steps finish in must not change a task's inputs (-resume).
     ch_genomics_tables = GENOMICS_TMB.out.tables.mix(GENOMICS_MSI.out.tables).collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
@@ -97,6 +120,7 @@ workflow BIOMARKERS {
         ch_genomics_tables,
         ch_tme_tables,
         ch_pathology_tables,
+        ch_immune_tables,
         ch_adam.map { p -> file(p.adsl) },
         ch_adam.map { p -> file(p.adtte) },
         ch_adam.map { p -> file(p.adrs) },
@@ -111,6 +135,7 @@ workflow BIOMARKERS {
         ch_genomics_tables,
         ch_tme_tables,
         ch_pathology_tables,
+        ch_immune_report,
         ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]),
         run_params.map { p -> optionalFile(p.protocol) },
     )

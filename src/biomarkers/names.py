@@ -27,6 +27,9 @@ SS_ASSAY = "assay"
 SS_FILE = "file"
 SS_INDEX = "index"
 SS_NORMAL = "normal_specimen"
+SS_PANEL = "panel"        # flow_fcs: the flow panel (assets/flow/panels.yaml)
+SS_BATCH = "batch"        # flow_fcs: acquisition batch
+SS_CONTROL = "control"    # flow_fcs: true for a batch's reference control (no subject, no timepoint)
 
 # Assays a samplesheet row may name (mirrored by the enum in assets/schema_input.json).
 ASSAY_WES_TUMOR = "wes_tumor"
@@ -38,8 +41,9 @@ ASSAY_SCRNA_TUMOR = "scrna_tumor"    # single-cell RNA of dissociated tumour
 SCRNA_ASSAYS = (ASSAY_SCRNA_PBMC, ASSAY_SCRNA_TUMOR)
 TUMOR_BAM_ASSAYS = (ASSAY_WES_TUMOR, ASSAY_PANEL_TUMOR)
 NORMAL_BAM_ASSAYS = (ASSAY_WES_NORMAL,)
+ASSAY_FLOW_FCS = "flow_fcs"          # one FCS file of one blood specimen and flow panel
 ASSAY_RNASEQ_TUMOR = "rnaseq_tumor"     # bulk RNA-seq of a tumour specimen: a matrix column (sample_name) or a quant.sf
-ASSAYS = (ASSAY_WES_TUMOR, ASSAY_WES_NORMAL, ASSAY_PANEL_TUMOR, "rnaseq", "scrnaseq", "flow", "microbiome", ASSAY_VCF_SOMATIC,
+ASSAYS = (ASSAY_WES_TUMOR, ASSAY_WES_NORMAL, ASSAY_PANEL_TUMOR, "rnaseq", "scrnaseq", ASSAY_FLOW_FCS, "microbiome", ASSAY_VCF_SOMATIC,
           ASSAY_SCRNA_PBMC, ASSAY_SCRNA_TUMOR, ASSAY_RNASEQ_TUMOR)
 
 # Modes of a tumour analysis (the MODE column of genomics tables, log lines, Nextflow meta.mode).

@@ -73,6 +73,8 @@ def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subj
                 raise InputError("required value is empty", file=path, row=f"line {line}", field=field)
             field = str(err.absolute_path[0]) if err.absolute_path else None
             message = props.get(field, {}).get("errorMessage", err.message)
+            if err.validator == "const":  # a rule of allOf: a reference control is a flow_fcs row
+                message = f"{field} must be {err.validator_value} on a row with control true"
             raise InputError(message, file=path, row=f"line {line}", field=field, value=record.get(field))
         for key, spec in props.items():
             if key in record and spec.get("format") in _PATH_FORMATS and "://" in record[key]:
@@ -103,13 +105,15 @@ def read_samplesheet(path: str | Path, protocol: Protocol | None = None, *, subj
             where = {"file": path, "row": f"line {record['_line']}"}
             if record[N.SS_SPECIMEN_TYPE] not in protocol.specimen_types:
                 raise InputError("unknown specimen type (not in the protocol)", field=N.SS_SPECIMEN_TYPE, value=record[N.SS_SPECIMEN_TYPE], **where)
+            if record.get(N.SS_CONTROL):
+                continue  # a flow reference control: donor material, no subject or timepoint of the trial
             if record[N.SS_TIMEPOINT] not in timepoints:
                 raise InputError("unknown timepoint (not in the protocol)", field=N.SS_TIMEPOINT, value=record[N.SS_TIMEPOINT], **where)
             if not protocol.usubjid_pattern.match(record[N.SS_SUBJECT]):
                 raise InputError(f"subject does not match the study's USUBJID pattern {protocol.usubjid_pattern.pattern}", field=N.SS_SUBJECT, value=record[N.SS_SUBJECT], **where)
     if subjects is not None:
         for record in records:
-            if record[N.SS_SUBJECT] not in subjects:
+            if not record.get(N.SS_CONTROL) and record[N.SS_SUBJECT] not in subjects:
                 raise InputError("subject is not in the randomization list", file=path, row=f"line {record['_line']}", field=N.SS_SUBJECT, value=record[N.SS_SUBJECT])
     specimens = {r[N.SS_SPECIMEN] for r in records}
     for record in records:

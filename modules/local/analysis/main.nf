@@ -13,6 +13,7 @@ process ANALYSIS {
     path genomics_tables, stageAs: 'genomics/*'
     path tme_tables, stageAs: 'tme/*'
     path pathology_tables, stageAs: 'pathology/*'
+    path immune_tables, stageAs: 'immune/*'
     path adsl
     path adtte
     path adrs

@@ -11,6 +11,7 @@ process REPORT {
     path genomics_tables, stageAs: 'genomics/*'
     path tme_tables, stageAs: 'tme/*'
     path pathology_tables, stageAs: 'pathology/*'
+    path immune_tables, stageAs: 'immune/*'
     path analysis_tables, stageAs: 'analysis/*'
     path protocol, stageAs: 'protocol/*'
 

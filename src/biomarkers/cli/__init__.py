@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tmb": ("biomarkers.cli.tmb", "tumour mutational burden of one tumour specimen; collect per-specimen parts"),
     "msi": ("biomarkers.cli.msi", "microsatellite instability: scan, baseline, call, collect"),
     "tme": ("biomarkers.cli.tme", "tumour microenvironment: expression signatures, pathology results, eligibility checks"),
+    "flow": ("biomarkers.cli.flow", "flow cytometry of one blood specimen's FCS file; collect per-specimen parts"),
     "singlecell": ("biomarkers.cli.singlecell", "single-cell RNA of one PBMC or tumour specimen; collect per-specimen parts"),
     "analysis": ("biomarkers.cli.analysis", "join biomarker tables to ADaM outcomes; exploratory associations"),
     "report": ("biomarkers.cli.report", "one self-contained HTML report of a results folder"),

@@ -11,12 +11,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--violation-rate", type=float, default=0.1,
                         help="rate of injected custody violations; 0 writes a clean trial (default 0.1)")
+    parser.add_argument("--stages", nargs="+", metavar="STAGE",
+                        help="simulate only these stages and the ones they need (trial, custody, genome, clinical, "
+                             "expression, pathology, singlecell; default: all)")
 
 
 def main(args: argparse.Namespace) -> int:
     from ..simulate import simulate_trial
 
-    trial = simulate_trial(args.outdir, n_subjects=args.subjects, seed=args.seed, violation_rate=args.violation_rate)
+    trial = simulate_trial(args.outdir, n_subjects=args.subjects, seed=args.seed, violation_rate=args.violation_rate,
+                           stages=args.stages)
     print(f"simulated {trial.n_subjects} subjects into {trial.outdir} "
           f"(run it: biomarkers run --params-file {trial.outdir}/params.yaml --outdir results)")
     return 0

@@ -132,6 +132,8 @@ def assays_without_consumption(samplesheet: pd.DataFrame | None, live: list[dict
     consumed = {(e["specimen_id"], e.get("assay")) for e in live if e["event_type"] == "CONSUMED"}
     unconsumed: dict[tuple[str, str], dict] = {}
     for row in samplesheet.itertuples(index=False):
+        if getattr(row, N.SS_CONTROL, None) is True:
+            continue  # a flow reference control is donor material, not a trial specimen
         assay = getattr(row, N.SS_ASSAY)
         event_assay = protocol.assays.get(assay, {}).get("event_assay")
         specimen = getattr(row, N.SS_SPECIMEN)

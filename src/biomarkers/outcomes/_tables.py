@@ -51,6 +51,7 @@ def biomarkers_long(results: str | Path, subjects: pd.DataFrame) -> pd.DataFrame
         if N.USUBJID not in frame.columns:
             raise InputError("biomarker table has no USUBJID column", file=path, field=N.USUBJID)
         check_subjects_known(frame, set(studyid), what=tbl.name)
+        frame = frame[frame[N.USUBJID].notna()]  # rows of no subject (a flow reference control) join no outcome
         for marker in tbl.biomarkers:
             frames.append(_long_rows(frame, tbl, marker, studyid))
     if not frames:

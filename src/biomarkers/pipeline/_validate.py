@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import names as N
 from ..errors import InputError
 from ..io import write_text_atomic
 from ..protocol import Protocol, load_protocol
@@ -55,11 +56,25 @@ def check_inputs(params: dict[str, Any], *, check_files: bool = True) -> Checked
             tumors = tumor_inputs(samplesheet)
         except InputError as exc:
             raise exc.with_context(file=params["input"]) from None
+    if samplesheet is not None:
+        _check_flow(params, samplesheet, check_files=check_files)
     if check_files:
         for name in GLOB_PARAMS:
             if params.get(name) and not glob.glob(str(params[name])):
                 raise InputError("no file matches", field=name, value=params[name])
     return CheckedInputs(protocol, samplesheet, tumors)
+
+
+def _check_flow(params: dict[str, Any], samplesheet: pd.DataFrame, *, check_files: bool) -> None:
+    """flow_fcs rows: known panels; with the files at hand, the counts CSV and the workspace's samples."""
+    rows = samplesheet[samplesheet[N.SS_ASSAY] == N.ASSAY_FLOW_FCS]
+    if rows.empty:
+        return
+    from ..immune import flow
+
+    flow.check_flow_rows(rows.to_dict("records"), samplesheet=params["input"],
+                         counts=params.get("flow_counts") if check_files else None,
+                         workspace=params.get("flow_workspace") if check_files else None)
 
 
 def tumors_csv(tumors: list[TumorInputs]) -> str:

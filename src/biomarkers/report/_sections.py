@@ -21,6 +21,7 @@ from .. import schemas
 from ._context import ReportContext
 from ._html import figures, img, missing, table
 from ._plots import biomarker_distributions, completeness_heatmap
+from ._flow import FLOW_FIGURES, flow_section
 from ._singlecell import singlecell_section
 from ._tme import tme_section
 
@@ -215,6 +216,8 @@ SECTIONS: list[Section] = [
             claims=("tme", "pathology")),
     Section("biomarkers", "Biomarkers: QC and distributions", _biomarkers_section),
     Section("singlecell", "Single-cell RNA: QC and composition", singlecell_section, required=False),
+    Section("flow", "Flow cytometry: gating, subsets over time, QC", flow_section, required=False,
+            claims=(FLOW_FIGURES,)),
     Section("survival", "Outcomes by biomarker: Kaplan-Meier", lambda ctx: _survival(ctx.results, ctx.table("analysis.associations"))),
     Section("forest", "Hazard ratios and response rates", lambda ctx: _forest(ctx.results, ctx.table("analysis.associations"))),
     Section("tables", "Output tables", _tables),

@@ -48,7 +48,9 @@ SEQ_LAB = "SEQLAB"
 # Freezers of the biobank by storage temperature (deg C): unit id and the set point.
 _BIOBANK_UNITS = [(-200, -150, "LN2-01", -190.0), (-90, -60, "F80-01", -80.0), (-90, -15, "F20-01", -20.0), (2, 25, "RT-01", 20.0)]
 _FLUID_DERIVATIVES = {"PLASMA": 4.0, "BUFFY_COAT": 0.5, "SERUM": 4.0, "PBMC": 1.0}
-_ALIQUOTED = {"PLASMA": (2, 1.8), "SERUM": (2, 1.8)}  # type -> (aliquots, mL each)
+# type -> (aliquots, mL each). PBMC in two vials so that two assays (flow cytometry and
+# single-cell RNA) each consume their own.
+_ALIQUOTED = {"PLASMA": (2, 1.8), "SERUM": (2, 1.8), "PBMC": (2, 0.5)}
 
 def _tz(site: str) -> dt.timezone:
     return dt.timezone(dt.timedelta(hours=SITE_UTC_OFFSET[site]))
@@ -222,44 +224,59 @@ class _Builder:
             self.ship_to_biobank(sp, frozen, site, -78.0)
 
     # -- DNA for sequencing ----------------------------------------------------
-    def extract_dna(self, source: _Specimen, germline: bool) -> _Specimen:
+    def _ship_and_consume(self, sp: _Specimen, day: dt.date, lab: str, temperature_c: float, event_assay: str,
+                          volume_ml: float, *, thaw: bool) -> None:
+        """Ship ``sp`` from the biobank on ``day`` to ``lab``, where it is received and consumed by the assay."""
         bank = self.protocol.central_biobank
-        stored = [e for e in source.events if e["event_type"] == "STORED" and e["site"] == bank][-1]["_t"]
-        day = stored.astimezone(_tz(bank)).date() + dt.timedelta(days=int(self.rng.integers(14, 22)))
+        ship = dt.datetime.combine(day, dt.time(9, 0), _tz(bank))
+        self.event(sp, "SHIPPED", ship, bank, destination_site=lab, temperature_c=temperature_c,
+                   tracking_number=f"TRKBB{day.strftime('%y%m%d')}")
+        received = dt.datetime.combine(ship.astimezone(_tz(lab)).date() + dt.timedelta(days=1), dt.time(10, 0), _tz(lab))
+        self.event(sp, "RECEIVED", received, lab, temperature_c=temperature_c)
+        used = received + dt.timedelta(days=3, hours=int(self.rng.integers(1, 6)))
+        if thaw:
+            self.event(sp, "THAWED", used - self.minutes(30, 90), lab, temperature_c=37.0)
+        self.event(sp, "CONSUMED", used, lab, assay=event_assay, volume_ml=volume_ml)
+
+    def _stored_at_bank(self, sp: _Specimen) -> dt.datetime:
+        bank = self.protocol.central_biobank
+        return [e for e in sp.events if e["event_type"] == "STORED" and e["site"] == bank][-1]["_t"]
+
+    def derive_for_assay(self, source: _Specimen, kind: str, event_assay: str, lab: str, *, germline: bool) -> _Specimen:
+        """DNA or RNA extracted from ``source`` at the biobank, stored, then shipped to ``lab`` and consumed there.
+
+        A germline source (buffy coat) is thawed and used up; a tissue is cut frozen or from
+        its block and stays stored for later uses.
+        """
+        bank = self.protocol.central_biobank
+        day = self._stored_at_bank(source).astimezone(_tz(bank)).date() + dt.timedelta(days=int(self.rng.integers(14, 22)))
         t = dt.datetime.combine(day, dt.time(9, 0), _tz(bank))
         if germline:
             self.event(source, "THAWED", t, bank, temperature_c=4.0)
-        dna = self.new_specimen(source.subject, "DNA", source.timepoint, source, bank)
-        dna.tags.add("wes_normal" if germline else "wes_tumor")
+        child = self.new_specimen(source.subject, kind, source.timepoint, source, bank)
         derived = t + self.minutes(60, 120)
-        self.event(dna, "DERIVED", derived, bank, specimen_type="DNA", parent_specimen_id=source.sid,
-                   volume_ml=0.1 if germline else 0.05, container="CRYOVIAL")
+        volume = {"DNA": 0.1 if germline else 0.05, "RNA": 0.03}[kind]
+        extra = {"process": "EXTRACTED"} if kind == "RNA" else {}
+        self.event(child, "DERIVED", derived, bank, specimen_type=kind, parent_specimen_id=source.sid, volume_ml=volume,
+                   container="CRYOVIAL", **extra)
         if germline:
-            self.event(source, "DISPOSED", derived + self.minutes(10, 30), bank, reason="used up by DNA extraction")
-        self.store_at_biobank(dna, derived + self.minutes(30, 60))
-        ship = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(9, 0), _tz(bank))
-        self.event(dna, "SHIPPED", ship, bank, destination_site=SEQ_LAB, temperature_c=-20.0, tracking_number=f"TRKBB{day.strftime('%y%m%d')}")
-        received = dt.datetime.combine(ship.astimezone(_tz(SEQ_LAB)).date() + dt.timedelta(days=1), dt.time(10, 0), _tz(SEQ_LAB))
-        self.event(dna, "RECEIVED", received, SEQ_LAB, temperature_c=-20.0)
-        self.event(dna, "CONSUMED", received + dt.timedelta(days=3, hours=4), SEQ_LAB, assay="WES", volume_ml=0.03)
-        return dna
+            self.event(source, "DISPOSED", derived + self.minutes(10, 30), bank, reason=f"used up by {kind} extraction")
+        self.store_at_biobank(child, derived + self.minutes(30, 60))
+        self._ship_and_consume(child, day + dt.timedelta(days=2), lab, -20.0 if kind == "DNA" else -78.0, event_assay,
+                               0.03, thaw=False)
+        return child
 
-    def extract_rna(self, source: _Specimen, event_assay: str) -> _Specimen:
-        """RNA from a fresh-frozen tissue at the biobank (cut frozen: no thaw), sent on dry ice and sequenced."""
+    def send_for_assay(self, sp: _Specimen, event_assay: str, lab: str) -> _Specimen:
+        """The stored specimen itself shipped to ``lab`` (after anything else done to it) and consumed by the assay."""
         bank = self.protocol.central_biobank
-        stored = [e for e in source.events if e["event_type"] == "STORED" and e["site"] == bank][-1]["_t"]
-        day = stored.astimezone(_tz(bank)).date() + dt.timedelta(days=int(self.rng.integers(14, 30)))
-        derived = dt.datetime.combine(day, dt.time(10, 0), _tz(bank)) + self.minutes(0, 240)
-        rna = self.new_specimen(source.subject, "RNA", source.timepoint, source, bank)
-        self.event(rna, "DERIVED", derived, bank, specimen_type="RNA", parent_specimen_id=source.sid, volume_ml=0.03,
-                   container="CRYOVIAL", process="EXTRACTED")
-        self.store_at_biobank(rna, derived + self.minutes(30, 60))
-        ship = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(9, 0), _tz(bank))
-        self.event(rna, "SHIPPED", ship, bank, destination_site=SEQ_LAB, temperature_c=-78.0, tracking_number=f"TRKBB{day.strftime('%y%m%d')}")
-        received = dt.datetime.combine(ship.astimezone(_tz(SEQ_LAB)).date() + dt.timedelta(days=1), dt.time(10, 0), _tz(SEQ_LAB))
-        self.event(rna, "RECEIVED", received, SEQ_LAB, temperature_c=-78.0)
-        self.event(rna, "CONSUMED", received + dt.timedelta(days=3, hours=2), SEQ_LAB, assay=event_assay, volume_ml=0.03)
-        return rna
+        derivations = [e for child in sp.children for e in child.events if e["event_type"] == "DERIVED"]
+        last = max(e["_t"] for e in sp.events + derivations)
+        day = last.astimezone(_tz(bank)).date() + dt.timedelta(days=int(self.rng.integers(7, 21)))
+        frozen = self.protocol.specimen_types[sp.stype].preservation != "FFPE"
+        temperature = -150.0 if sp.stype == "PBMC" else (-78.0 if frozen else 20.0)
+        volume = _ALIQUOTED.get(sp.stype, (1, 0.05))[1]
+        self._ship_and_consume(sp, day, lab, temperature, event_assay, volume, thaw=frozen)
+        return sp
 
 
 def _milestone_dates(milestones: pd.DataFrame) -> dict[str, dict[str, dt.date]]:
@@ -309,38 +326,69 @@ def simulate_custody(trial: SimulatedTrial, protocol: Protocol, rng: np.random.G
     _write(trial, b, violations, protocol)
 
 
-def _tag_assay_sources(collections: list[_Collection], plan: list[dict]) -> dict[str, dict]:
-    """Tag, in every collection, the first stored specimen of each planned type: ``{specimen ID: plan entry}``."""
-    uses: dict[str, dict] = {}
-    for coll in collections:
-        for entry in plan:
-            if coll.due.id not in entry["timepoints"]:
+def _chosen_subjects(collections: list[_Collection], entry: dict) -> set[str] | None:
+    """Subjects an entry with ``max_subjects`` profiles: in USUBJID order, alternating arms so both are represented."""
+    limit = entry.get("max_subjects")
+    if limit is None:
+        return None
+    by_arm: dict[str, list[str]] = {}
+    for coll in sorted(collections, key=lambda c: c.subject):
+        if coll.due.id in entry["timepoints"] and coll.subject not in by_arm.get(coll.arm, []) \
+                and any(sp.stype == entry["specimen_type"] and "leaf" in sp.tags for root in coll.roots for sp in _descendants(root)):
+            by_arm.setdefault(coll.arm, []).append(coll.subject)
+    queues = [list(by_arm[arm]) for arm in sorted(by_arm)]
+    chosen: list[str] = []
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return set(chosen)
+
+
+def _tag_assay_sources(collections: list[_Collection], plan: list[dict]) -> dict[str, list[dict]]:
+    """Tag, in every collection, the specimen each plan entry uses: ``{specimen ID: [plan entries]}``.
+
+    An entry that derives (DNA, RNA) takes the first stored specimen of its type; one that
+    consumes the specimen itself takes the first not already consumed by another entry (so
+    two assays of PBMC use two vials). A specimen may be derived from and then consumed.
+    """
+    uses: dict[str, list[dict]] = {}
+    consumed: set[str] = set()
+    for entry in plan:
+        chosen = _chosen_subjects(collections, entry)
+        for coll in collections:
+            if coll.due.id not in entry["timepoints"] or (chosen is not None and coll.subject not in chosen):
                 continue
-            found = next((sp for root in coll.roots for sp in _descendants(root) if sp.stype == entry["specimen_type"]), None)
-            if found is not None and found.sid not in uses:
-                found.tags.add("dna_source" if entry.get("derive") == "DNA" else "assay_source")
-                uses[found.sid] = entry
+            candidates = [sp for root in coll.roots for sp in _descendants(root)
+                          if sp.stype == entry["specimen_type"] and "leaf" in sp.tags]
+            if "derive" not in entry:
+                candidates = [sp for sp in candidates if sp.sid not in consumed]
+            found = next(iter(candidates), None)
+            if found is None:
+                continue
+            found.tags.add("dna_source" if entry.get("derive") == "DNA" else "assay_source")
+            uses.setdefault(found.sid, []).append(entry)
+            if "derive" not in entry:
+                consumed.add(found.sid)
     return uses
 
 
-def _use_assay_sources(b: _Builder, uses: dict[str, dict], violations: list[dict]) -> pd.DataFrame:
-    """Derive and send every tagged specimen to its assay; the assay plan (one row per specimen an assay consumes)."""
+def _use_assay_sources(b: _Builder, uses: dict[str, list[dict]], violations: list[dict]) -> pd.DataFrame:
+    """Derive from and send every tagged specimen to its assays; the assay plan (one row per specimen an assay consumes)."""
     germline: dict[str, str] = {}
     used: list[tuple[_Specimen, dict]] = []
     for sp in list(b.specimens.values()):
-        entry = uses.get(sp.sid)
-        if entry is None:
-            continue
-        if entry.get("derive") == "DNA":
-            used_sp = b.extract_dna(sp, germline=bool(entry.get("germline")))
-        elif entry.get("derive") == "RNA":
-            used_sp = b.extract_rna(sp, b.protocol.assays[entry["assay"]]["event_assay"])
-        else:
-            raise ValueError(f"assay_plan: no simulation of how {entry['assay']} uses {sp.stype} "
-                             f"(derive: {entry.get('derive')})")
-        if entry.get("germline"):
-            germline[sp.subject] = used_sp.sid
-        used.append((used_sp, entry))
+        # derivations first: a specimen that is also consumed whole goes to its lab last
+        for entry in sorted(uses.get(sp.sid, []), key=lambda e: "derive" not in e):
+            event_assay = b.protocol.assays[entry["assay"]]["event_assay"]
+            lab = entry.get("lab", SEQ_LAB)
+            if "derive" in entry:
+                used_sp = b.derive_for_assay(sp, entry["derive"], event_assay, lab, germline=bool(entry.get("germline")))
+            else:
+                used_sp = b.send_for_assay(sp, event_assay, lab)
+            if entry.get("germline"):
+                germline[sp.subject] = used_sp.sid
+            used.append((used_sp, entry))
     for v in violations:  # violations on the derived specimen itself need it to exist first
         if v.get("_apply_after_dna"):
             v.pop("_apply_after_dna")(b)
@@ -348,7 +396,7 @@ def _use_assay_sources(b: _Builder, uses: dict[str, dict], violations: list[dict
              N.ASSAY: entry["assay"], "NORMAL_SPECIMEN_ID": germline.get(sp.subject) if entry.get("paired") else None}
             for sp, entry in used]
     columns = [N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, N.SPECIMEN_TYPE, N.ASSAY, "NORMAL_SPECIMEN_ID"]
-    return pd.DataFrame(plan, columns=columns).sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
+    return pd.DataFrame(plan, columns=columns).sort_values([N.USUBJID, N.SPECIMEN_ID, N.ASSAY]).reset_index(drop=True)
 
 
 # --- writing -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ._clinical import simulate_clinical
 from ._custody import simulate_custody
 from ._expression import simulate_expression
 from ._pathology import simulate_pathology
+from ._singlecell import simulate_singlecell
 
 __all__ = ["Stage", "STAGES", "simulate_trial"]
 
@@ -45,6 +46,7 @@ STAGES: list[Stage] = [
     Stage("clinical", simulate_clinical, ("trial",), "ADSL, ADTTE, ADRS"),
     Stage("expression", simulate_expression, ("custody",), "bulk RNA-seq counts of the tumour RNA, IMMUNE_SCORE-driven; truth per specimen"),
     Stage("pathology", simulate_pathology, ("custody",), "central-lab pathology table with recorded CPS, HER2 and MMR inconsistencies"),
+    Stage("singlecell", simulate_singlecell, ("custody",), "10x matrices of PBMC and tumour specimens, IMMUNE_SCORE-driven; per-cell truth"),
 ]
 
 
@@ -53,7 +55,7 @@ def _with_needs(names: Sequence[str]) -> list[Stage]:
     by_name = {stage.name: stage for stage in STAGES}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ValueError(f"unknown simulation stage {unknown[0]!r} (stages: {', '.join(by_name)})")
+        raise InputError(f"unknown simulation stage {unknown[0]!r} (stages: {', '.join(by_name)})", field="stages")
     wanted: set[str] = set()
     todo = list(names)
     while todo:

@@ -1,8 +1,9 @@
 """Stage of the simulated trial: single-cell RNA count matrices of blood and tumour specimens.
 
-For some subjects (``assets/singlecell/simulation.yaml``: both arms, in USUBJID
-order) the PBMC and fresh-frozen tumour specimens that custody collected at the
-configured timepoints get a 10x Cell Ranger 3 ``filtered_feature_bc_matrix.h5``.
+The PBMC and fresh-frozen tumour specimens that the custody stage sent to single-cell
+sequencing (``assay_plan`` of ``assets/simulation.yaml``: assays ``scrna_pbmc`` and
+``scrna_tumor``, a few subjects of both arms) get a 10x Cell Ranger 3
+``filtered_feature_bc_matrix.h5``.
 Each cell type's expression programme is its marker set in
 ``assets/singlecell/markers.yaml`` (positive genes ``marker_fold`` times their
 background) plus type-specific changes of a few background genes; counts are
@@ -208,25 +209,13 @@ def _exhausted(model: dict, compartment: str, immune: float) -> float:
     return float(1 / (1 + np.exp(-logit)))
 
 
-def _chosen_specimens(trial: SimulatedTrial, model: dict) -> pd.DataFrame:
-    specimens = pd.read_csv(trial.truth_dir / "custody_specimens.csv", dtype=str)
-    wanted = pd.DataFrame(model["specimens"]).rename(columns={"specimen_type": N.SPECIMEN_TYPE, "timepoint": N.TIMEPOINT})
-    eligible = specimens.merge(wanted, on=[N.SPECIMEN_TYPE, N.TIMEPOINT])
-    # one specimen per subject, type and timepoint (the first by ID)
-    eligible = eligible.sort_values(N.SPECIMEN_ID).drop_duplicates([N.USUBJID, N.SPECIMEN_TYPE, N.TIMEPOINT])
-    arms = trial.subjects.set_index(N.USUBJID)[N.ARMCD]
-    with_data = sorted(set(eligible[N.USUBJID]))
-    by_arm: dict[str, list[str]] = {}
-    for subject in with_data:
-        by_arm.setdefault(arms[subject], []).append(subject)
-    chosen: list[str] = []
-    queues = [by_arm[a] for a in sorted(by_arm)]
-    while len(chosen) < model["n_subjects"] and any(queues):
-        for q in queues:  # alternate arms so both are represented
-            if q and len(chosen) < model["n_subjects"]:
-                chosen.append(q.pop(0))
-    out = eligible[eligible[N.USUBJID].isin(chosen)].copy()
-    out[N.ARMCD] = out[N.USUBJID].map(arms)
+def _chosen_specimens(trial: SimulatedTrial) -> pd.DataFrame:
+    """The custody stage's single-cell specimens (``assay_plan`` rows of the scRNA assays), with compartment and arm."""
+    plan = trial.assay_plan
+    compartment_of = {assay: compartment for compartment, assay in ASSAY_OF.items()}
+    out = plan[plan[N.ASSAY].isin(list(compartment_of))].copy() if len(plan) else pd.DataFrame(columns=[N.ASSAY])
+    out["COMPARTMENT"] = out[N.ASSAY].map(compartment_of)
+    out[N.ARMCD] = out[N.USUBJID].map(trial.subjects.set_index(N.USUBJID)[N.ARMCD])
     return out.sort_values([N.USUBJID, N.SPECIMEN_ID]).reset_index(drop=True)
 
 
@@ -246,13 +235,12 @@ def simulate_singlecell(trial: SimulatedTrial, protocol: Protocol, rng: np.rando
     panels = load_markers()
     immune, immune_source = _immune_scores(trial, rng)
     space = gene_space(panels, model, rng)
-    chosen = _chosen_specimens(trial, model)
+    chosen = _chosen_specimens(trial)
     cells_dir = trial.truth_dir / "singlecell" / "cells"
     cells_dir.mkdir(parents=True, exist_ok=True)
     comp_rows = []
     for row in chosen.itertuples(index=False):
-        compartment = next(s["compartment"] for s in model["specimens"]
-                           if s["specimen_type"] == row.SPECIMEN_TYPE and s["timepoint"] == row.TIMEPOINT)
+        compartment = row.COMPARTMENT
         score = float(immune[row.USUBJID])
         on_treatment = row.TIMEPOINT != "BASELINE"
         expected = _expected(model, compartment, score, on_treatment)

@@ -79,16 +79,22 @@ def jsonText(run_params) {
 // The samplesheet rows [meta, file, index] as a CSV with absolute paths (URLs for
 // remote files), in their order: what VALIDATE reads.
 def samplesheetText(rows) {
-    def header = 'subject,specimen,timepoint,specimen_type,assay,file,index,normal_specimen,sample_name'
+    def header = 'subject,specimen,timepoint,specimen_type,assay,file,index,normal_specimen,sample_name,panel,batch,control'
     def lines = rows.collect { row -> samplesheetLine(row as List) }
     return ([header] + lines).join('\n') + '\n'
 }
 
 def samplesheetLine(List row) {
     def meta = row[0] as Map
-    def cells = [meta.subject, meta.id, meta.timepoint, meta.specimen_type, meta.assay,
-                 pathString(row[1]), row[2] ? pathString(row[2]) : '', meta.normal_specimen ?: '', meta.sample_name ?: '']
+    def cells = [meta.subject ?: '', meta.id, meta.timepoint ?: '', meta.specimen_type, meta.assay,
+                 pathString(row[1]), row[2] ? pathString(row[2]) : '', meta.normal_specimen ?: '', meta.sample_name ?: '',
+                 meta.panel ?: '', meta.batch ?: '', flagText(meta.control)]
     return cells.collect { cell -> "${cell}" }.join(',')
+}
+
+// A boolean samplesheet cell: "true", or empty for false or absent.
+def flagText(value) {
+    return value ? 'true' : ''
 }
 
 def pathString(path) {
@@ -151,9 +157,10 @@ def simulatedSamplesheetRows(samplesheet) {
 
 def simulatedRow(Map row, folder) {
     def meta = [
-        subject: row.subject, id: row.specimen, timepoint: row.timepoint,
+        subject: row.subject ?: null, id: row.specimen, timepoint: row.timepoint ?: null,
         specimen_type: row.specimen_type, assay: row.assay,
         normal_specimen: row.normal_specimen ?: null, sample_name: row.sample_name ?: null,
+        panel: row.panel ?: null, batch: row.batch ?: null, control: row.control == 'true',
     ]
     return tuple(meta, folder.resolve(row.file), row.index ? folder.resolve(row.index) : noFile())
 }

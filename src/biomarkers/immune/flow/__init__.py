@@ -15,7 +15,8 @@ docs/flow.md describes inputs, the strategy format, QC rules and outputs.
 """
 
 from ._anndata import technical_keywords
-from ._collect import batch_drift, collect, plot_gating, write_parts
+from ._collect import PART_SUFFIXES, batch_drift, collect, gate_to_parts, plot_gating, write_parts
+from ._inputs import check_flow_rows, counts_for, read_counts, workspace_assignments
 from ._compensate import Compensation, panel_compensation, read_matrix_csv, spillover_matrix
 from ._gate import GatingResult, apply_strategy
 from ._panel import check_panel, normalise_marker
@@ -33,5 +34,6 @@ __all__ = [
     "load_gating_ml", "load_workspace", "workspace_samples", "check_strategy", "Strategy",
     "apply_strategy", "GatingResult", "time_stability", "TimeStability", "PASS", "WARN", "FAIL", "LOW_EVENTS",
     "AbsoluteCounts", "gate_specimen", "FlowSpecimen", "technical_keywords",
-    "write_parts", "collect", "batch_drift", "plot_gating",
+    "write_parts", "gate_to_parts", "collect", "batch_drift", "plot_gating", "PART_SUFFIXES",
+    "read_counts", "counts_for", "workspace_assignments", "check_flow_rows",
 ]

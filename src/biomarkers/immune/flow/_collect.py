@@ -10,6 +10,7 @@ one representative specimen per panel and of every failing one.
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import anndata as ad
@@ -19,39 +20,84 @@ import pyarrow.parquet as pq
 
 from ... import names as N
 from ...errors import InputError
-from ...io import atomic_path
+from ...io import atomic_path, staged_dir
 from ...log import get_logger
+from ...schemas import TABLES, write_table
 from ._plot import plot_gating, save_figure
 from ._qc import FAIL, PASS
 from ._settings import FlowSettings, QCSettings, load_flow_settings
-from ._specimen import FlowSpecimen
-from ._strategy import load_gating_ml
-from ._tables import DRIFT_COLUMNS, QC_COLUMNS, SUBSET_COLUMNS
+from ._inputs import counts_for
+from ._specimen import FlowSpecimen, gate_specimen
+from ._strategy import load_gating_ml, workspace_samples
+from ._tables import DRIFT_COLUMNS, DRIFT_TABLE, QC_COLUMNS, QC_TABLE, SUBSET_COLUMNS, SUBSETS_TABLE
 
-__all__ = ["write_parts", "collect", "batch_drift", "plot_gating", "PART_SUFFIXES"]
+__all__ = ["write_parts", "gate_to_parts", "collect", "batch_drift", "plot_gating", "PART_SUFFIXES"]
 
 log = get_logger("flow")
 SUBSETS_PART, QC_PART, ADATA_PART = ".flow_subsets.parquet", ".flow_qc.parquet", ".flow.h5ad"
 PART_SUFFIXES = (SUBSETS_PART, QC_PART, ADATA_PART)
 OUT_DIR = "immune"
+H5AD_DIR = "flow"           # immune/flow/: <specimen>.<panel>.h5ad and the gating figures
 
 
 def write_parts(result: FlowSpecimen, outdir: str | Path, specimen: str, *, anndata: bool = True) -> list[Path]:
-    """Write one specimen's parts (atomically) and return their paths."""
+    """Write one specimen's parts together (or none of them) and return their paths."""
     outdir = Path(outdir)
-    paths = [_write(result.subsets, SUBSET_COLUMNS, outdir / f"{specimen}{SUBSETS_PART}"),
-             _write(result.qc, QC_COLUMNS, outdir / f"{specimen}{QC_PART}")]
-    if anndata:
-        path = outdir / f"{specimen}{ADATA_PART}"
-        with atomic_path(path) as tmp:
-            result.adata.write_h5ad(tmp)
-        paths.append(path)
-    return paths
+    with staged_dir(outdir) as stage:
+        _write(result.subsets, SUBSET_COLUMNS, stage / f"{specimen}{SUBSETS_PART}")
+        _write(result.qc, QC_COLUMNS, stage / f"{specimen}{QC_PART}")
+        if anndata:
+            result.adata.write_h5ad(stage / f"{specimen}{ADATA_PART}")
+    suffixes = PART_SUFFIXES if anndata else PART_SUFFIXES[:2]
+    return [outdir / f"{specimen}{s}" for s in suffixes]
+
+
+def part_stem(specimen: str, panel: str) -> str:
+    """File stem of a specimen's parts for one panel: one task per FCS file, never two with the same name."""
+    return f"{specimen}.{panel}"
+
+
+def gate_to_parts(fcs: str | Path, outdir: str | Path, *, specimen: str, subject: str | None = None,
+                  timepoint: str | None = None, panel: str = "PBMC16", batch: str | None = None, control: bool = False,
+                  protocol: str | Path | None = None, counts: str | Path | None = None,
+                  workspace: str | Path | None = None, workspace_sample: str | None = None,
+                  gating_ml: str | Path | None = None, compensation: str | Path | None = None,
+                  transform: str = "default", drop_unstable: bool | None = None, panels: str | Path | None = None,
+                  subsets: str | Path | None = None, qc: str | Path | None = None) -> list[Path]:
+    """One specimen's FCS file to its part files (``biomarkers flow gate``).
+
+    ``protocol`` gives STUDYID (default: the bundled protocol); ``counts`` is the counts
+    CSV (``assets/flow_counts.schema.json``), of which this specimen's row is used;
+    ``panels``, ``subsets`` and ``qc`` are user copies of the bundled ``assets/flow`` files.
+    A reference control (``control``) has no subject. With a ``workspace`` and no
+    ``workspace_sample``, the workspace gates the file when it names a sample after the
+    FCS file or the specimen, and the panel's strategy gates it otherwise (as
+    ``--flow_workspace`` does for a run); a ``workspace_sample`` it lacks is an error.
+    """
+    from ...protocol import load_protocol
+
+    if workspace is not None and workspace_sample is None:
+        named = {s for names in workspace_samples(workspace).values() for s in names}
+        workspace_sample = next((n for n in (Path(fcs).name, specimen) if n in named), None)
+        workspace = workspace if workspace_sample else None
+    studyid = load_protocol(protocol).studyid
+    settings = load_flow_settings(panels=panels, subsets=subsets, qc=qc)
+    result = gate_specimen(fcs, specimen=specimen, subject=None if control else subject, timepoint=timepoint,
+                           panel=panel, batch=batch, control=control, studyid=studyid, settings=settings,
+                           gating_ml=gating_ml, workspace=workspace, workspace_sample=workspace_sample,
+                           compensation=compensation, transform=transform, counts=counts_for(counts, specimen),
+                           drop_unstable=drop_unstable)
+    return write_parts(result, outdir, part_stem(specimen, panel))
 
 
 def collect(parts: list[str | Path], outdir: str | Path, *, settings: FlowSettings | None = None,
             plots: bool = True) -> dict[str, Path]:
-    """Merge part files (any of a specimen's three; the others are found beside it) into the cohort outputs."""
+    """Merge part files (any of a specimen's three; the others are found beside it) into the cohort outputs.
+
+    Writes ``immune/flow_subsets.parquet``, ``immune/flow_qc.parquet``,
+    ``immune/flow_drift.parquet``, each specimen's ``immune/flow/<specimen>.h5ad`` and the
+    gating figures, all together or none of them.
+    """
     settings = settings or load_flow_settings()
     stems = sorted({_stem(Path(p)) for p in parts})
     if not stems:
@@ -60,23 +106,41 @@ def collect(parts: list[str | Path], outdir: str | Path, *, settings: FlowSettin
     qc = pd.concat([_read(Path(f"{s}{QC_PART}"), QC_COLUMNS) for s in stems], ignore_index=True)
     duplicated = subsets.drop_duplicates([N.SPECIMEN_ID, "PANEL"]).duplicated([N.SPECIMEN_ID, "PANEL"])
     if duplicated.any():
-        raise InputError("two part files hold the same specimen and panel")
+        raise InputError("two part files hold the same specimen and panel", field=N.SPECIMEN_ID,
+                         value=str(subsets.drop_duplicates([N.SPECIMEN_ID, "PANEL"])[duplicated][N.SPECIMEN_ID].iloc[0]))
     subsets = subsets.sort_values([N.USUBJID, N.SPECIMEN_ID, "PANEL"], kind="stable", na_position="last")
+    qc = qc.sort_values([N.USUBJID, N.SPECIMEN_ID, "PANEL"], kind="stable", na_position="last")
     outdir = Path(outdir)
-    out = {"flow_subsets": _write(subsets, SUBSET_COLUMNS, outdir / OUT_DIR / "flow_subsets.parquet"),
-           "flow_qc": _write(qc, QC_COLUMNS, outdir / OUT_DIR / "flow_qc.parquet")}
     drift = batch_drift(subsets, settings.qc)
-    out["flow_drift"] = _write(drift, DRIFT_COLUMNS, outdir / OUT_DIR / "flow_drift.parquet")
-    if plots:
-        for specimen, panel, role in _to_plot(subsets, qc):
-            stem = next((s for s in stems if Path(s).name == specimen), None)
-            if stem is None or not Path(f"{stem}{ADATA_PART}").exists():
-                continue
-            out[f"gating_{panel}_{specimen}"] = _plot(Path(f"{stem}{ADATA_PART}"), settings, panel, specimen, role,
-                                                     outdir / OUT_DIR)
+    out: dict[str, Path] = {}
+    with staged_dir(outdir) as stage:
+        for key, frame, name in (("flow_subsets", subsets, SUBSETS_TABLE), ("flow_qc", qc, QC_TABLE),
+                                 ("flow_drift", drift, DRIFT_TABLE)):
+            out[key] = outdir / _publish(frame, name, stage).relative_to(stage)
+        for stem in stems:
+            source = Path(f"{stem}{ADATA_PART}")
+            if source.exists():
+                target = stage / OUT_DIR / H5AD_DIR / f"{Path(stem).name}.h5ad"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+        if plots:
+            for specimen, panel, role in _to_plot(subsets, qc):
+                stem = next((s for s in stems if Path(s).name in (part_stem(specimen, panel), specimen)), None)
+                if stem is None or not Path(f"{stem}{ADATA_PART}").exists():
+                    continue
+                path = _plot(Path(f"{stem}{ADATA_PART}"), settings, panel, specimen, role, stage / OUT_DIR)
+                out[f"gating_{panel}_{specimen}"] = outdir / path.relative_to(stage)
     log.info("flow collect: %d specimens, %d failing QC", subsets[N.SPECIMEN_ID].nunique(),
              int((qc["CHECK"].eq("specimen") & qc["STATUS"].eq(FAIL)).sum()))
     return out
+
+
+def _publish(frame: pd.DataFrame, name: str, stage: Path) -> Path:
+    """A cohort table through the registry (checked, data dictionary in its metadata), as plain Python values."""
+    columns = {c.name: c.type for c in TABLES[name].columns}
+    frame = frame.reindex(columns=list(columns))
+    plain = pd.DataFrame({c: pd.Series(_cells(frame[c], t), dtype=object) for c, t in columns.items()})
+    return write_table(plain, name, stage)
 
 
 def batch_drift(subsets: pd.DataFrame, qc: QCSettings) -> pd.DataFrame:
@@ -123,7 +187,7 @@ def _plot(path: Path, settings: FlowSettings, panel: str, specimen: str, role: s
     adata = ad.read_h5ad(path)
     strategy = load_gating_ml(settings.panel(panel).strategy)
     fig = plot_gating(adata, strategy, title=f"{panel} gating, {specimen} ({role})")
-    target = outdir / f"flow_gating_{panel}_{specimen}.png"
+    target = outdir / H5AD_DIR / f"gating_{panel}_{specimen}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
         save_figure(fig, tmp)

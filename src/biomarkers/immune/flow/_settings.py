@@ -162,6 +162,14 @@ def _panel(name: str, spec: dict, subset_spec: dict | None, panels_path: Path, s
             if getattr(r, side) not in ids:
                 raise InputError("not a subset of this panel", file=subsets_path,
                                  field=f"panels.{name}.ratios.{i}.{side}", value=getattr(r, side))
+    known = set(ids) | {r.id for r in ratios}
+    for i, b in enumerate(subset_spec.get("biomarkers", [])):
+        if b["subset"] not in known:
+            raise InputError("not a subset or ratio of this panel", file=subsets_path,
+                             field=f"panels.{name}.biomarkers.{i}.subset", value=b["subset"])
+        if (b["measure"] == "RATIO") != (b["subset"] in {r.id for r in ratios}):
+            raise InputError("measure RATIO goes with a ratio, the other measures with a subset", file=subsets_path,
+                             field=f"panels.{name}.biomarkers.{i}.measure", value=b["measure"])
     compensation = spec["compensation"]
     return Panel(
         name=name, description=spec["description"], strategy=folder / spec["strategy"],

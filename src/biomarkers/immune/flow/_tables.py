@@ -1,32 +1,25 @@
-"""Column layouts of the flow tables (subsets, QC, drift) and their Arrow types."""
+"""Column layouts of the flow tables (subsets, QC, drift) and their Arrow types.
+
+Read from the one registry of output tables (``schemas/tables/immune.py``), so the
+part files and the published tables cannot disagree.
+"""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from ... import names as N
+from ...schemas import TABLES
 
-__all__ = ["SUBSET_COLUMNS", "QC_COLUMNS", "DRIFT_COLUMNS", "KEY_COLUMNS"]
+__all__ = ["SUBSET_COLUMNS", "QC_COLUMNS", "DRIFT_COLUMNS", "KEY_COLUMNS", "SUBSETS_TABLE", "QC_TABLE", "DRIFT_TABLE"]
 
-KEY_COLUMNS: dict[str, pa.DataType] = {
-    N.STUDYID: pa.string(), N.USUBJID: pa.string(), N.SPECIMEN_ID: pa.string(), N.TIMEPOINT: pa.string(),
-    "PANEL": pa.string(), "BATCH": pa.string(), "CONTROL": pa.bool_(),
-}
+SUBSETS_TABLE, QC_TABLE, DRIFT_TABLE = "immune.flow_subsets", "immune.flow_qc", "immune.flow_drift"
 
-SUBSET_COLUMNS: dict[str, pa.DataType] = {
-    **KEY_COLUMNS,
-    "SUBSET": pa.string(), "LABEL": pa.string(), "PARENT": pa.string(),
-    "EVENTS": pa.int64(), "PARENT_EVENTS": pa.int64(), "PCT_PARENT": pa.float64(), "PCT_CD45": pa.float64(),
-    "CELLS_PER_UL": pa.float64(), "COUNT_METHOD": pa.string(), "RATIO": pa.float64(), "QC_STATUS": pa.string(),
-}
 
-QC_COLUMNS: dict[str, pa.DataType] = {
-    **KEY_COLUMNS,
-    "CHECK": pa.string(), "STATUS": pa.string(), "VALUE": pa.float64(), "THRESHOLD": pa.float64(), "DETAIL": pa.string(),
-}
+def _columns(name: str) -> dict[str, pa.DataType]:
+    return {c.name: c.type for c in TABLES[name].columns}
 
-DRIFT_COLUMNS: dict[str, pa.DataType] = {
-    "PANEL": pa.string(), "SUBSET": pa.string(), "BATCH": pa.string(), N.SPECIMEN_ID: pa.string(),
-    "PCT_PARENT": pa.float64(), "MEDIAN_PCT_PARENT": pa.float64(), "DIFF_PP": pa.float64(), "REL_DIFF": pa.float64(),
-    "DRIFT": pa.bool_(),
-}
+
+SUBSET_COLUMNS = _columns(SUBSETS_TABLE)
+QC_COLUMNS = _columns(QC_TABLE)
+DRIFT_COLUMNS = _columns(DRIFT_TABLE)
+KEY_COLUMNS = {k: v for k, v in QC_COLUMNS.items() if k in SUBSET_COLUMNS}

@@ -8,7 +8,7 @@ Steps import their capability inside ``run``: pysam, numba and lifelines are slo
 to import, and ``biomarkers --help`` should not pay for them.
 """
 
-from . import analysis, custody, msi, report, singlecell, tme, tmb
+from . import analysis, custody, flow, msi, report, singlecell, tme, tmb
 
 __all__ = ["STEPS"]
 
@@ -19,6 +19,7 @@ STEPS = [
     msi.STEP,
     tme.STEP,
     singlecell.STEP,
+    flow.STEP,
     analysis.STEP,
     report.STEP,
 ]
