@@ -5,8 +5,9 @@
 
 Simulates a trial large enough for ~100k events (no violations), then times
 ``import_exports`` (CSV parse, validation, hash chain, one SQLite transaction),
-``verify_ledger`` (full chain recomputation) and ``check_ledger`` (every rule, SPREC,
-tables and plots). The peer is a bare baseline run in the same process: the same
+``verify_ledger`` (every defence: schema, chain, MACs, anchors), the append of one
+event (which verifies the whole ledger inside its transaction first, as every
+``custody record`` does) and ``check_ledger`` (every rule, SPREC, tables and plots). The peer is a bare baseline run in the same process: the same
 rows inserted with ``sqlite3.executemany`` and no validation or hashing, and a
 bare SHA-256 over the same payloads, so the ratios show what validation and the
 chain cost. Prints events/s.
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 
-from biomarkers.custody import check_ledger, import_exports, read_ledger, verify_ledger  # noqa: E402
+from biomarkers.custody import append_events, check_ledger, import_exports, read_ledger, verify_ledger  # noqa: E402
 from biomarkers.simulate import simulate_trial  # noqa: E402
 
 
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         assert report.ok and report.n_events == n
         result, t_check = _timed("check", lambda: check_ledger(
             ledger, subjects=trial.outdir / "subjects.csv", milestones=trial.outdir / "milestones.csv", outdir=tmp / "out"))
+        one = {"event_id": "BENCH-1", "event_type": "MOVED", "subject_id": "NCT07007182-01-001", "specimen_id": "BENCH"}
+        _, t_append = _timed("append one", lambda: append_events(ledger, [one], actor="BENCH"))
         # peers in the same process: bare inserts and bare hashing of the same payloads
         payloads = [(e["event_id"], json.dumps({k: v for k, v in e.items() if k not in ("seq", "hash")}, sort_keys=True))
                     for e in read_ledger(ledger)]
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         ("import (validate + chain + insert)", "import", t_import),
         ("re-import (idempotent, adds 0)", "re-import", t_reimport),
         ("verify (recompute chain)", "verify", t_verify),
+        ("append one event (verifies all first)", "append one", t_append),
         ("check (rules, SPREC, tables, plots)", "check", t_check),
         ("peer: bare sqlite3 executemany", "bare insert", t_bare),
         ("peer: bare sha256 of payloads", "bare sha256", t_hash),

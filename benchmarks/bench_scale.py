@@ -3,7 +3,7 @@
 
     python benchmarks/bench_scale.py                       # 54 and 162 subjects
     python benchmarks/bench_scale.py --subjects 54 162 540 --cpus 1 2
-    python benchmarks/bench_scale.py --synthetic 500 1000 2000 5000   # merge load only
+    python benchmarks/bench_scale.py --subjects --synthetic 50 500 5000 --in-memory-max 500   # merge load only
     python benchmarks/bench_scale.py --plot docs/benchmarks_scale.png --json scale.json
 
 1. **Simulated trials.** For each size, `biomarkers simulate --subjects N` writes a
@@ -15,8 +15,10 @@
    0.1 s can be missed; the run's own VmHWM, exact, is printed too).
 2. **Synthetic merge load.** Per-specimen part files as the TMB and MSI steps write
    them (10,000 MSI sites and 300 variants per specimen by default), for 500 to 5,000
-   specimens, then `biomarkers msi merge` and `biomarkers tmb collect` on them: what
+   specimens, then `biomarkers msi collect` and `biomarkers tmb collect` on them: what
    a 5,000-specimen exome cohort asks of the merges, without simulating 5,000 BAMs.
+   With `--in-memory-max N`, also the peer up to N specimens: the former site merge,
+   every specimen's site table concatenated in memory and written as one file.
 
 Ratios are printed against the smallest size run in the same invocation (time per
 subject should stay flat if time grows linearly; peak memory should stay flat).
@@ -242,7 +244,13 @@ def _template_parts(folder: Path, *, sites: int, variants: int) -> None:
             folder / f"TEMPLATE.{dataset}.parquet")
 
 
-def synthetic(counts: list[int], workdir: Path, *, sites: int, variants: int) -> list[dict]:
+# The peer: what `msi collect` did before the site table became a dataset (every
+# specimen's sites concatenated in memory, sorted, written as one file).
+IN_MEMORY_MERGE = ("import sys; from biomarkers import schemas; "
+                   "schemas.concat_parts(sys.argv[2:], 'genomics.msi_sites').to_parquet(sys.argv[1])")
+
+
+def synthetic(counts: list[int], workdir: Path, *, sites: int, variants: int, in_memory_max: int = 0) -> list[dict]:
     rows = []
     parts_dir = workdir / "synthetic_parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
@@ -259,81 +267,110 @@ def synthetic(counts: list[int], workdir: Path, *, sites: int, variants: int) ->
             listing.write_text("\n".join(map(str, files)))
             res = measure([*biomarkers(), *cmd_parts, "--outdir", str(out), *map(str, files)], log_steps=False)
             row[name] = {k: v for k, v in res.items() if k != "steps"}
+        if n <= in_memory_max:  # about 830 bytes per site row: kept to what this machine holds
+            site_parts = [str(p) for p in msi if p.name.endswith(".msi_sites.parquet")]
+            res = measure([sys.executable, "-c", IN_MEMORY_MERGE, str(workdir / f"merged_{n}.parquet"), *site_parts],
+                          log_steps=False)
+            row["in_memory_site_merge"] = {k: v for k, v in res.items() if k != "steps"}
+            (workdir / f"merged_{n}.parquet").unlink(missing_ok=True)
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
 
 
+def _with_total(row: dict) -> list[dict]:
+    run = row["run"]
+    return run["steps"] + [{"step": "total", "wall_s": run["wall_s"], "cpu_s": run["cpu_s"],
+                            "peak_rss_mb": run["peak_rss_sampled_mb"]}]
+
+
 def report(sim_rows: list[dict], syn_rows: list[dict]) -> str:
+    """Markdown tables; per subject (specimen) ratios against the smallest size: 1.0 is linear."""
     lines = []
     if sim_rows:
-        base = sim_rows[0]
-        lines.append("| subjects | cpus | step | wall s | CPU s | peak MB | wall / subject vs smallest |")
-        lines.append("|---|---|---|---|---|---|---|")
+        base = {s["step"]: s for s in _with_total(sim_rows[0])}
+        n0 = sim_rows[0]["subjects"]
+        lines.append("| subjects | cpus | load (1 min) | step | wall s | CPU s | peak MB | CPU / subject vs smallest | wall / subject vs smallest |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
         for row in sim_rows:
-            for step in row["run"]["steps"] + [{"step": "total", **{k: row['run'][k] for k in ("wall_s", "cpu_s")},
-                                                "peak_rss_mb": row["run"]["peak_rss_sampled_mb"]}]:
-                ref = next((s for s in (base["run"]["steps"] + [{"step": "total", "wall_s": base["run"]["wall_s"]}])
-                            if s["step"] == step["step"]), None)
-                ratio = ((step["wall_s"] / row["subjects"]) / (ref["wall_s"] / base["subjects"])
-                         if ref and ref["wall_s"] else float("nan"))
-                lines.append(f"| {row['subjects']} | {row['cpus'] or '-'} | {step['step']} | {step['wall_s']} | "
-                             f"{step['cpu_s']} | {step['peak_rss_mb']} | {ratio:.2f} |")
+            load = row["run"].get("load_1min", ["?", "?"])
+            for step in _with_total(row):
+                ref = base.get(step["step"])
+                ratios = [(step[k] / row["subjects"]) / (ref[k] / n0) if ref and ref[k] else float("nan")
+                          for k in ("cpu_s", "wall_s")]
+                lines.append(f"| {row['subjects']} | {row['cpus'] or '-'} | {load[0]}-{load[1]} | {step['step']} | "
+                             f"{step['wall_s']} | {step['cpu_s']} | {step['peak_rss_mb']} | {ratios[0]:.2f} | {ratios[1]:.2f} |")
     if syn_rows:
         lines.append("")
-        lines.append("| specimens | merge | wall s | CPU s | peak MB |")
-        lines.append("|---|---|---|---|---|")
-        for row in syn_rows:
-            for name in ("msi_collect", "tmb_collect"):
+        lines.append("| specimens | merge | load (1 min) | wall s | CPU s | peak MB | CPU / specimen vs smallest |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for name in ("msi_collect", "tmb_collect", "in_memory_site_merge"):
+            ref = next((r for r in syn_rows if name in r), None)
+            for row in syn_rows:
+                if name not in row:
+                    continue
                 r = row[name]
-                lines.append(f"| {row['specimens']} | {name} | {r['wall_s']} | {r['cpu_s']} | {r['peak_rss_sampled_mb']} |")
+                ratio = (r["cpu_s"] / row["specimens"]) / (ref[name]["cpu_s"] / ref["specimens"])
+                load = r.get("load_1min", ["?", "?"])
+                lines.append(f"| {row['specimens']} | {name} | {load[0]}-{load[1]} | {r['wall_s']} | {r['cpu_s']} | "
+                             f"{r['peak_rss_sampled_mb']} | {ratio:.2f} |")
     return "\n".join(lines)
 
 
 def plot(sim_rows: list[dict], syn_rows: list[dict], path: Path) -> None:
+    """CPU seconds and peak memory per step against trial size (top), and the merges'
+    against specimens (bottom)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    if sim_rows and len({r["subjects"] for r in sim_rows}) == 1:
-        # One trial size: each step's wall time, CPU time and peak memory per --cpus value.
-        steps = [s["step"] for s in sim_rows[0]["run"]["steps"]]
-        width = 0.8 / len(sim_rows)
-        for k, row in enumerate(sim_rows):
-            by = {s["step"]: s for s in row["run"]["steps"]}
-            xs = [i + k * width for i in range(len(steps))]
-            label = f"--cpus {row['cpus'] or 'default'}"
-            axes[0].bar(xs, [by[s]["wall_s"] for s in steps], width, label=label)
-            axes[1].bar(xs, [by[s]["cpu_s"] for s in steps], width, label=label)
-            axes[2].bar(xs, [by[s]["peak_rss_mb"] for s in steps], width, label=label)
-        for ax, title in zip(axes, ("wall s", "CPU s (all processes)", "peak resident MB (process tree)")):
-            ax.set_xticks([i + width * (len(sim_rows) - 1) / 2 for i in range(len(steps))], steps)
-            ax.set_title(f"{sim_rows[0]['subjects']} subjects: {title}")
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-        return
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    (cpu_ax, mem_ax), (merge_mem_ax, merge_cpu_ax) = axes
     if sim_rows:
-        steps = [s["step"] for s in sim_rows[0]["run"]["steps"]]
-        for step in steps:
-            xs = [r["subjects"] for r in sim_rows]
-            axes[0].plot(xs, [next(s["wall_s"] for s in r["run"]["steps"] if s["step"] == step) for r in sim_rows], "o-", label=step)
-            axes[1].plot(xs, [next(s["peak_rss_mb"] for s in r["run"]["steps"] if s["step"] == step) for r in sim_rows], "o-", label=step)
-        axes[0].plot([r["subjects"] for r in sim_rows], [r["run"]["wall_s"] for r in sim_rows], "k--", label="total")
-        axes[0].set(xlabel="subjects", ylabel="wall s", title="biomarkers run: time per step", xscale="log", yscale="log")
-        axes[1].set(xlabel="subjects", ylabel="peak resident MB", title="peak memory per step", xscale="log")
-        axes[0].legend(fontsize=7)
+        sizes = [r["subjects"] for r in sim_rows]
+        for step in [s["step"] for s in _with_total(sim_rows[0])]:
+            values = [next(s for s in _with_total(r) if s["step"] == step) for r in sim_rows]
+            cpu_ax.plot(sizes, [v["cpu_s"] for v in values], "ko--" if step == "total" else "o-", label=step)
+            if step != "total":
+                mem_ax.plot(sizes, [v["peak_rss_mb"] for v in values], "o-", label=step)
+        total0 = _with_total(sim_rows[0])[-1]["cpu_s"]
+        cpu_ax.plot(sizes, [total0 * n / sizes[0] for n in sizes], ":", color="grey", label="total, linear from smallest")
+        cpu_ax.set(ylabel="CPU s (all processes)", yscale="log",
+                   title=f"biomarkers run --cpus {sim_rows[0]['cpus'] or 'default'}: CPU per step")
+        mem_ax.set(ylabel="peak resident MB (process tree)", title="peak memory per step", ylim=(0, None))
+        for ax in (cpu_ax, mem_ax):
+            ax.set(xlabel="subjects (simulated trial)", xscale="log")
+            ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.legend(fontsize=7)
     if syn_rows:
+        names = {"msi_collect": ("msi collect", "#c0392b"), "tmb_collect": ("tmb collect", "#2e86c1"),
+                 "in_memory_site_merge": ("former in-memory site merge (peer)", "#7f8c8d")}
+        for name, (label, colour) in names.items():
+            have = [r for r in syn_rows if name in r]
+            if have:
+                xs = [r["specimens"] for r in have]
+                merge_mem_ax.plot(xs, [r[name]["peak_rss_sampled_mb"] for r in have], "o-", color=colour, label=label)
+                merge_cpu_ax.plot(xs, [r[name]["cpu_s"] for r in have], "o-", color=colour, label=label)
         xs = [r["specimens"] for r in syn_rows]
-        for name in ("msi_collect", "tmb_collect"):
-            axes[2].plot(xs, [r[name]["peak_rss_sampled_mb"] for r in syn_rows], "o-", label=f"{name} peak MB")
-        axes[2].set(xlabel="specimens (synthetic parts)", ylabel="peak resident MB", title="merges: memory vs cohort size", xscale="log")
-        axes[2].legend(fontsize=7)
+        per = f"{syn_rows[0]['msi_sites_per_specimen']:,} MSI sites and {syn_rows[0]['tmb_variants_per_specimen']} variants per specimen"
+        merge_mem_ax.set(ylabel="peak resident MB", yscale="log", title=f"merges: peak memory ({per})")
+        merge_cpu_ax.set(ylabel="CPU s", yscale="log", title="merges: CPU seconds")
+        for ax in (merge_mem_ax, merge_cpu_ax):
+            ax.set(xlabel="specimens (synthetic parts)", xscale="log")
+            ax.set_xticks(xs, [f"{n:,}" for n in xs])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.legend(fontsize=7)
+    cpu_ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    cpu_ax.yaxis.set_major_formatter(ScalarFormatter())
+    cpu_ax.yaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, nargs="*", default=[], help="specimen counts of the synthetic merge load")
     parser.add_argument("--sites", type=int, default=10_000, help="MSI sites per synthetic specimen")
     parser.add_argument("--variants", type=int, default=300, help="TMB variants per synthetic specimen")
+    parser.add_argument("--in-memory-max", type=int, default=0, metavar="N",
+                        help="also time the former in-memory site merge (the peer) up to N specimens (~830 bytes per site row)")
     parser.add_argument("--workdir", help="keep the trials and results here (default: a temporary folder, removed)")
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--plot", help="write the plot here (PNG)")
@@ -368,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         sim_rows = simulated(args.subjects, args.cpus, workdir) if args.subjects else []
-        syn_rows = synthetic(args.synthetic, workdir, sites=args.sites, variants=args.variants) if args.synthetic else []
+        syn_rows = synthetic(args.synthetic, workdir, sites=args.sites, variants=args.variants,
+                                                  in_memory_max=args.in_memory_max) if args.synthetic else []
     finally:
         if tmp:
             tmp.cleanup()

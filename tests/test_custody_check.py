@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import sqlite3
 
 import pandas as pd
@@ -116,6 +117,51 @@ def test_clean_trial_has_no_findings_and_complete_collections(clean):
     assert not events["VOIDED"].any()
     meta = table_metadata(base / "out" / "custody" / "specimens.parquet")
     assert meta["table"] == "custody.specimens" and meta["provenance"]["data_cutoff"] == trial.data_cutoff
+    prov = meta["provenance"]
+    assert prov["data_cutoff_source"] == "given" and prov["ledger_head"] == raw[-1]["hash"]
+    assert prov["ledger_anchor"].startswith(f"matches seq {len(raw)} ") and prov["ledger_signing"] == "unsigned"
+
+
+def test_report_shows_the_ledger_head_and_anchor_status(clean, tmp_path):
+    from biomarkers.report._context import ReportContext
+    from biomarkers.report._sections import _ledger_status
+    from biomarkers.protocol import load_protocol
+
+    trial, ledger, _, base = clean
+    text = _ledger_status(ReportContext(base / "out", load_protocol()))
+    head = read_ledger(ledger)[-1]["hash"]
+    assert f"head hash <code>{head}</code>; unsigned.</p>" in text
+    assert '<p class="note">Anchor: matches seq ' in text and f"Data cut-off {trial.data_cutoff} (given)." in text
+
+
+def test_duplicate_creation_and_events_after_the_cutoff_are_flagged(clean, tmp_path):
+    trial, ledger, _, _ = clean
+    copy = tmp_path / "ledger.sqlite"
+    copy.write_bytes(ledger.read_bytes())
+    events = read_ledger(copy)
+    first = next(e for e in events if e["event_type"] == "COLLECTED")
+    late = {"subject_id": first["subject_id"], "specimen_id": first["specimen_id"], "event_id": "LATE-1",
+            "event_type": "THAWED", "occurred_at": "2052-01-01T09:00:00+08:00", "recorded_at": "2052-01-01T09:00:00+08:00",
+            "actor_id": "BB-QA01", "site": "BIOBANK"}
+    record_event(copy, late)
+    # a second creation of the same specimen, as a ledger filled before validation and append were one transaction holds
+    twice = {k: v for k, v in first.items() if k not in ("seq", "hash")} | {"event_id": "TWICE-1"}
+    from biomarkers.custody import append_events
+
+    append_events(copy, [twice])
+    result = check_ledger(copy, subjects=trial.outdir / "subjects.csv", milestones=trial.outdir / "milestones.csv",
+                          data_cutoff=pd.Timestamp(trial.data_cutoff).date())
+    issues = result.issues
+    twice = issues[issues["RULE"] == "DUPLICATE_SPECIMEN"]
+    assert list(twice["EVENT_ID"]) == ["TWICE-1"] and set(twice["SEVERITY"]) == {"ERROR"}
+    assert twice["MESSAGE"].iloc[0] == f"specimen created twice: COLLECTED event TWICE-1 after COLLECTED event {first['event_id']}"
+    late = issues[issues["RULE"] == "EVENT_AFTER_CUTOFF"]
+    assert list(late["EVENT_ID"]) == ["LATE-1"] and set(late["SEVERITY"]) == {"WARNING"}
+    assert late["MESSAGE"].iloc[0] == f"THAWED event happened on 2052-01-01, after the data cut-off {trial.data_cutoff}"
+    # without a cut-off the check is as of today: the future-dated event is flagged, and the cut-off is not moved to 2052
+    today = check_ledger(copy, subjects=trial.outdir / "subjects.csv", milestones=trial.outdir / "milestones.csv")
+    assert today.data_cutoff == dt.datetime.now(dt.timezone.utc).date() and today.data_cutoff_source.startswith("none given")
+    assert "LATE-1" in set(today.issues.loc[today.issues["RULE"] == "EVENT_AFTER_CUTOFF", "EVENT_ID"])
 
 
 def test_sprec_codes_follow_the_events(clean):
@@ -229,7 +275,9 @@ def test_empty_ledger_gives_empty_tables(clean, tmp_path):
     trial, _, _, _ = clean
     ledger = tmp_path / "empty.sqlite"
     append_events(ledger, [])
-    result = check_ledger(ledger, subjects=trial.outdir / "subjects.csv", milestones=trial.outdir / "milestones.csv", outdir=tmp_path / "out")
+    # a cut-off before the first randomization: nothing is due yet
+    result = check_ledger(ledger, subjects=trial.outdir / "subjects.csv", milestones=trial.outdir / "milestones.csv",
+                          data_cutoff="2024-12-31", outdir=tmp_path / "out")
     assert result.specimens.empty and result.issues.empty and result.completeness.empty
     assert sorted(p.name for p in (tmp_path / "out" / "custody").iterdir()) == [
         "completeness.parquet", "completeness.png", "events.parquet", "issues.parquet", "issues_by_rule.png",

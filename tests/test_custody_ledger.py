@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import multiprocessing as mp
 import sqlite3
 
@@ -58,6 +59,7 @@ def _tamper(ledger, *sql):
     con = sqlite3.connect(ledger)
     con.execute("DROP TRIGGER events_append_only_update")
     con.execute("DROP TRIGGER events_append_only_delete")
+    con.execute("DROP TRIGGER events_append_only_insert")
     for statement in sql:
         con.execute(statement)
     con.commit()
@@ -107,7 +109,7 @@ def test_database_refuses_update_and_delete(tmp_path):
     ("reorder", ["UPDATE events SET seq = -1 WHERE seq = 5", "UPDATE events SET seq = 5 WHERE seq = 6",
                  "UPDATE events SET seq = 6 WHERE seq = -1"], 5, "E006"),
     ("insert", ["UPDATE events SET seq = seq + 1000 WHERE seq >= 10", "UPDATE events SET seq = seq - 999 WHERE seq >= 1000",
-                "INSERT INTO events VALUES (10, 'FORGED', '{\"event_id\":\"FORGED\"}', 'x', 'y')"], 10, "FORGED"),
+                "INSERT INTO events VALUES (10, 'FORGED', '{\"event_id\":\"FORGED\"}', 'x', 'y', NULL)"], 10, "FORGED"),
 ])
 def test_verify_names_the_first_tampered_event(tmp_path, cli, kind, statements, bad_seq, bad_event):
     ledger = _filled_ledger(tmp_path)
@@ -132,8 +134,8 @@ def test_anchor_detects_truncation(tmp_path, cli):
     head = verify_ledger(ledger).head
     assert verify_ledger(ledger, anchor=head).ok
     _tamper(ledger, "DELETE FROM events WHERE seq > 17")
-    assert verify_ledger(ledger).ok  # a truncated chain is still a valid chain...
-    report = verify_ledger(ledger, anchor=head)  # ...but the recorded head is gone
+    assert verify_ledger(ledger, find_anchor=False).ok  # a truncated chain is still a valid chain...
+    report = verify_ledger(ledger, anchor=head, find_anchor=False)  # ...but the recorded head is gone
     assert not report.ok and "truncated" in report.problem
     result = cli("custody", "verify", "--ledger", str(ledger), "--anchor", head)
     assert result.returncode == 3 and "truncated" in result.stderr
@@ -150,14 +152,14 @@ def test_concurrent_appends_from_four_processes_lose_nothing(tmp_path):
     ledger = tmp_path / "ledger.sqlite"
     append_events(ledger, [])  # create it
     with mp.get_context("spawn").Pool(4) as pool:
-        assert sum(pool.map(_appender, [(str(ledger), w, 500) for w in range(4)])) == 2000
+        assert sum(pool.map(_appender, [(str(ledger), w, 150) for w in range(4)])) == 600
     report = verify_ledger(ledger)
-    assert report.ok and report.n_events == 2000
+    assert report.ok and report.n_events == 600
     events = read_ledger(ledger)
-    assert len({e["event_id"] for e in events}) == 2000
+    assert len({e["event_id"] for e in events}) == 600
     for w in range(4):  # each writer's events are in its own order
         mine = [e["event_id"] for e in events if e["worker"] == w]
-        assert mine == sorted(mine) and len(mine) == 500
+        assert mine == sorted(mine) and len(mine) == 150
 
 
 def test_import_is_idempotent_and_drops_identifiers(tmp_path):
@@ -277,3 +279,128 @@ def test_effective_events_apply_a_time_correction_and_keep_its_offset():
     assert [e["event_id"] for e in events] == ["A"]
     assert events[0]["occurred_at"] == "2025-03-01T08:30:00.500000Z" and events[0]["occurred_offset"] == "+01:00"
     assert events[0]["_corrected_by"] == "B" and raw[0]["occurred_at"] == "2025-03-01T00:00:00Z"  # the ledger row is untouched
+
+
+_V1_DDL = """
+CREATE TABLE IF NOT EXISTS events (
+    seq       INTEGER PRIMARY KEY,
+    event_id  TEXT NOT NULL UNIQUE,
+    payload   TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'custody ledger is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'custody ledger is append-only: DELETE refused'); END;
+PRAGMA user_version = 1;
+"""
+
+
+def _legacy_ledger(path, n=3):
+    """A ledger as the version before signing and the INSERT trigger wrote it."""
+    con = sqlite3.connect(path)
+    con.executescript(_V1_DDL)
+    prev = GENESIS
+    for seq in range(1, n + 1):
+        payload = canonical_json({"event_id": f"L{seq}", "event_type": "MOVED", "n": seq})
+        digest = event_hash(prev, seq, payload)
+        con.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)", (seq, f"L{seq}", payload, prev, digest))
+        prev = digest
+    con.commit()
+    con.close()
+    return path
+
+
+def test_a_legacy_ledger_verifies_as_unsigned_and_is_upgraded_by_the_next_append(tmp_path, cli, monkeypatch):
+    ledger = _legacy_ledger(tmp_path / "old.sqlite")
+    report = verify_ledger(ledger)
+    assert report.ok and report.format == "v1 (legacy)" and report.n_signed == 0 and report.anchor_status == "no anchor"
+    result = cli("custody", "verify", "--ledger", str(ledger))
+    assert result.returncode == 0
+    assert "3 events, hash chain intact, unsigned (legacy format); anchor: no anchor" in result.stdout
+    monkeypatch.setenv("SITE_KEY_TEST", "0123456789abcdef0123456789abcdef")
+    from biomarkers.custody._auth import load_site_key
+
+    key = load_site_key(key_env="SITE_KEY_TEST")
+    assert not verify_ledger(ledger, key=key).ok  # a key but nothing signed: not authenticated
+    append_events(ledger, [{"event_id": "N4", "event_type": "MOVED", "n": 4}], key=key, actor="STAFF07")
+    report = verify_ledger(ledger, key=key)
+    assert report.ok and report.format == "v2" and (report.n_events, report.n_signed) == (4, 1)
+    assert "3 unsigned (legacy, vouched for by the first signed event), 1 signed, MACs verified" in report.summary()
+    con = sqlite3.connect(ledger)
+    with pytest.raises(sqlite3.IntegrityError, match="REPLACE refused"):
+        con.execute("REPLACE INTO events VALUES (2, 'L2', '{}', 'x', 'y', NULL)")
+    con.close()
+
+
+def test_import_prints_and_logs_an_anchor_that_check_verifies(tmp_path, cli):
+    export = write_export(tmp_path / "export.csv", small_export_rows())
+    ledger = tmp_path / "ledger.sqlite"
+    result = cli("custody", "import", "--ledger", str(ledger), "--actor", "STAFF07", str(export))
+    assert result.returncode == 0, result.stderr
+    head = verify_ledger(ledger).head
+    line = result.stdout.splitlines()[1]
+    assert line.startswith(f"anchor: seq 5 head {head} at 20") and "by STAFF07" in line
+    log = tmp_path / "ledger.sqlite.anchors.jsonl"
+    assert line.endswith(f"(appended to {log})")
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert (entry["seq"], entry["head"], entry["actor"]) == (5, head, "STAFF07") and "mac" not in entry
+    again = cli("custody", "import", "--ledger", str(ledger), "--actor", "STAFF07", str(export))
+    assert again.returncode == 0 and len(log.read_text().splitlines()) == 2  # every import anchors, even adding nothing
+    assert oct(ledger.stat().st_mode & 0o777) == "0o640" and oct(log.stat().st_mode & 0o777) == "0o640"
+    name = cli("custody", "import", "--ledger", str(ledger), "--actor", "Li Wei", str(export))
+    assert name.returncode == 2 and "Li Wei" not in name.stderr
+
+
+def test_import_and_record_refuse_a_ledger_that_is_not_intact(tmp_path, cli):
+    export = write_export(tmp_path / "export.csv", small_export_rows())
+    ledger = tmp_path / "ledger.sqlite"
+    assert cli("custody", "import", "--ledger", str(ledger), str(export)).returncode == 0
+    con = sqlite3.connect(ledger)
+    con.execute("DROP TRIGGER events_append_only_update")
+    con.execute("UPDATE events SET payload = replace(payload, 'STAFF07', 'STAFF08') WHERE seq = 2")
+    con.commit()
+    con.close()
+    more = write_export(tmp_path / "more.csv", [_row("E9", "THAWED", "2025-03-01T08:00:00+08:00", specimen_id="SP01001-0002")])
+    result = cli("custody", "import", "--ledger", str(ledger), str(more))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "refusing to append: the ledger is not intact at event E2 (seq 2): stored hash does not match" in result.stderr
+    result = cli("custody", "record", "--ledger", str(ledger), "--type", "THAWED", "--subject", SUBJ, "--specimen", "SP01001-0002",
+                 "--occurred-at", "2025-03-01T08:00:00+08:00", "--actor", "STAFF09", "--site", "SITE01")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "refusing to append" in result.stderr
+    assert len(read_ledger(ledger)) == 5
+
+
+def _create_specimen(ledger, worker, barrier, results):
+    fields = {"event_id": f"RACE-{worker}", "event_type": "COLLECTED", "subject_id": SUBJ, "specimen_id": "SP01001-0009",
+              "specimen_type": "WB_EDTA", "timepoint": "BASELINE", "occurred_at": f"2025-02-03T09:{worker:02d}:00+08:00",
+              "recorded_at": f"2025-02-03T09:{worker:02d}:00+08:00", "actor_id": f"STAFF{worker:02d}", "site": "SITE01"}
+    barrier.wait()  # all eight read the ledger at the same moment
+    try:
+        record_event(ledger, fields, subjects=SUBJECTS)
+        results.put((worker, "recorded"))
+    except InputError as exc:
+        results.put((worker, str(exc)))
+
+
+def test_eight_writers_creating_the_same_specimen_exactly_one_succeeds(tmp_path):
+    ledger = tmp_path / "ledger.sqlite"
+    import_exports(ledger, [write_export(tmp_path / "export.csv", small_export_rows())], subjects=SUBJECTS)
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(8), ctx.Queue()
+    workers = [ctx.Process(target=_create_specimen, args=(str(ledger), w, barrier, results)) for w in range(8)]
+    for p in workers:
+        p.start()
+    outcomes = dict(results.get(timeout=300) for _ in workers)
+    for p in workers:
+        p.join()
+    winners = [w for w, text in outcomes.items() if text == "recorded"]
+    assert len(winners) == 1, outcomes
+    losers = [text for text in outcomes.values() if text != "recorded"]
+    assert len(losers) == 7 and all("field 'specimen_id': duplicate specimen ID: the specimen was already created by event "
+                                    f"RACE-{winners[0]}" in text for text in losers), losers
+    events = read_ledger(ledger)
+    assert [e["event_id"] for e in events] == ["E1", "E2", "E3", "E4", "E5", f"RACE-{winners[0]}"]
+    assert verify_ledger(ledger).ok
+    assert len((tmp_path / "ledger.sqlite.anchors.jsonl").read_text().splitlines()) == 2  # a refused record anchors nothing

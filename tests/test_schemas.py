@@ -91,6 +91,21 @@ def test_a_partitioned_table_is_one_file_per_specimen_read_as_one_table(tmp_path
     assert list(schemas.read_table(folder).columns) == schemas.TABLES["genomics.msi_sites"].column_names
 
 
+def test_a_rerun_replaces_the_whole_dataset(tmp_path):
+    """A collect publishes its dataset folder whole: no partition of an earlier run (a
+    specimen since removed from the samplesheet) stays among the new ones."""
+    from biomarkers.io import staged_dir
+
+    parts = [schemas.write_partition(_sites(s, ["x"]), "genomics.msi_sites", tmp_path / "p" / s, s) for s in ("SP-A", "SP-B")]
+    out = tmp_path / "results"
+    for run in (parts, parts[:1]):
+        with staged_dir(out, replace=["genomics/msi_sites"]) as stage:
+            schemas.collect_partitions(run, "genomics.msi_sites", stage)
+            (stage / "genomics" / "other.txt").write_text("kept beside")
+    assert sorted(p.name for p in (out / "genomics" / "msi_sites").iterdir()) == ["SP-A.parquet", "_common_metadata"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p", "results"]  # no staging or replaced folder left
+
+
 def test_partition_writes_and_collects_refuse_what_does_not_fit(tmp_path):
     with pytest.raises(BiomarkersError, match="another SPECIMEN_ID"):
         schemas.write_partition(_sites("SP-A", ["s"]), "genomics.msi_sites", tmp_path, "SP-B")

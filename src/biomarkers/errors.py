@@ -20,6 +20,16 @@ __all__ = [
     "EXIT_TOOL",
 ]
 
+# Why a value must not be echoed (it looks like a direct identifier), or None. Set by
+# biomarkers.identifiers when it is imported (it reads its patterns from assets/, a layer up).
+_value_filter = None
+
+
+def set_value_filter(check) -> None:
+    global _value_filter
+    _value_filter = check
+
+
 EXIT_INPUT = 2
 EXIT_INTEGRITY = 3
 EXIT_TOOL = 4
@@ -63,7 +73,10 @@ class BiomarkersError(Exception):
             where.append(f"field '{self.field}'")
         prefix = ", ".join(where)
         text = self.message
-        if self.value is not None and repr(self.value) not in text:
+        hidden = _value_filter(self.value) if _value_filter is not None and self.value is not None else None
+        if hidden:
+            text = f"{text} (value not shown: it looks like {hidden})"
+        elif self.value is not None and repr(self.value) not in text:
             text = f"{text} (got {self.value!r})"
         return f"{prefix}: {text}" if prefix else text
 

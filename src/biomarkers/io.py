@@ -3,6 +3,10 @@
 Nothing a step writes is visible under its final name until it is complete: files
 are written under a temporary name in the same folder and renamed, and a step's
 whole output folder is staged and moved into place only when every file is done.
+
+Outputs are for the trial's team, not the machine's other users: files are made
+0640 and the folders this module creates 0750, whatever the umask (issue 15).
+Strings that a spreadsheet would run as a formula are escaped by :func:`spreadsheet_safe`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import csv
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -18,7 +23,39 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["atomic_path", "staged_dir", "sha256_file", "write_text_atomic", "read_csv_rows"]
+__all__ = ["FILE_MODE", "DIR_MODE", "atomic_path", "staged_dir", "sha256_file", "write_text_atomic", "read_csv_rows",
+           "make_dirs", "spreadsheet_safe"]
+
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would take it for a formula (OWASP CSV injection).
+
+    Cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return are
+    escaped; plain numbers ("-80", "-3.5") are left as they are.
+    """
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def make_dirs(path: str | Path) -> Path:
+    """``mkdir -p`` whose new folders are 0750 whatever the umask (existing ones are left alone)."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        with contextlib.suppress(OSError):  # another process may own it
+            os.chmod(folder, DIR_MODE)
+    return path
 
 
 @contextlib.contextmanager
@@ -28,25 +65,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        # mkstemp creates 0600; outputs are shared files, so honour the umask instead.
+        # mkstemp creates 0600; outputs are for the owner and the group (the trial team), whatever the umask.
         if tmp_path.exists():
-            os.chmod(tmp_path, 0o666 & ~_umask())
+            os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -66,12 +97,12 @@ def staged_dir(final_dir: str | Path, *, replace: Iterable[str] = ()) -> Iterato
     ``final_dir`` is exactly as it was: a failed step leaves no partial output.
     """
     final_dir = Path(final_dir)
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final_dir.parent)
     stage = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging.", dir=final_dir.parent))
     replaced = stage.with_name(stage.name.replace(".staging.", ".replaced."))
     try:
         yield stage
-        final_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(final_dir)
         for i, rel in enumerate(replace):
             old = final_dir / rel
             if old.is_dir() and (stage / rel).is_dir():
@@ -81,7 +112,9 @@ def staged_dir(final_dir: str | Path, *, replace: Iterable[str] = ()) -> Iterato
             if src.is_dir():
                 continue
             dest = final_dir / src.relative_to(stage)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(dest.parent)
+            if not src.is_symlink():
+                os.chmod(src, FILE_MODE)
             os.replace(src, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

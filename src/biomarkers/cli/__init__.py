@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     configure(args.log_level)
     log = get_logger("cli")
     module = importlib.import_module(args._module)
+    from .. import identifiers  # noqa: F401  (imported for its effect: error lines never echo an identifier)
+
     try:
         return int(module.main(args) or 0)
     except BiomarkersError as exc:

@@ -1,10 +1,13 @@
 """Chain-of-custody ledger: import LIMS exports, record one event, verify the hash chain, check against the protocol.
 
-    biomarkers custody import --ledger custody.sqlite EXPORT.csv...
+    biomarkers custody import --ledger custody.sqlite [--key-env VAR | --key-file F] [--actor STAFF] EXPORT.csv...
     biomarkers custody record --ledger custody.sqlite --type THAWED --subject S --specimen SP ...
-    biomarkers custody verify --ledger custody.sqlite [--anchor HASH]
+    biomarkers custody verify --ledger custody.sqlite [--anchor HASH] [--anchor-log F] [--key-env VAR | --key-file F]
     biomarkers custody check --ledger custody.sqlite --subjects subjects.csv --milestones milestones.csv \\
         [--samplesheet samplesheet.csv] [--data-cutoff YYYY-MM-DD] --outdir OUT
+
+Every command that touches the ledger takes the site key (an HMAC key, never the
+value itself on the command line) and the anchor log (default: beside the ledger).
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ def _column_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+def _add_trust_options(parser: argparse.ArgumentParser, *, anchor: bool) -> None:
+    parser.add_argument("--key-file", help="file holding the site key (HMAC-SHA256; keep it outside the ledger's folder)")
+    parser.add_argument("--key-env", metavar="VARIABLE", help="name of the environment variable holding the site key")
+    parser.add_argument("--anchor-log", help="anchor log (default: LEDGER.anchors.jsonl beside the ledger)")
+    if anchor:
+        parser.add_argument("--anchor", help="a head hash recorded earlier (must be in the chain)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="custody_command", metavar="<subcommand>", required=True)
 
@@ -33,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--ledger", required=True, help="ledger SQLite file (created if absent)")
     imp.add_argument("--subjects", help="randomization list CSV: events of other subjects are refused")
     imp.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
+    imp.add_argument("--actor", help="staff ID of who imports, for the anchor log (never a name)")
+    _add_trust_options(imp, anchor=False)
     imp.add_argument("exports", nargs="+", metavar="EXPORT.csv", help="custody export CSV(s) (assets/custody_export.schema.json)")
 
     rec = sub.add_parser("record", help="append one custody event")
@@ -52,10 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="any other export column, e.g. temperature_c=-80 or target_event_id=E12 (repeatable)")
     rec.add_argument("--subjects", help="randomization list CSV: refuse unknown subjects")
     rec.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
+    _add_trust_options(rec, anchor=False)
 
-    ver = sub.add_parser("verify", help="recompute the hash chain; exit 3 naming the first broken event")
+    ver = sub.add_parser("verify", help="check triggers, hash chain, MACs and anchors; exit 3 naming the first broken event")
     ver.add_argument("--ledger", required=True, help="ledger SQLite file")
-    ver.add_argument("--anchor", help="a head hash recorded earlier (detects truncation)")
+    _add_trust_options(ver, anchor=True)
 
     chk = sub.add_parser("check", help="check the ledger against the protocol; write OUT/custody/*.parquet and plots")
     chk.add_argument("--ledger", required=True, help="ledger SQLite file")
@@ -65,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     chk.add_argument("--data-cutoff", help="data cut-off YYYY-MM-DD: visits whose window closes later are not yet due")
     chk.add_argument("--protocol", help="protocol YAML (default: the bundled assets/protocol.yaml)")
     chk.add_argument("--outdir", required=True, help="results folder (writes OUT/custody/)")
+    _add_trust_options(chk, anchor=True)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -74,9 +89,11 @@ def main(args: argparse.Namespace) -> int:
 def _import(args) -> int:
     from ..custody import import_exports
 
-    summary = import_exports(args.ledger, args.exports, protocol=args.protocol, subjects=args.subjects)
+    summary = import_exports(args.ledger, args.exports, protocol=args.protocol, subjects=args.subjects, actor=args.actor,
+                             key_file=args.key_file, key_env=args.key_env, anchor_log=args.anchor_log)
     print(f"{summary.rows} rows from {summary.files} file(s): {summary.appended} appended, "
           f"{summary.skipped} already in the ledger")
+    print(summary.anchor.line())
     return 0
 
 
@@ -85,17 +102,20 @@ def _record(args) -> int:
 
     fields = {col: getattr(args, opt[2:].replace("-", "_")) for col, opt in _RECORD_OPTIONS.items()}
     fields.update(event_type=args.type, **dict(args.set))
-    result = record_event(args.ledger, fields, protocol=args.protocol, subjects=args.subjects)
+    result = record_event(args.ledger, fields, protocol=args.protocol, subjects=args.subjects,
+                          key_file=args.key_file, key_env=args.key_env, anchor_log=args.anchor_log)
     print(f"{'recorded' if result.appended else 'already recorded as'} {result.event['event_id']}")
+    print(result.anchor.line())
     return 0
 
 
 def _verify(args) -> int:
     from ..custody import verify_ledger
 
-    report = verify_ledger(args.ledger, anchor=args.anchor)
+    report = verify_ledger(args.ledger, anchor=args.anchor, anchor_log=args.anchor_log, key_file=args.key_file,
+                           key_env=args.key_env)
     report.raise_if_broken()
-    print(f"{args.ledger}: {report.n_events} events, hash chain intact; head {report.head}")
+    print(f"{args.ledger}: {report.summary()}")
     return 0
 
 
@@ -103,7 +123,8 @@ def _check(args) -> int:
     from ..custody import check_ledger
 
     result = check_ledger(args.ledger, subjects=args.subjects, milestones=args.milestones, samplesheet=args.samplesheet,
-                          data_cutoff=args.data_cutoff, protocol=args.protocol, outdir=args.outdir)
+                          data_cutoff=args.data_cutoff, protocol=args.protocol, outdir=args.outdir, anchor=args.anchor,
+                          anchor_log=args.anchor_log, key_file=args.key_file, key_env=args.key_env)
     counts = result.issues["SEVERITY"].value_counts().to_dict()
     print(f"{len(result.specimens)} specimens, {len(result.events)} events; issues: "
           + (", ".join(f"{counts[k]} {k}" for k in sorted(counts)) or "none")

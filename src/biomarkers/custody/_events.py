@@ -10,6 +10,9 @@ appended unless every row is good.
 
 Direct identifiers some exports carry (schema properties marked ``x-identifier``)
 are dropped when the row is read: they never reach the ledger, a log or an output.
+Free-text columns (``x-free-text``: reason, comments, corrected_value) are screened
+for direct identifiers (``assets/identifier_patterns.yaml``); a match refuses the
+row without echoing the value.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from pathlib import Path
 
 from ..assets import load_schema
 from ..errors import InputError
+from ..identifiers import identifier_kind
 from ..io import read_csv_rows
 from ..log import get_logger
 from ..protocol import Protocol, load_protocol
 from ..trialdata import load_subjects
-from ._ledger import append_events, canonical_json, read_ledger, utc_text
+from ._auth import Anchor, SiteKey, load_site_key
+from ._ledger import append_events, canonical_json, utc_text
 
 __all__ = [
     "EXPORT_SCHEMA",
@@ -82,6 +87,11 @@ class _RowValidator:
             if value == "":
                 continue
             spec = self.props[key]
+            if spec.get("x-free-text"):
+                found = identifier_kind(value)
+                if found:  # the ledger is forever: a name or a phone number must not get in, nor into this message
+                    raise InputError(f"looks like a direct identifier ({found}): not stored (value not shown); "
+                                     "remove it from the text", field=key, **where)
             kind = spec.get("type")
             if kind == "number":
                 try:
@@ -288,6 +298,7 @@ class ImportSummary:
     rows: int
     appended: int
     skipped: int
+    anchor: Anchor | None = None  # the head after the import, as appended to the anchor log
 
 
 def _order_key(item: tuple[str, dict]) -> tuple:
@@ -307,8 +318,21 @@ def _subject_ids(subjects: set[str] | str | Path | None, protocol: Protocol) -> 
     return set(load_subjects(subjects, protocol)["USUBJID"])
 
 
+def _site_key(key: SiteKey | None, key_file: str | Path | None, key_env: str | None) -> SiteKey | None:
+    return key if key is not None else load_site_key(key_file, key_env)
+
+
+def _append_validated(ledger: str | Path, prepare, *, key: SiteKey | None, anchor_log, actor: str):
+    """Validate against the ledger and append in one transaction; a new ledger is not created for a refused batch."""
+    if not Path(ledger).exists():
+        prepare([])  # nothing to compare with: a refusal leaves no empty ledger behind
+    return append_events(ledger, prepare=prepare, key=key, anchor_log=anchor_log, actor=actor)
+
+
 def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protocol: Protocol | str | Path | None = None,
-                   subjects: set[str] | str | Path | None = None) -> ImportSummary:
+                   subjects: set[str] | str | Path | None = None, key: SiteKey | None = None,
+                   key_file: str | Path | None = None, key_env: str | None = None,
+                   anchor_log: str | Path | None = None, actor: str | None = None) -> ImportSummary:
     """Validate LIMS exports and append their new events to the ledger (idempotent).
 
     Every file is read and checked before anything is written: a bad row anywhere
@@ -316,9 +340,14 @@ def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protoco
     content) are skipped, so importing an export twice adds nothing. New events are
     appended in order of ``recorded_at`` (then export order). ``protocol`` and
     ``subjects`` (the randomization list) may be given as objects or as file paths.
+    The checks against the ledger and the append are one transaction. With a site key
+    (``key``, or read from ``key_file`` / the environment variable ``key_env``) every
+    new event is signed; the new head goes to the anchor log with ``actor`` (a staff ID).
     """
     protocol = _protocol(protocol)
     subjects = _subject_ids(subjects, protocol)
+    key = _site_key(key, key_file, key_env)
+    actor = _actor(actor)
     exports = [Path(p) for p in exports]
     if not exports:
         raise InputError("no custody export given")
@@ -328,20 +357,34 @@ def import_exports(ledger: str | Path, exports: Iterable[str | Path], *, protoco
         rows.extend(parse_export(path, protocol))
         if time.monotonic() - start > 2:  # progress only when it is slow enough to wonder
             log.info("custody import: %s read and validated (%d rows so far)", path.name, len(rows))
-    existing = read_ledger(ledger) if Path(ledger).exists() else []
-    fresh = _check_batch(rows, existing, protocol, subjects)
-    fresh.sort(key=_order_key)
-    appended, skipped_race = append_events(ledger, (e for _, e in fresh))
-    summary = ImportSummary(files=len(exports), rows=len(rows), appended=appended, skipped=len(rows) - appended)
+
+    def prepare(existing: list[dict]) -> list[dict]:
+        fresh = _check_batch(rows, existing, protocol, subjects)
+        fresh.sort(key=_order_key)
+        return [e for _, e in fresh]
+
+    result = _append_validated(ledger, prepare, key=key, anchor_log=anchor_log, actor=actor)
+    summary = ImportSummary(files=len(exports), rows=len(rows), appended=result.appended,
+                            skipped=len(rows) - result.appended, anchor=result.anchor)
     log.info("custody import: %d rows from %d file(s): %d appended, %d already in the ledger",
              summary.rows, summary.files, summary.appended, summary.skipped)
     return summary
+
+
+def _actor(actor: str | None) -> str:
+    """Who appends, for the anchor log: a staff ID, never a name (not echoed when it looks like one)."""
+    if actor is None:
+        return "unspecified"
+    if not _validator().patterns["actor_id"].search(actor):
+        raise InputError("does not match the pattern of a staff ID (value not shown: it may be a person's name)", field="actor")
+    return actor
 
 
 @dataclass(frozen=True)
 class RecordResult:
     event: dict
     appended: bool  # False: the same event (same derived event_id) was already in the ledger
+    anchor: Anchor | None = None
 
 
 def derived_event_id(fields: dict[str, str]) -> str:
@@ -351,15 +394,20 @@ def derived_event_id(fields: dict[str, str]) -> str:
 
 
 def record_event(ledger: str | Path, fields: dict[str, str], *, protocol: Protocol | str | Path | None = None,
-                 subjects: set[str] | str | Path | None = None, source: str = "command line") -> RecordResult:
+                 subjects: set[str] | str | Path | None = None, source: str = "command line", key: SiteKey | None = None,
+                 key_file: str | Path | None = None, key_env: str | None = None,
+                 anchor_log: str | Path | None = None) -> RecordResult:
     """Validate one event given as export-column strings and append it.
 
     ``recorded_at`` defaults to now (UTC). Without an ``event_id``, the ID is derived
     from the event's content, so recording the same event twice appends it once
-    (``RecordResult.appended`` is then False).
+    (``RecordResult.appended`` is then False). The checks against the ledger and the
+    append are one transaction: of several processes creating the same specimen at
+    once, exactly one succeeds.
     """
     protocol = _protocol(protocol)
     subjects = _subject_ids(subjects, protocol)
+    key = _site_key(key, key_file, key_env)
     fields = {k: str(v) for k, v in fields.items() if v is not None}
     unknown = [k for k in fields if k not in _validator().props]
     if unknown:
@@ -369,11 +417,16 @@ def record_event(ledger: str | Path, fields: dict[str, str], *, protocol: Protoc
     if derived:
         fields["event_id"] = derived_event_id(fields)
     event = parse_event(fields, protocol, where={"file": source})
-    existing = read_ledger(ledger) if Path(ledger).exists() else []
-    if derived:
-        same = next((e for e in existing if e["event_id"] == event["event_id"]), None)
-        if same is not None:
-            return RecordResult({k: v for k, v in same.items() if k not in ("seq", "hash")}, appended=False)
-    fresh = _check_batch([(source, event)], existing, protocol, subjects)
-    append_events(ledger, [e for _, e in fresh])
-    return RecordResult(event, appended=bool(fresh))
+    already: list[dict] = []
+
+    def prepare(existing: list[dict]) -> list[dict]:
+        if derived:
+            already[:] = [e for e in existing if e["event_id"] == event["event_id"]]
+            if already:
+                return []
+        return [e for _, e in _check_batch([(source, event)], existing, protocol, subjects)]
+
+    result = _append_validated(ledger, prepare, key=key, anchor_log=anchor_log, actor=event["actor_id"])
+    if already:
+        return RecordResult({k: v for k, v in already[0].items() if k not in ("seq", "hash")}, False, result.anchor)
+    return RecordResult(event, appended=bool(result.appended), anchor=result.anchor)

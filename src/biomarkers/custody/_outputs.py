@@ -20,7 +20,7 @@ from ..protocol import Protocol, load_protocol
 from ..samplesheet import read_samplesheet
 from ..schemas import write_table
 from ._check import CustodyResult, check_custody
-from ._ledger import read_ledger, verify_ledger
+from ._ledger import LedgerReport, read_ledger, verify_ledger
 from ..trialdata import load_milestones, load_subjects
 
 __all__ = ["check_ledger", "write_custody_outputs"]
@@ -32,12 +32,16 @@ _TABLES = ("specimens", "events", "lineage", "issues", "completeness")
 
 def check_ledger(ledger: str | Path, *, subjects: str | Path, milestones: str | Path, samplesheet: str | Path | pd.DataFrame | None = None,
                  data_cutoff: dt.date | str | None = None, protocol: Protocol | str | Path | None = None,
-                 outdir: str | Path | None = None) -> CustodyResult:
+                 outdir: str | Path | None = None, anchor: str | None = None, anchor_log: str | Path | None = None,
+                 key_file: str | Path | None = None, key_env: str | None = None) -> CustodyResult:
     """Verify the ledger, check it against the protocol and (with ``outdir``) write the custody outputs.
 
-    A broken hash chain stops with :class:`~biomarkers.errors.LedgerIntegrityError`
+    The ledger is verified against the anchor given (``anchor`` hash or ``anchor_log``)
+    or the anchor log found beside it, and with the site key when one is named. A
+    ledger that fails any defence stops with :class:`~biomarkers.errors.LedgerIntegrityError`
     before anything is written. A samplesheet path is read as metadata only: its
-    assay files need not exist.
+    assay files need not exist. The head hash, the anchor status and the signing
+    state go into the outputs' metadata (and so into the report).
     """
     if not isinstance(protocol, Protocol):
         protocol = load_protocol(protocol)
@@ -51,21 +55,36 @@ def check_ledger(ledger: str | Path, *, subjects: str | Path, milestones: str | 
     sheet = samplesheet
     if isinstance(samplesheet, (str, Path)):
         sheet = read_samplesheet(samplesheet, protocol, subjects=set(subj[N.USUBJID]), check_files=False)
-    report = verify_ledger(ledger)
+    report = verify_ledger(ledger, anchor=anchor, anchor_log=anchor_log, key_file=key_file, key_env=key_env)
     report.raise_if_broken()
     result = check_custody(read_ledger(ledger), protocol, subj, ms, samplesheet=sheet, data_cutoff=data_cutoff)
     if outdir is not None:
         write_custody_outputs(result, outdir, protocol=protocol,
-                              provenance={"ledger_head": report.head, "ledger_events": report.n_events})
+                              provenance=ledger_provenance(report))
+    if result.data_cutoff_source != "given":
+        log.warning("custody check: no data cut-off given: checked as of %s (give --data-cutoff for a reproducible check)",
+                    result.data_cutoff)
     counts = result.issues["SEVERITY"].value_counts().to_dict()
     log.info("custody check: %d specimens, %d events, %d issues (%s)", len(result.specimens), len(result.events),
              len(result.issues), ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none")
     return result
 
 
+def ledger_provenance(report: LedgerReport) -> dict:
+    """What the outputs' metadata (and the report) say about the ledger they come from."""
+    if report.n_signed == 0:
+        signing = "unsigned (legacy format)" if report.format.startswith("v1") else "unsigned"
+    else:
+        signing = f"{report.n_signed} of {report.n_events} events signed, " + (
+            "MACs verified" if report.mac_checked else "MACs not checked (no key)")
+    return {"ledger_head": report.head, "ledger_events": report.n_events, "ledger_anchor": report.anchor_status,
+            "ledger_signing": signing}
+
+
 def write_custody_outputs(result: CustodyResult, outdir: str | Path, *, protocol: Protocol,
                           provenance: dict | None = None) -> list[Path]:
-    provenance = {**(provenance or {}), "data_cutoff": str(result.data_cutoff) if result.data_cutoff else None}
+    provenance = {**(provenance or {}), "data_cutoff": str(result.data_cutoff) if result.data_cutoff else None,
+                  "data_cutoff_source": result.data_cutoff_source}
     with staged_dir(outdir) as stage:
         for name in _TABLES:
             write_table(getattr(result, name), f"custody.{name}", stage, provenance=provenance)

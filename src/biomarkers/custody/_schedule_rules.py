@@ -22,7 +22,38 @@ from ._effective import local_time
 from ._findings import Findings
 from ._specimens import SpecimenIndex
 
-__all__ = ["unknown_subjects", "schedule", "assays_without_consumption"]
+__all__ = ["unknown_subjects", "duplicate_specimens", "events_after_cutoff", "schedule", "assays_without_consumption"]
+
+_CREATIONS = ("COLLECTED", "ALIQUOTED", "DERIVED")
+
+
+def duplicate_specimens(live: list[dict], found: Findings) -> None:
+    """DUPLICATE_SPECIMEN: every creation event of a specimen after its first (import refuses them; old or
+    hand-edited ledgers, or a race before validation and append were one transaction, may hold them)."""
+    first: dict[str, dict] = {}
+    for e in live:
+        sid = e.get("specimen_id")
+        if e["event_type"] not in _CREATIONS or not sid:
+            continue
+        if sid in first:
+            found.add("DUPLICATE_SPECIMEN", f"specimen created twice: {e['event_type']} event {e['event_id']} after "
+                      f"{first[sid]['event_type']} event {first[sid]['event_id']}", subject=e["subject_id"], specimen=sid,
+                      timepoint=e.get("timepoint"), event=e["event_id"])
+        else:
+            first[sid] = e
+
+
+def events_after_cutoff(live: list[dict], cutoff: dt.date | None, found: Findings) -> None:
+    """EVENT_AFTER_CUTOFF: an event whose local date of occurrence or of recording is after the cut-off."""
+    if cutoff is None:
+        return
+    for e in live:
+        late = [(what, local_time(e, key).date()) for what, key in (("happened", "occurred"), ("was recorded", "recorded"))
+                if local_time(e, key).date() > cutoff]
+        if late:
+            what, day = late[0]
+            found.add("EVENT_AFTER_CUTOFF", f"{e['event_type']} event {what} on {day}, after the data cut-off {cutoff}",
+                      subject=e["subject_id"], specimen=e.get("specimen_id"), timepoint=e.get("timepoint"), event=e["event_id"])
 
 
 def unknown_subjects(live: list[dict], known: set[str], found: Findings) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..io import spreadsheet_safe
+
 __all__ = ["CSS", "img", "table", "missing", "figures"]
 
 CSS = """
@@ -39,7 +41,8 @@ def table(frame: pd.DataFrame, max_rows: int = 200) -> str:
         if pd.api.types.is_float_dtype(shown[col]):
             shown[col] = [f"{v:.3g}" if pd.notna(v) else "" for v in shown[col]]
         else:
-            shown[col] = [str(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA else "" for v in shown[col]]
+            shown[col] = [spreadsheet_safe(str(v)) if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA
+                          else "" for v in shown[col]]  # a page saved and opened in a spreadsheet runs no formula
     text = shown.to_html(index=False, escape=True, border=0)
     if len(frame) > max_rows:
         text += f'<p class="note">First {max_rows} of {len(frame)} rows; all are in the Parquet table.</p>'

@@ -70,8 +70,27 @@ def _subject_flags(ctx: ReportContext) -> str:
 
 
 def _custody_section(ctx: ReportContext) -> str:
-    return _custody(ctx.results, ctx.table("custody.completeness"), ctx.table("custody.issues"), ctx.timepoint_key,
-                    ctx.pngs("custody"))
+    return _ledger_status(ctx) + _custody(ctx.results, ctx.table("custody.completeness"), ctx.table("custody.issues"),
+                                          ctx.timepoint_key, ctx.pngs("custody"))
+
+
+def _ledger_status(ctx: ReportContext) -> str:
+    """The ledger the custody tables come from: head hash, signing, anchor status, data cut-off (table metadata)."""
+    path = ctx.results / schemas.TABLES["custody.issues"].path
+    if not path.is_file():
+        return ""
+    prov = schemas.table_metadata(path).get("provenance", {})
+    if "ledger_head" not in prov:
+        return ""
+    anchor = str(prov.get("ledger_anchor", "not recorded"))
+    cls = "warn" if anchor == "no anchor" else "note"
+    cutoff = prov.get("data_cutoff")
+    source = prov.get("data_cutoff_source")
+    return (f'<p>Custody ledger: {prov.get("ledger_events", "?")} events, head hash <code>{html.escape(str(prov["ledger_head"]))}</code>; '
+            f'{html.escape(str(prov.get("ledger_signing", "signing not recorded")))}.</p>'
+            f'<p class="{cls}">Anchor: {html.escape(anchor)}.</p>'
+            + (f'<p class="note">Data cut-off {html.escape(str(cutoff))}'
+               + (f" ({html.escape(str(source))})" if source else "") + ".</p>" if cutoff else "") + "\n")
 
 
 def _biomarkers_section(ctx: ReportContext) -> str:

@@ -143,16 +143,23 @@ def concat_parts(paths: list[str | Path], name: str) -> pd.DataFrame:
     import pandas as pd
 
     tbl = TABLES[name]
-    frames = []
+    merged: list[pd.DataFrame] = []
+    frames: list[pd.DataFrame] = []
     for path in paths:
         meta = table_metadata(path)
         if meta.get("table") != name:
             raise BiomarkersError(f"{path} holds table {meta.get('table')!r}, not {name!r}")
         frames.append(read_table(path))
-    if not frames:
+        if len(frames) == _CONCAT_BATCH:  # a frame costs ~10 kB however few its rows: fold them in as we go
+            merged = [pd.concat(merged + frames, ignore_index=True)]
+            frames = []
+    if not merged and not frames:
         return pd.DataFrame({c.name: pd.Series(dtype=c.type.to_pandas_dtype()) for c in tbl.columns})
-    merged = pd.concat(frames, ignore_index=True)
+    merged = pd.concat(merged + frames, ignore_index=True)
     return merged.sort_values(list(tbl.key) or tbl.column_names[:1], kind="stable").reset_index(drop=True)
+
+
+_CONCAT_BATCH = 256
 
 
 def table_metadata(path: str | Path) -> dict:

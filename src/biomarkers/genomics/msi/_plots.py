@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["plot_msi"]
 
 _TOP = 6
+_MAX_LABELLED = 80  # specimens named under the score plot's bars
 
 
 def _save(fig, path: Path) -> Path:
@@ -41,16 +42,25 @@ def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame | Callable[[str], pd.Dat
     fig, ax = plt.subplots(figsize=(7, 3.8))
     evaluable = summary[summary["MSI_STATUS"] != "NOT_EVALUABLE"].sort_values("MSI_SCORE", kind="stable")
     palette = {MSI_H: "#c0392b", "INDETERMINATE": "#e67e22"}
-    colours = [palette.get(s, "#2e86c1") for s in evaluable["MSI_STATUS"]]
     x = list(range(len(evaluable)))
-    ax.bar(x, evaluable["MSI_SCORE"], color=colours)
-    # each specimen's own cut-offs (they depend on its evaluated sites and on its mode's calibration)
-    if len(evaluable):
-        ax.hlines(evaluable["THRESHOLD"], [i - 0.4 for i in x], [i + 0.4 for i in x], color="black", linewidth=1,
-                  label="MSI-H from")
-        ax.hlines(evaluable["MSS_CUTOFF"], [i - 0.4 for i in x], [i + 0.4 for i in x], color="grey", linewidth=1,
-                  linestyles=":", label="not MSS from")
-    ax.set_xticks(x, evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    if len(evaluable) <= _MAX_LABELLED:
+        ax.bar(x, evaluable["MSI_SCORE"], color=[palette.get(s, "#2e86c1") for s in evaluable["MSI_STATUS"]])
+        if len(evaluable):  # each specimen's own cut-offs (its evaluated sites and its mode's calibration set them)
+            ax.hlines(evaluable["THRESHOLD"], [i - 0.4 for i in x], [i + 0.4 for i in x], color="black", linewidth=1,
+                      label="MSI-H from")
+            ax.hlines(evaluable["MSS_CUTOFF"], [i - 0.4 for i in x], [i + 0.4 for i in x], color="grey", linewidth=1,
+                      linestyles=":", label="not MSS from")
+        ax.set_xticks(x, evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    else:  # one bar per specimen is one artist each: a filled step curve per status, the cut-offs as steps
+        status = evaluable["MSI_STATUS"].to_numpy()
+        score = evaluable["MSI_SCORE"].to_numpy(dtype=float)
+        for name, colour in (("MSS", "#2e86c1"), ("INDETERMINATE", palette["INDETERMINATE"]), (MSI_H, palette[MSI_H])):
+            ax.fill_between(x, 0, score, where=status == name, step="mid", color=colour, linewidth=0)
+        ax.step(x, evaluable["THRESHOLD"].to_numpy(dtype=float), where="mid", color="black", linewidth=1, label="MSI-H from")
+        ax.step(x, evaluable["MSS_CUTOFF"].to_numpy(dtype=float), where="mid", color="grey", linewidth=1, linestyle=":",
+                label="not MSS from")
+        ax.set_xticks([])  # thousands of labels would be unreadable: the distribution, sorted
+        ax.set_xlabel(f"{len(evaluable):,} evaluable tumour specimens, sorted by score (msi.parquet names them)")
     ax.set_ylabel("MSI score (% unstable scored sites)")
     n_ne = int((summary["MSI_STATUS"] == "NOT_EVALUABLE").sum())
     ax.set_title(f"MSI score per tumour specimen (red: MSI-H, orange: indeterminate; {n_ne} not evaluable)", fontsize=10)

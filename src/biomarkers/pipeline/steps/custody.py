@@ -6,7 +6,10 @@ import glob
 from pathlib import Path
 
 from ...errors import InputError
+from ...log import get_logger
 from .._context import RunContext, Step
+
+log = get_logger("custody")
 
 
 def skip_reason(ctx: RunContext) -> str | None:
@@ -32,11 +35,14 @@ def run(ctx: RunContext) -> None:
             raise InputError("no file matches", field="custody_exports", value=params["custody_exports"])
         for path in exports:
             ctx.record_input("custody_export", path)
-        import_exports(ledger, exports, protocol=ctx.protocol, subjects=set(subjects["USUBJID"]))
+        summary = import_exports(ledger, exports, protocol=ctx.protocol, subjects=set(subjects["USUBJID"]), actor="biomarkers-run",
+                                 key_env=params.get("custody_key_env"), anchor_log=params.get("custody_anchor_log"))
+        log.info("custody %s", summary.anchor.line())
     elif not ledger.exists():
         raise InputError("custody ledger not found", file=ledger, field="ledger")
     check_ledger(ledger, subjects=params["subjects"], milestones=params["milestones"], samplesheet=ctx.samplesheet,
-                 data_cutoff=params.get("data_cutoff"), protocol=ctx.protocol, outdir=ctx.outdir)
+                 data_cutoff=params.get("data_cutoff"), protocol=ctx.protocol, outdir=ctx.outdir,
+                 anchor_log=params.get("custody_anchor_log"), key_env=params.get("custody_key_env"))
     ctx.record_input("custody_ledger", ledger)
 
 
