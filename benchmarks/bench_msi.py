@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
-"""MSI speed and memory on a simulated exome-scale set: sites per second and peak memory.
+"""MSI speed and memory per command line, process start included, against issue #14's targets.
 
-Generates (with its own small generator, seeded) a reference carrying N microsatellites
-(default 20,000: homopolymers and 2-5 base repeats, one every 300 bases) and a
-tumour/normal pair at 100x spanning depth (PCR stutter on every read, the tumour
-MSI-H with a third of its sites shifted) plus one more normal, then times the command
-lines a Nextflow process runs: ``msi scan``, ``msi call`` (paired) and ``msi baseline``
-+ tumour-only ``msi call``. Each command runs in its own child process, which reports
-its CPU time (``resource.getrusage``) and peak resident set size (``VmHWM``), so the
-generator's memory is not counted; rates are per CPU-second (the machine is shared).
+Three measurements, each command in its own child process (as a Nextflow task runs
+it), which reports its CPU time (``resource.getrusage``) and peak resident set size
+(``VmHWM``), so the generators' memory is not counted; rates are per CPU-second (the
+machine is shared):
 
-    python benchmarks/bench_msi.py [--sites 20000] [--depth 100] [--keep DIR]
+1. a paired call on ~1,000 sites at 40x (target: < 1.5 CPU-s and < 120 MB);
+2. 20,000 sites at 100x (``--sites``, ``--depth``): ``msi scan``, paired ``msi call``
+   (target: >= 3,000 sites per CPU-second), ``msi baseline`` of 2 normals and a
+   tumour-only call;
+3. ``msi scan`` of simulated chromosome-sized sequences (``--genome-mb``, random
+   bases with a microsatellite every 400 bases), extrapolated to 3.1 Gb; peak memory
+   at each size shows whether it depends on the genome's size (target: minutes for a
+   3 Gb genome, memory independent of its size).
 
-At the defaults, generating the 6 M reads takes about 2 minutes and the four
-commands about 1.5 CPU-minutes; ``--sites 2000`` is a one-minute smoke run.
+The reads are generated (seeded) with PCR stutter on every read, the tumour MSI-H
+with a third of its sites shifted by two units in 30 % of fragments.
 
-No MSI caller is installable offline (MSIsensor, MSIsensor-pro and MANTIS are not in
-Debian or PyPI): their published figures are quoted in docs/benchmarks.md.
+    python benchmarks/bench_msi.py [--sites 20000] [--depth 100] [--genome-mb 25 100] [--keep DIR]
+
+About 10 minutes at the defaults on a quiet 2-core machine (generating 6 M reads
+takes about half of it); ``--sites 2000 --genome-mb 5 20`` is a smoke run.
+
+MSIsensor-pro is not installable here (no binary in Debian or PyPI, and nothing else
+is reachable): issue #14 recorded its figures on its own simulation, which
+docs/benchmarks.md quotes beside these.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ def background(rng, n):
 
 
 def generate(outdir: Path, n_sites: int, depth: int, seed: int = 7) -> dict:
+    """Reference with ``n_sites`` microsatellites and three BAMs (normal, MSI-H tumour, second normal) at ``depth``."""
     rng = np.random.default_rng(seed)
     spacing, read_len = 300, 100
     seq_parts, sites = [], []
@@ -139,15 +149,63 @@ def timed(args: list[str]) -> tuple[float, float, float]:
     return seconds, usage["cpu"], usage["maxrss_kb"] / 1024
 
 
+def genome(path: Path, megabases: int, seed: int = 11) -> int:
+    """A chromosome-sized FASTA: random bases (41 % GC) with a microsatellite every 400 bases; returns its length."""
+    rng = np.random.default_rng(seed)
+    n = megabases * 1_000_000
+    bases = np.frombuffer(b"ACGT", dtype=np.uint8)[rng.choice(4, size=n, p=[0.295, 0.205, 0.205, 0.295])]
+    for offset in range(200, n - 100, 400):
+        unit = UNITS[(offset // 400) % len(UNITS)]
+        tract = (unit * 20)[:(8 + offset % 12) if len(unit) == 1 else len(unit) * (4 + offset % 6)]
+        bases[offset:offset + len(tract)] = np.frombuffer(tract.encode(), dtype=np.uint8)
+    text = bases.tobytes()
+    with open(path, "wb") as out:
+        out.write(b">chrS\n")
+        for i in range(0, n, 6_000_000):  # 60-base lines, written in large blocks
+            block = text[i:i + 6_000_000]
+            out.write(b"\n".join(block[j:j + 60] for j in range(0, len(block), 60)) + b"\n")
+    subprocess.run(["samtools", "faidx", str(path)], check=True)
+    return n
+
+
+def small_paired(work: Path) -> tuple:
+    """Target 1: a paired call on 1,000 sites at 40x."""
+    small = work / "small"
+    small.mkdir(exist_ok=True)
+    data = generate(small, 1_000, 40, seed=8)
+    sites = small / "sites.tsv.gz"
+    timed(["msi", "scan", "--fasta", str(data["fasta"]), "--output", str(sites)])
+    s, cpu, mem = timed(["msi", "call", "--sites", str(sites), "--fasta", str(data["fasta"]), "--tumor-bam",
+                         str(data["tumour"]), "--normal-bam", str(data["normal"]), "--subject", "NCT07007182-01-001",
+                         "--specimen", "T-SMALL", "--timepoint", "BASELINE", "--outdir", str(small / "parts")])
+    return ("msi call, paired, 1,000 sites at 40x", s, cpu, mem, "target < 1.5 CPU-s, < 120 MB")
+
+
+def genome_scans(work: Path, sizes: list[int]) -> list[tuple]:
+    """Target 3: scans of chromosome-sized sequences, extrapolated to 3.1 Gb."""
+    rows = []
+    for mb in sizes:
+        fasta = work / f"genome{mb}.fa"
+        genome(fasta, mb)
+        s, cpu, mem = timed(["msi", "scan", "--fasta", str(fasta), "--output", str(work / f"genome{mb}.sites.tsv.gz")])
+        rows.append((f"msi scan, {mb} Mb sequence", s, cpu, mem,
+                     f"{mb / cpu:.2f} Mb per CPU-second: 3.1 Gb in {3100 / (mb / cpu) / 60:.0f} CPU-minutes"))
+        fasta.unlink()
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=20_000)
     parser.add_argument("--depth", type=int, default=100)
+    parser.add_argument("--genome-mb", type=int, nargs="*", default=[25, 100], help="sizes of the simulated sequences scanned")
     parser.add_argument("--keep", help="keep the generated data in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_msi.") as tmp:
         work = Path(args.keep) if args.keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
+        first = [small_paired(work)]
+        first += genome_scans(work, args.genome_mb)
         t0 = time.perf_counter()
         data = generate(work, args.sites, args.depth)
         print(f"generated {data['n_sites']:,} microsatellites on {data['bases'] / 1e6:.1f} Mb, 3 BAMs at {args.depth}x "
@@ -155,7 +213,7 @@ def main() -> int:
         sites = work / "sites.tsv.gz"
         rows = []
         s, cpu, mem = timed(["msi", "scan", "--fasta", str(data["fasta"]), "--output", str(sites)])
-        rows.append(("msi scan", s, cpu, mem, f"{data['bases'] / 1e6 / cpu:.2f} Mb per CPU-second"))
+        rows.append((f"msi scan ({data['bases'] / 1e6:.1f} Mb)", s, cpu, mem, f"{data['bases'] / 1e6 / cpu:.2f} Mb per CPU-second"))
         common = ["--sites", str(sites), "--fasta", str(data["fasta"]), "--tumor-bam", str(data["tumour"]),
                   "--subject", "NCT07007182-01-001", "--timepoint", "BASELINE", "--outdir", str(work / "parts")]
         s, cpu, mem = timed(["msi", "call", *common, "--specimen", "T-PAIRED", "--normal-bam", str(data["normal"])])
@@ -168,11 +226,12 @@ def main() -> int:
         import pandas as pd
 
         calls = pd.concat([pd.read_parquet(p) for p in sorted((work / "parts").glob("*.msi.parquet"))])
-        print(f"\n{'command':<28} {'wall s':>7} {'CPU s':>7} {'peak MB':>8}  rate")
-        for name, sec, cpu, peak, rate in rows:
-            print(f"{name:<28} {sec:7.1f} {cpu:7.1f} {peak:8.0f}  {rate}")
+        print(f"\n{'command':<40} {'wall s':>7} {'CPU s':>7} {'peak MB':>8}  rate")
+        for name, sec, cpu, peak, rate in first + rows:
+            print(f"{name:<40} {sec:7.1f} {cpu:7.2f} {peak:8.0f}  {rate}")
         print("\nresults: " + "; ".join(f"{r.SPECIMEN_ID} {r.MSI_STATUS} score {r.MSI_SCORE:.1f}% "
-                                         f"({r.SITES_UNSTABLE:,}/{r.SITES_EVALUATED:,})" for r in calls.itertuples()))
+                                         f"({r.SCORE_UNSTABLE:,}/{r.SCORE_SITES:,} scored sites; "
+                                         f"{r.SITES_UNSTABLE:,}/{r.SITES_EVALUATED:,} of all)" for r in calls.itertuples()))
         print(f"truth: MSI-H, {len(range(0, args.sites, 3)):,} shifted sites ({100 / 3:.1f}%)")
     return 0
 

@@ -1,6 +1,7 @@
 """One small simulated trial with flow cytometry, gated once per test session.
 
-The trial and custody stages run for 12 subjects, then the flow stage; every FCS file
+``biomarkers simulate``'s flow stage (with the trial and custody stages it needs) runs
+for 8 subjects; every FCS file
 is gated with ``gate_specimen`` and its parts written, and ``collect`` builds the
 cohort tables, so the flow tests read results instead of recomputing them.
 """
@@ -13,9 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from biomarkers.immune import flow
-from biomarkers.protocol import load_protocol
-from biomarkers.simulate import simulate_trial, stage_rng
-from biomarkers.simulate._flow import simulate_flow
+from biomarkers.simulate import simulate_trial
 
 N_SUBJECTS = 8
 SEED = 5
@@ -55,8 +54,7 @@ def shared_flow_trial(tmp_path_factory) -> FlowTrial:
 
 
 def _build(base: Path) -> FlowTrial:
-    trial = simulate_trial(base / "trial", n_subjects=N_SUBJECTS, seed=SEED, stages=("trial", "custody"))
-    simulate_flow(trial, load_protocol(), stage_rng(SEED, "flow"))
+    trial = simulate_trial(base / "trial", n_subjects=N_SUBJECTS, seed=SEED, stages=("flow",))
     truth = trial.truth_dir / "flow"
     specimens = pd.read_csv(truth / "specimens.csv")
     counts = pd.read_csv(trial.outdir / "flow" / "counts.csv").set_index("specimen")

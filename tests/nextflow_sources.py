@@ -27,6 +27,7 @@ EXPECTED_COMMANDS = {
     "TMB_COLLECT": [("tmb", "collect")],
     "MSI_SCAN": [("msi", "scan")],
     "MSI_BASELINE": [("msi", "baseline")],
+    "MSI_COHORT_BASELINE": [("msi", "baseline")],
     "MSI": [("msi", "call")],
     "MSI_COLLECT": [("msi", "collect")],
     "TME_SCORE": [("tme", "score")],

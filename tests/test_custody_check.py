@@ -20,12 +20,13 @@ def _samplesheet(trial, path):
     """Samplesheet rows for the assay plan; the BAMs need not exist for the custody check."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["subject", "specimen", "timepoint", "specimen_type", "assay", "file", "normal_specimen"])
+        writer.writerow(["subject", "specimen", "timepoint", "specimen_type", "assay", "file", "normal_specimen", "panel"])
         for row in trial.assay_plan.itertuples(index=False):
             normal = row.NORMAL_SPECIMEN_ID if isinstance(row.NORMAL_SPECIMEN_ID, str) else ""
-            writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, row.SPECIMEN_TYPE, row.ASSAY, f"bam/{row.SPECIMEN_ID}.bam", normal])
+            panel = "PBMC16" if row.ASSAY == "flow_fcs" else ""
+            writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, row.SPECIMEN_TYPE, row.ASSAY, f"bam/{row.SPECIMEN_ID}.bam", normal, panel])
             if row.ASSAY == "wes_tumor":  # as the genome stage does: the somatic VCF is WES too
-                writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, "DNA", "vcf_somatic", f"vcf/{row.SPECIMEN_ID}.vcf.gz", normal])
+                writer.writerow([row.USUBJID, row.SPECIMEN_ID, row.TIMEPOINT, "DNA", "vcf_somatic", f"vcf/{row.SPECIMEN_ID}.vcf.gz", normal, ""])
     return path
 
 
@@ -95,8 +96,10 @@ def test_clean_trial_has_no_findings_and_complete_collections(clean):
     assert (spec.loc[truth_specimens["SPECIMEN_ID"], "N_EVENTS"].to_numpy() == truth_specimens["N_EVENTS"].to_numpy()).all()
     # status and location: DNA consumed at the sequencing lab; leaves stored in the biobank
     # what the assays consumed: DNA for WES, RNA for RNA-seq, whole PBMC vials and frozen tissue for single-cell
+    # (at the sequencing lab), PBMC vials for flow cytometry (at the flow lab)
     consumed = spec.loc[trial.assay_plan["SPECIMEN_ID"]]
-    assert (consumed["STATUS"] == "CONSUMED").all() and (consumed["SITE"] == "SEQLAB").all()
+    lab = trial.assay_plan["ASSAY"].map(lambda a: "FLOWLAB" if a == "flow_fcs" else "SEQLAB").to_numpy()
+    assert (consumed["STATUS"] == "CONSUMED").all() and (consumed["SITE"].to_numpy() == lab).all()
     assert set(spec[spec["SPECIMEN_TYPE"].isin(["DNA", "RNA"])].index) <= set(trial.assay_plan["SPECIMEN_ID"])
     stored = spec[spec["STATUS"] == "STORED"]
     assert stored["LOCATION"].str.match(r"^BIOBANK-(F80|LN2|RT|F20)-01/R\d\d/B\d\d/[A-I]/[1-9]$").all()
@@ -266,7 +269,7 @@ def test_pipeline_step_imports_checks_and_is_idempotent(clean, tmp_path):
     pd.testing.assert_frame_equal(first, again)
     assert pd.read_parquet(tmp_path / "results" / "custody" / "issues.parquet").empty
     inputs = pd.read_parquet(tmp_path / "results" / "pipeline_info" / "inputs.parquet")
-    assert (inputs["ROLE"] == "custody_export").sum() == 5
+    assert (inputs["ROLE"] == "custody_export").sum() == 6  # three sites, the biobank, the sequencing and flow labs
 
 
 def test_empty_ledger_gives_empty_tables(clean, tmp_path):

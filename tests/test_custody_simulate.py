@@ -29,7 +29,7 @@ def test_assay_plan_follows_the_contract(clean):
     plan = clean.assay_plan
     assert list(plan.columns) == ["USUBJID", "SPECIMEN_ID", "TIMEPOINT", "SPECIMEN_TYPE", "ASSAY", "NORMAL_SPECIMEN_ID"]
     assert plan["SPECIMEN_ID"].is_unique
-    nucleic = plan[~plan["ASSAY"].str.startswith("scrna_")]
+    nucleic = plan[~plan["ASSAY"].str.startswith("scrna_") & (plan["ASSAY"] != "flow_fcs")]
     assert (nucleic["SPECIMEN_TYPE"] == nucleic["ASSAY"].map(lambda a: "RNA" if a == "rnaseq_tumor" else "DNA")).all()
     specimens = pd.read_csv(clean.outdir / "truth" / "custody_specimens.csv").set_index("SPECIMEN_ID")
     milestones = pd.read_csv(clean.outdir / "milestones.csv")
@@ -62,12 +62,20 @@ def test_assay_plan_follows_the_contract(clean):
     tumour_sc = plan[plan["ASSAY"] == "scrna_tumor"]
     assert set(zip(tumour_sc["SPECIMEN_TYPE"], tumour_sc["TIMEPOINT"])) == {("BIOPSY_FF", "BASELINE"), ("TUMOUR_FF", "SURGERY")}
     assert (tumour_sc.groupby("TIMEPOINT")["USUBJID"].nunique() == 4).all()
+    # flow cytometry: a PBMC vial of every subject's blood timepoints, never single-cell RNA's vial
+    flow = plan[plan["ASSAY"] == "flow_fcs"]
+    assert set(flow["SPECIMEN_TYPE"]) == {"PBMC"} and flow["USUBJID"].nunique() == 54
+    assert set(flow["TIMEPOINT"]) <= {"BASELINE", "C2D1", "PRESURGERY", "MAINT_Q12W_1", "EOT"}
+    assert (flow["TIMEPOINT"] == "BASELINE").sum() == 54 and not set(flow["SPECIMEN_ID"]) & set(pbmc["SPECIMEN_ID"])
     # every planned specimen is consumed by its assay, at its lab, in the LIMS exports
     events = pd.concat([pd.read_csv(f, dtype=str) for f in sorted((clean.outdir / "custody").glob("export_*.csv"))])
     consumed = events[events["event_type"] == "CONSUMED"].set_index("specimen_id")
-    event_assay = {"wes_tumor": "WES", "wes_normal": "WES", "rnaseq_tumor": "RNASEQ", "scrna_pbmc": "SCRNASEQ", "scrna_tumor": "SCRNASEQ"}
+    event_assay = {"wes_tumor": "WES", "wes_normal": "WES", "rnaseq_tumor": "RNASEQ", "scrna_pbmc": "SCRNASEQ",
+                   "scrna_tumor": "SCRNASEQ", "flow_fcs": "FLOW"}
     assert consumed.loc[plan["SPECIMEN_ID"], "assay"].tolist() == plan["ASSAY"].map(event_assay).tolist()
-    assert set(consumed.loc[plan["SPECIMEN_ID"], "site"]) == {"SEQLAB"}
+    sites = consumed.loc[plan["SPECIMEN_ID"], "site"]
+    assert set(sites[plan["ASSAY"].eq("flow_fcs").to_numpy()]) == {"FLOWLAB"}
+    assert set(sites[plan["ASSAY"].ne("flow_fcs").to_numpy()]) == {"SEQLAB"}
 
 
 def test_every_due_collection_has_its_expected_types(clean):
@@ -91,7 +99,7 @@ def test_every_due_collection_has_its_expected_types(clean):
 
 def test_exports_import_cleanly_without_identifiers(clean, tmp_path):
     exports = sorted((clean.outdir / "custody").glob("export_*.csv"))
-    assert [p.name for p in exports] == [f"export_{s}.csv" for s in ("BIOBANK", "SEQLAB", "SITE01", "SITE02", "SITE03")]
+    assert [p.name for p in exports] == [f"export_{s}.csv" for s in ("BIOBANK", "FLOWLAB", "SEQLAB", "SITE01", "SITE02", "SITE03")]
     header = exports[0].read_text().splitlines()[0]
     assert "participant_name" not in header and "date_of_birth" not in header and "medical_record_number" not in header
     ledger = tmp_path / "ledger.sqlite"

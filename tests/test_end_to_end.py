@@ -28,6 +28,7 @@ EXPECTED_TABLES = [
     "pipeline_info/inputs.parquet",
     "immune/pbmc_sc_summary.parquet", "immune/pbmc_sc_composition.parquet", "immune/pbmc_sc_qc.parquet",
     "tme/sc_summary.parquet", "tme/sc_composition.parquet", "tme/sc_qc.parquet", "tme/signatures.parquet",
+    "immune/flow_subsets.parquet", "immune/flow_qc.parquet", "immune/flow_drift.parquet",
 ]
 
 
@@ -63,7 +64,7 @@ def _outputs(outdir: Path) -> dict[str, str]:
 
 def test_every_step_runs_and_publishes_its_tables(demo_runs):
     outdir, proc = demo_runs[0]
-    for step in ("custody", "tmb", "msi", "singlecell", "tme", "analysis", "report"):
+    for step in ("custody", "tmb", "msi", "singlecell", "flow", "tme", "analysis", "report"):
         assert re.search(rf"^\s*{step}: done$", proc.stdout, re.M), proc.stdout
     for rel in EXPECTED_TABLES:
         # a partitioned dataset (no .parquet suffix) is a folder of one file per specimen
@@ -99,6 +100,14 @@ def test_results_agree_with_the_simulated_truth(demo_runs):
     for table, compartment in (("immune/pbmc_sc_summary.parquet", "pbmc"), ("tme/sc_summary.parquet", "tumor")):
         summary = read_table(outdir / table)
         assert set(summary["SPECIMEN_ID"]) == set(sc_truth.loc[sc_truth["COMPARTMENT"] == compartment, "SPECIMEN_ID"]) != set()
+    # flow: every simulated FCS file gated, exactly the injected QC problems failing, its biomarkers analysed
+    flow_truth = pd.read_csv(truth_dir / "flow" / "specimens.csv")
+    flow_qc = read_table(outdir / "immune" / "flow_qc.parquet")
+    status = flow_qc[flow_qc["CHECK"] == "specimen"].set_index("SPECIMEN_ID")["STATUS"]
+    assert set(status.index) == set(flow_truth["SPECIMEN_ID"])
+    assert set(status[status == "FAIL"].index) == set(flow_truth.loc[flow_truth["QC_PROBLEM"].notna(), "SPECIMEN_ID"])
+    long = read_table(outdir / "analysis" / "biomarkers_long.parquet")
+    assert "Flow CD8 T of CD45" in set(long["BIOMARKER"]) and "immune.flow_subsets" in set(long["SOURCE_TABLE"])
     subjects = read_table(outdir / "analysis" / "subjects.parquet")
     wide = read_table(outdir / "analysis" / "analysis_wide.parquet")
     assert len(subjects) == len(wide) == SUBJECTS

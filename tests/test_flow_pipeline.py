@@ -15,6 +15,7 @@ import flowio
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from biomarkers import schemas
 from biomarkers.outcomes import biomarkers_long
@@ -66,6 +67,42 @@ def engine_runs(flow_trial, tmp_path_factory):
         assert status["flow"] == "done"
         outs[cpus] = out
     return picked, outs
+
+
+@pytest.fixture(scope="session")
+def trial_run(flow_trial, tmp_path_factory):
+    """`biomarkers run` (the flow step) on the simulated trial as `biomarkers simulate` wrote it:
+    its samplesheet's flow_fcs rows and its counts file, named by its params.yaml."""
+    params = yaml.safe_load((flow_trial.dir / "params.yaml").read_text())
+    out = tmp_path_factory.mktemp("flow_trial_run")
+    status = run_pipeline({"input": str(flow_trial.dir / params["input"]), "outdir": str(out),
+                           "flow_counts": str(flow_trial.dir / params["flow_counts"])}, only=["flow"], cpus=2)
+    assert status["flow"] == "done"
+    return out
+
+
+def test_simulated_trial_subsets_recovered_and_qc_problems_flagged_by_the_step(flow_trial, trial_run):
+    """The done-when on the simulated trial, through the samplesheet and the step: every subset of at
+    least 1% of CD45+ within 1 percentage point of the truth; every injected QC problem flagged, no
+    clean file flagged."""
+    sheet = pd.read_csv(flow_trial.dir / "samplesheet.csv", dtype=str)
+    flow_rows = sheet[sheet["assay"] == "flow_fcs"]
+    assert sorted(flow_rows["specimen"]) == sorted(flow_trial.specimens["SPECIMEN_ID"])
+    assert set(flow_rows.loc[flow_rows["control"].eq("true"), "specimen"]) == \
+        set(flow_trial.specimens.loc[flow_trial.specimens["CONTROL"], "SPECIMEN_ID"])
+    subsets = pd.read_parquet(trial_run / "immune" / "flow_subsets.parquet")
+    qc = pd.read_parquet(trial_run / "immune" / "flow_qc.parquet")
+    status = qc[qc["CHECK"] == "specimen"].set_index("SPECIMEN_ID")["STATUS"]
+    problems = set(flow_trial.problems["SPECIMEN_ID"])
+    assert len(problems) == 5 and all(status[s] == "FAIL" for s in problems)
+    assert (status.drop(sorted(problems)) == "PASS").all()
+    truth = flow_trial.truth_subsets.set_index(["SPECIMEN_ID", "SUBSET"])["TRUE_PCT_CD45"]
+    clean = subsets[~subsets["SPECIMEN_ID"].isin(problems) & subsets["PCT_CD45"].notna()]
+    clean = clean.assign(TRUTH=[truth.get((s, x)) for s, x in zip(clean["SPECIMEN_ID"], clean["SUBSET"])])
+    reported = clean[clean["TRUTH"] >= 1.0]
+    worst = (reported["PCT_CD45"] - reported["TRUTH"]).abs().max()
+    assert worst <= 1.0, reported.assign(ERR=reported["PCT_CD45"] - reported["TRUTH"]).sort_values("ERR").tail(3)
+    assert len(reported) >= 15 * clean["SPECIMEN_ID"].nunique()
 
 
 def test_step_tables_equal_the_specimens_gated_in_process(flow_trial, engine_runs):

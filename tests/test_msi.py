@@ -66,6 +66,11 @@ def test_scan_thresholds_targets_and_bgzip(ref, tmp_path):
     bed = tmp_path / "t.bed"
     bed.write_text(f"chr1\t{s[2]['START'] + 3}\t{s[3]['END'] - 2}\n")  # overlaps the AC and CAG tracts only
     assert list(msi.scan_sites(ref["fasta"], bed)["UNIT"]) == ["AC", "CAG"]
+    # streamed to the file as found (memory independent of genome size): the same bytes as the frame written
+    for targets in (bed, None):
+        assert msi.scan_sites_to_file(ref["fasta"], tmp_path / "streamed.tsv.gz", targets) == (2 if targets else 40)
+        msi.write_sites(msi.scan_sites(ref["fasta"], targets), tmp_path / "frame.tsv.gz")
+        assert (tmp_path / "streamed.tsv.gz").read_bytes() == (tmp_path / "frame.tsv.gz").read_bytes()
     gz = write_fasta(tmp_path / "ref.fa", {"chr1": ref["seq"]}, bgzip=True)
     pd.testing.assert_frame_equal(msi.scan_sites(gz), msi.scan_sites(ref["fasta"]))
 
@@ -100,7 +105,8 @@ def test_lengths_are_read_exactly_and_bad_reads_are_skipped(ref, tmp_path):
     for read, flag in zip(bad, (0x400, 0x100, 0x800, 0x200, 0)):  # duplicate, secondary, supplementary, QC fail
         read["flag"] = flag
     bad[4]["mapq"] = 5
-    mate = dict(reads[0], flag=0x80 | 0x1)  # second read of the first fragment: counts once
+    reads[0]["flag"] = 0x40 | 0x1  # first read of a pair ...
+    mate = dict(reads[0], flag=0x80 | 0x1)  # ... and its second read, spanning the same repeat: the fragment counts once
     short = dict(site_reads(ref["seq"], site, [20], rng, prefix="short")[0])
     short["seq"], short["cigar"] = short["seq"][:-80], [(0, 20)]  # ends inside the repeat: no right flank
     bam = write_bam(tmp_path / "x.bam", {"chr1": len(ref["seq"])}, reads + bad + [mate, short])
@@ -132,7 +138,11 @@ def test_paired_mss_and_msi_h(ref, tmp_path):
     assert s_mss.iloc[0]["MSI_H_EXCLUSION"] is False or s_mss.iloc[0]["MSI_H_EXCLUSION"] == False  # noqa: E712
     row = s_h.iloc[0]
     assert (row["SITES_EVALUATED"], row["SITES_UNSTABLE"], row["MSI_STATUS"], bool(row["MSI_H_EXCLUSION"])) == (40, 14, "MSI-H", True)
-    assert row["MSI_SCORE"] == pytest.approx(35.0)
+    # the score counts scored (long) sites only: 13 of the 37; the G5, AAAG4 and ACGTT3 sites are called but not scored
+    assert (row["SCORE_UNSTABLE"], row["SCORE_SITES"]) == (13, 37)
+    assert row["MSI_SCORE"] == pytest.approx(100 * 13 / 37) and row["SCORE_ALL_SITES"] == pytest.approx(35.0)
+    assert row["SCORE_BY_CLASS"] == "di long 6/18, mono long 6/18, mono short 1/1, penta short 0/1, tetra short 0/1, tri long 1/1"
+    assert row["RULE_SOURCE"].startswith("assets/msi.yaml defaults") and "WARNING" not in row["RULE_SOURCE"]
     called = set(np.flatnonzero(c_h["CALL"].to_numpy() == "UNSTABLE"))
     assert called == unstable
     # the per-site evidence: shifted sites lost about 2 units x 50 % of their length on average
@@ -166,6 +176,15 @@ def test_tumour_only_baseline_excludes_sites_unstable_in_normals(ref, tmp_path):
     msi.write_baseline(baseline, sites, tmp_path / "baseline.tsv.gz", n_normals=4)
     loaded = msi.read_baseline(tmp_path / "baseline.tsv.gz", sites)
     assert loaded["EXCLUDED"].tolist() == baseline["EXCLUDED"].tolist()
+    # the status rule calibrated on the 4 normals is in the header, and read back
+    with gzip.open(tmp_path / "baseline.tsv.gz", "rt") as handle:
+        header = [line for line in handle if line.startswith("##rule_")]
+    assert [line.split("=")[0] for line in header] == ["##rule_paired", "##rule_tumor_only"]
+    rule = loaded.attrs["rules"]["tumor_only"]
+    assert rule == msi.Rule.from_header(header[1].split("=", 1)[1].rstrip("\n"), "tumor_only").__class__(
+        **{**rule.__dict__, "source": rule.source})
+    assert (rule.comparisons, rule.null_sites) == (4, 4 * 36) and rule.source == "baseline.tsv.gz: calibrated on 4 normals (each against the others)"
+    assert rule.null_site_rate == pytest.approx(msi.upper_rate(rule.null_unstable, rule.null_sites), rel=1e-6)
     unstable = set(range(1, 40, 4))  # 10 sites
     tumour = _sample(ref, tmp_path / "tumour.bam", rng, unstable=unstable, fraction=0.4)
     summary, calls = msi.call_specimen(sites, tumour, ref["fasta"], baseline=loaded, subject="S", specimen="T1", timepoint="BASELINE",
@@ -176,7 +195,7 @@ def test_tumour_only_baseline_excludes_sites_unstable_in_normals(ref, tmp_path):
     # every shifted site found, and no other (a stable site that drew 10/60 stutter reads, 2.5 sd, moved 10 %:
     # below the 15 % minimum shift)
     assert called == unstable
-    assert row["MSI_STATUS"] == "MSI-H"
+    assert row["MSI_STATUS"] == "MSI-H" and row["RULE_SOURCE"] == rule.source
     mss = _sample(ref, tmp_path / "mss.bam", rng)
     assert msi.call_specimen(sites, mss, ref["fasta"], baseline=loaded, subject="S", specimen="T2", timepoint="BASELINE",
                         studyid="X")[0].iloc[0]["MSI_STATUS"] == "MSS"
@@ -224,7 +243,7 @@ def test_cli_scan_baseline_call_merge(ref, tmp_path, cli):
               "--timepoint", "BASELINE", "--outdir", str(parts)]
     r = cli("msi", "call", *common, "--specimen", "SP-PAIRED", "--normal-bam", str(normals[0]), "--normal-specimen", "SP-N")
     assert r.returncode == 0, r.stderr
-    assert "SP-PAIRED: MSI-H (paired; score 50.00%; 20/40" in r.stdout
+    assert "SP-PAIRED: MSI-H (paired; score 48.65%; 18/37 scored sites unstable" in r.stdout
     r = cli("msi", "call", *common, "--specimen", "SP-TONLY", "--baseline", str(tmp_path / "b.tsv.gz"))
     assert r.returncode == 0, r.stderr
     out = tmp_path / "results"
@@ -287,10 +306,8 @@ def test_bad_input_is_one_clear_line(ref, tmp_path, capsys):
     truncated.write_bytes(big.read_bytes()[:len(big.read_bytes()) // 2])
     (tmp_path / "trunc.bam.bai").write_bytes((tmp_path / "big.bam.bai").read_bytes())
     fails("--tumor-bam", str(truncated), "--normal-bam", str(bam), "--fasta", str(ref["fasta"]), match="truncated")
-    # neither normal nor baseline: argparse refuses
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main([*base, "--tumor-bam", str(bam), "--fasta", str(ref["fasta"])])
-    assert exit_info.value.code == 2 and "one of the arguments --normal-bam --baseline is required" in capsys.readouterr().err
+    # neither normal nor baseline
+    fails("--tumor-bam", str(bam), "--fasta", str(ref["fasta"]), match="give a matched normal (--normal-bam) or a baseline")
     # CRAM with its reference works: same counts as the BAM
     assert msi.count_lengths_file(cram, ref["table"], ref["fasta"], msi.load_settings()) == \
         msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_settings())
@@ -298,3 +315,56 @@ def test_bad_input_is_one_clear_line(ref, tmp_path, capsys):
     (tmp_path / "t.bam.bai").unlink()
     assert msi.count_lengths_file(bam, ref["table"], ref["fasta"], msi.load_settings())[0] == {12: 3}
     assert (tmp_path / "t.bam.bai").exists()
+
+
+def test_chr_hint_only_when_stripping_the_prefix_makes_names_match(ref, tmp_path):
+    from biomarkers.genomics import check_contigs
+
+    rng = np.random.default_rng(8)
+    other = write_fasta(tmp_path / "ctg.fa", {"ctg1": ref["seq"]})
+    bam = _sample(ref, tmp_path / "chrA.bam", rng, depth=2, contig="chrA")
+    with pysam.AlignmentFile(str(bam)) as handle, pysam.FastaFile(str(other)) as fa, \
+            pytest.raises(InputError, match="no name in common") as info:
+        check_contigs(handle, fa, file=bam)
+    assert "'chr' prefix" not in str(info.value)
+    renamed = write_fasta(tmp_path / "a.fa", {"A": ref["seq"]})  # chrA vs A: the prefix is the difference
+    with pysam.AlignmentFile(str(bam)) as handle, pysam.FastaFile(str(renamed)) as fa, pytest.raises(InputError, match="'chr' prefix"):
+        check_contigs(handle, fa, file=bam)
+    table = msi.scan_sites(other)
+    with pysam.FastaFile(str(ref["fasta"])) as fa, pytest.raises(InputError, match=r"another reference .*contig ctg1 differs"):
+        msi.check_reference(table, fa, fasta=ref["fasta"])
+
+
+@pytest.mark.parametrize("lacking", ["normal", "tumour"])
+def test_paired_call_over_the_contigs_both_samples_have(ref, tmp_path, caplog, lacking):
+    """A tumour whose normal lacks a contig of the reference (or the reverse) is a valid paired call over the contigs
+    both have: the other contig's sites are not evaluated, counted in SITES_NO_CONTIG, and a warning says why."""
+    import logging
+
+    rng = np.random.default_rng(9)
+    fasta = write_fasta(tmp_path / "two.fa", {"chr1": ref["seq"], "chr2": ref["seq"]})
+    sites = msi.scan_sites(fasta)
+    assert len(sites) == 80
+
+    def sample(path, contigs, unstable=()):
+        reads = []
+        for contig in contigs:
+            for i, site in enumerate(ref["sites"]):
+                lengths = stutter_lengths(rng, site["END"] - site["START"], len(site["UNIT"]), 40,
+                                          shifted_fraction=0.5 if i in unstable else 0.0)
+                reads += site_reads(ref["seq"], {**site, "CHROM": contig}, lengths, rng, prefix=f"{path.stem}{contig}")
+        return write_bam(path, {c: len(ref["seq"]) for c in contigs}, reads)
+
+    both, one = ("chr1", "chr2"), ("chr1",)
+    tumour = sample(tmp_path / "t.bam", one if lacking == "tumour" else both, unstable=set(range(0, 40, 2)))
+    normal = sample(tmp_path / "n.bam", one if lacking == "normal" else both)
+    with caplog.at_level(logging.WARNING, logger="biomarkers"):
+        summary, calls = msi.call_specimen(sites, tumour, fasta, normal_bam=normal, studyid="X", subject="S", specimen="T",
+                                           timepoint="BASELINE")
+    row = summary.iloc[0]
+    assert (row["SITES_EVALUATED"], row["SITES_NO_CONTIG"], row["MSI_STATUS"]) == (40, 40, "MSI-H")
+    chr1 = calls[calls["CHROM"] == "chr1"].reset_index(drop=True)
+    assert (chr1.loc[list(range(0, 40, 2)), "CALL"] == "UNSTABLE").all() and row["SITES_UNSTABLE"] <= 21
+    only = "the tumour's: chr2" if lacking == "normal" else "the normal's: chr2"
+    assert any(only in r.getMessage() for r in caplog.records)
+    assert set(calls.loc[calls["CHROM"] == "chr2", "CALL"]) == {"LOW_COVERAGE"}

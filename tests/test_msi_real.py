@@ -34,8 +34,11 @@ def test_hcc1954_paired_is_evaluable_and_mss(hcc):
     summary, calls = msi.call_specimen(sites, hcc["tumour"], hcc["fasta"], normal_bam=hcc["normal"], studyid="NCT07007182", subject="NCT07007182-01-001",
                                   specimen="HCC1954-T", timepoint="BASELINE", normal_specimen="HCC1954-N")
     row = summary.iloc[0]
-    # the ~30x normal spans 27 of the 40 repeats with >= 20 reads; none differs from the tumour
-    assert (row["SITES_SCANNED"], row["SITES_EVALUATED"], row["SITES_UNSTABLE"], row["MSI_STATUS"]) == (40, 27, 0, "MSS")
+    # the ~30x normal spans 27 of the 40 repeats with >= 20 reads; none differs from the tumour. All 27 are short
+    # repeats (the slice's two long ones, T8 and TC x13, have 15 and 6 normal reads): no scored site, no status
+    assert (row["SITES_SCANNED"], row["SITES_EVALUATED"], row["SITES_UNSTABLE"], row["SCORE_ALL_SITES"]) == (40, 27, 0, 0.0)
+    assert (row["SCORE_SITES"], row["MSI_STATUS"]) == (0, "NOT_EVALUABLE") and pd.isna(row["MSI_SCORE"])
+    assert row["SCORE_BY_CLASS"] == "di long 0/0, di short 0/9, mono long 0/0, mono short 0/17, tri short 0/1"
     site = calls.set_index("SITE_ID").loc["8:107653363:T"]  # T6: tumour 497 x 6 bases and one stutter read
     assert (site["TUMOR_LENGTHS"], site["REFERENCE_LENGTHS"], site["CALL"]) == ("5:1,6:497", "6:21", "STABLE")
 
@@ -50,7 +53,8 @@ def test_hcc1954_tumour_only_with_the_normal_as_baseline(hcc, tmp_path):
                               specimen="HCC1954-T", timepoint="BASELINE")
     row = summary.iloc[0]
     assert (row["MODE"], row["SITES_EVALUATED"], row["SITES_EXCLUDED"], row["SITES_UNSTABLE"], row["MSI_STATUS"]) == \
-        ("tumor_only", 27, 13, 0, "MSS")
+        ("tumor_only", 27, 13, 0, "NOT_EVALUABLE")
+    assert "could not calibrate" not in row["RULE_SOURCE"] and row["RULE_SOURCE"].startswith("assets/msi.yaml defaults")
 
 
 def test_panel_bam_against_the_grch37_reference_names_the_chr_mismatch(hcc, real_data):

@@ -196,7 +196,8 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
             "sites": stage(t, [sites], "sites"),
             "tumor_bam": stage(t, task_files(spec, "tumor_bam"), "tumor").split()[0],
             "normal_bam": stage(t, normal, "normal").split()[0] if normal else "",
-            "baseline": "" if normal else stage(t, [baseline], "baseline"),
+            # the tumour-only call's reference; the paired call's status rule (one matched normal: no cohort baseline)
+            "baseline": stage(t, [baseline], "baseline"),
             "fasta": stage(t, fasta_files).split()[0], "config": "",
             "meta.subject": tumour["subject"], "meta.id": tumour["specimen"], "meta.timepoint": tumour["timepoint"],
             "meta.normal_specimen": pairing[spec]["normal_specimen"],

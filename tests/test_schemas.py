@@ -57,7 +57,7 @@ def _sites(specimen: str, site_ids: list[str]) -> pd.DataFrame:
     cols = {}
     for col in schemas.TABLES["genomics.msi_sites"].columns:
         kind = col.type
-        cols[col.name] = [0.5 if kind == "double" else 1 if kind == "int64" else "x"] * len(site_ids)
+        cols[col.name] = [0.5 if kind == "double" else 1 if kind == "int64" else True if kind == "bool" else "x"] * len(site_ids)
     return pd.DataFrame(cols).assign(SPECIMEN_ID=specimen, SITE_ID=site_ids)
 
 

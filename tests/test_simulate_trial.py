@@ -123,7 +123,7 @@ def test_cli_simulates_chosen_stages_and_refuses_unknown_ones(tmp_path, cli):
     assert bad.returncode == 2 and not (tmp_path / "bad").exists()
     assert bad.stderr.strip().splitlines() == [
         "biomarkers simulate: error: field 'stages': unknown simulation stage 'genomes' "
-        "(stages: trial, custody, genome, clinical, expression, pathology, singlecell)"]
+        "(stages: trial, custody, genome, clinical, expression, pathology, singlecell, flow)"]
     ok = cli("simulate", "--outdir", str(tmp_path / "c"), "--subjects", "3", "--stages", "clinical")
     assert ok.returncode == 0, ok.stderr
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["adam", "milestones.csv", "params.yaml", "subjects.csv", "truth"]

@@ -68,6 +68,14 @@ def test_mmr_and_msi():
     assert "MSI step not run" in _result(no_msi, S2, "DMMR_OR_MSI_H")[1]
 
 
+def test_indeterminate_msi_without_mmr_is_not_evaluable():
+    """MSI-L / indeterminate is neither MSS nor MSI-H: without MMR IHC the exclusion cannot be decided."""
+    msi = pd.DataFrame({N.USUBJID: [S1], N.SPECIMEN_ID: ["D1"], N.TIMEPOINT: "BASELINE", "MSI_STATUS": ["INDETERMINATE"]})
+    checks = check_eligibility(_results((S2, "CPS", 1)), subjects=_subjects((S1, "CTRL", "CPS<1")), msi=msi)
+    result, evidence = _result(checks, S1, "DMMR_OR_MSI_H")
+    assert result == "NOT_EVALUABLE" and "MSI indeterminate on" in evidence
+
+
 def test_cps_stratum_and_pd1_exposure():
     results = _results((S1, "CPS", 0), (S1, "CPS", 12, "SURGERY"), (S2, "CPS", 1), (S3, "CPS", 4), (S4, "CPS", 0, "SURGERY"))
     subjects = _subjects((S1, "EXP", "CPS>=1"), (S2, "CTRL", "CPS>=1"), (S3, "EXP", "CPS<1"), (S4, "EXP", "CPS<1"))

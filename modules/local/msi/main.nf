@@ -1,5 +1,6 @@
 // MSI of one tumour specimen: paired against its normal BAM when the samplesheet
-// has it, otherwise tumour-only against the panel-of-normals baseline.
+// has it, otherwise tumour-only against the panel-of-normals baseline. A paired call
+// given a baseline too takes only its calibrated status rule from it.
 // Writes <prefix>.msi.parquet and <prefix>.msi_sites.parquet (prefix: ext.prefix, by
 // default the specimen ID).
 process MSI {
@@ -28,11 +29,12 @@ process MSI {
     def args = task.ext.args ?: ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     def prefix = task.ext.prefix ?: "${meta.id}"
-    def mode_opt = normal_bam ? "--normal-bam ${normal_bam}" : "--baseline ${baseline}"
+    def normal_opt = normal_bam ? "--normal-bam ${normal_bam}" : ''
+    def baseline_opt = baseline ? "--baseline ${baseline}" : ''
     def normal_specimen_opt = normal_bam ? "--normal-specimen ${meta.normal_specimen}" : ''
     def config_opt = config ? "--config ${config}" : ''
     """
-    biomarkers msi call ${args} --sites ${sites} --tumor-bam ${tumor_bam} ${mode_opt} --fasta ${fasta} ${config_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} ${normal_specimen_opt} --outdir . ${protocol_opt}
+    biomarkers msi call ${args} --sites ${sites} --tumor-bam ${tumor_bam} ${normal_opt} ${baseline_opt} --fasta ${fasta} ${config_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} ${normal_specimen_opt} --outdir . ${protocol_opt}
     if [ "${prefix}" != "${meta.id}" ]; then
         mv ${meta.id}.msi.parquet ${prefix}.msi.parquet
         mv ${meta.id}.msi_sites.parquet ${prefix}.msi_sites.parquet

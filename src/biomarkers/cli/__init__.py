@@ -53,7 +53,9 @@ class _SoftwareVersions(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only``, the arguments of that one command (the others are listed
+    without theirs: `run` alone reads the pipeline's parameter schema, which imports pandas)."""
     parser = argparse.ArgumentParser(
         prog="biomarkers",
         description="Biospecimen custody and omics biomarkers of the NCT07007182 trial.",
@@ -67,13 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip().splitlines()[0])
-        module.add_arguments(cmd)
+        if only is None or name == only:
+            module.add_arguments(cmd)
         cmd.set_defaults(_module=module_name)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    # global options take no command name as value: the first command name is the command
+    parser = build_parser(next((w for w in words if w in COMMANDS), None))
     args = parser.parse_args(argv)
     configure(args.log_level)
     log = get_logger("cli")

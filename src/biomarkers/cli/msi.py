@@ -2,7 +2,7 @@
 
     biomarkers msi scan --fasta F [--targets BED] [--config msi.yaml] --output sites.tsv.gz
     biomarkers msi baseline --sites sites.tsv.gz --fasta F [--config msi.yaml] --output baseline.tsv.gz NORMAL.bam...
-    biomarkers msi call --sites sites.tsv.gz --tumor-bam T (--normal-bam N | --baseline baseline.tsv.gz) --fasta F
+    biomarkers msi call --sites sites.tsv.gz --tumor-bam T (--normal-bam N [--baseline B] | --baseline B) --fasta F
         [--config msi.yaml] [--protocol P] --subject S --specimen SP --timepoint TP --outdir DIR
     biomarkers msi collect --outdir OUT PART.parquet...
 """
@@ -34,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           description="MSI of one tumour specimen, paired with its normal or against a baseline.")
     call.add_argument("--sites", required=True, help="site table from `biomarkers msi scan`")
     call.add_argument("--tumor-bam", required=True, help="tumour BAM/CRAM")
-    ref = call.add_mutually_exclusive_group(required=True)
-    ref.add_argument("--normal-bam", help="matched normal BAM/CRAM (paired mode)")
-    ref.add_argument("--baseline", help="baseline from `biomarkers msi baseline` (tumour-only mode)")
+    call.add_argument("--normal-bam", help="matched normal BAM/CRAM (paired mode)")
+    call.add_argument("--baseline", help="baseline from `biomarkers msi baseline`: the reference of a tumour-only call; with "
+                      "--normal-bam, only the calibrated status rule (built on the cohort's normals)")
     call.add_argument("--fasta", required=True, help="reference FASTA (CRAM needs it)")
     call.add_argument("--config", help="MSI parameters YAML")
     call.add_argument("--subject", required=True, help="USUBJID")
@@ -56,20 +56,21 @@ def main(args: argparse.Namespace) -> int:
     from ..genomics import msi
 
     if args.msi_command == "scan":
-        sites = msi.scan_to_file(args.fasta, args.output, targets=args.targets, settings=args.config)
-        print(f"{len(sites):,} microsatellites -> {args.output}")
+        n_sites = msi.scan_to_file(args.fasta, args.output, targets=args.targets, settings=args.config)
+        print(f"{n_sites:,} microsatellites -> {args.output}")
     elif args.msi_command == "baseline":
         baseline = msi.baseline_to_file(args.sites, args.normals, args.fasta, args.output, settings=args.config)
         print(f"baseline of {len(args.normals)} normals: {int((~baseline['EXCLUDED']).sum()):,} of {len(baseline):,} "
-              f"sites usable -> {args.output}")
+              f"sites usable; status rule {'calibrated' if baseline.attrs.get('rules') else 'not calibrated (needs >= 2 normals)'}"
+              f" -> {args.output}")
     elif args.msi_command == "call":
         row = msi.call_to_parts(args.sites, args.tumor_bam, args.fasta, args.outdir, normal_bam=args.normal_bam,
                                 baseline=args.baseline, settings=args.config, protocol=args.protocol, subject=args.subject,
                                 specimen=args.specimen, timepoint=args.timepoint,
-                                normal_specimen=args.normal_specimen).iloc[0]
+                                normal_specimen=args.normal_specimen)
         score = "n/a" if row["MSI_STATUS"] == msi.NOT_EVALUABLE else f"{row['MSI_SCORE']:.2f}%"
-        print(f"{args.specimen}: {row['MSI_STATUS']} ({row['MODE']}; score {score}; {row['SITES_UNSTABLE']}/"
-              f"{row['SITES_EVALUATED']} evaluated sites unstable)")
+        print(f"{args.specimen}: {row['MSI_STATUS']} ({row['MODE']}; score {score}; {row['SCORE_UNSTABLE']}/"
+              f"{row['SCORE_SITES']} scored sites unstable; MSI-H from {row['THRESHOLD']:.2f}%, rule: {row['RULE_SOURCE']})")
     elif args.msi_command == "collect":
         out = msi.collect(args.parts, args.outdir)
         print(f"collected {len(args.parts)} parts -> {out['msi']}, {out['msi_sites']}")

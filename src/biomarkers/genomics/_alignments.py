@@ -16,7 +16,7 @@ import pysam
 
 from ..errors import InputError
 
-__all__ = ["open_alignments", "open_reference", "check_contigs", "read_group_samples", "is_cram"]
+__all__ = ["open_alignments", "open_reference", "check_contigs", "chr_prefix_differs", "read_group_samples", "is_cram"]
 
 _INDEX_SUFFIXES = {".bam": (".bai", ".csi"), ".cram": (".crai",)}
 
@@ -190,21 +190,27 @@ def _close_quietly(handle: pysam.AlignmentFile) -> None:
         pysam.set_verbosity(previous)
 
 
+def chr_prefix_differs(names_a, names_b) -> bool:
+    """True when the two contig name sets match only once a 'chr' prefix is stripped (``1`` vs ``chr1``), not for
+    names that are simply different (``ctg1`` vs ``chrA``)."""
+    a, b = set(names_a), set(names_b)
+    stripped_a = {n.removeprefix("chr") for n in a}
+    stripped_b = {n.removeprefix("chr") for n in b}
+    return not (a & b) and bool(stripped_a & stripped_b)
+
+
 def check_contigs(alignments: pysam.AlignmentFile, reference: pysam.FastaFile, *, file: str | Path) -> None:
     """Refuse a BAM whose contigs are not the reference's (names and lengths)."""
     ref_lengths = dict(zip(reference.references, reference.lengths))
     bam_lengths = dict(zip(alignments.references, alignments.lengths))
     shared = set(ref_lengths) & set(bam_lengths)
     if not shared:
-        bam_chr = any(c.startswith("chr") for c in bam_lengths)
-        ref_chr = any(c.startswith("chr") for c in ref_lengths)
-        if bam_chr != ref_chr:
-            example_bam = next(iter(bam_lengths), "?")
-            example_ref = next(iter(ref_lengths), "?")
-            raise InputError(
-                f"contig names differ from the reference's: the alignments use '{example_bam}', the reference "
-                f"'{example_ref}' (one has the 'chr' prefix, the other not)", file=file)
-        raise InputError("no contig in common with the reference; is it the right reference build?", file=file)
+        example_bam = next(iter(bam_lengths), "?")
+        example_ref = next(iter(ref_lengths), "?")
+        hint = "one has the 'chr' prefix, the other not" if chr_prefix_differs(bam_lengths, ref_lengths) else \
+            "no name in common; is it the right reference build?"
+        raise InputError(f"contig names differ from the reference's: the alignments use '{example_bam}', the reference "
+                         f"'{example_ref}' ({hint})", file=file)
     for name in sorted(shared):
         if ref_lengths[name] != bam_lengths[name]:
             raise InputError(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -13,14 +13,17 @@ from ..errors import BiomarkersError, InputError
 from ..io import atomic_path
 from ._registry import TABLES, Table
 
+if TYPE_CHECKING:  # pandas only where frames are read: a per-specimen task writing columns does not import it
+    import pandas as pd
+
 __all__ = ["to_arrow", "table_arrow", "write_table", "read_table", "check_table_file", "check_results_tables", "concat_parts",
            "table_metadata", "METADATA_KEY"]
 
 METADATA_KEY = b"biomarkers"
 
 
-def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
-    """Check ``df`` against the declared table and convert it to Arrow.
+def to_arrow(df: pd.DataFrame | dict, name: str) -> pa.Table:
+    """Check ``df`` (a frame, or a mapping of column name to values) against the declared table and convert it to Arrow.
 
     Columns are put in declared order; a missing or undeclared column, a null in a
     non-nullable column, or a value that does not convert is a programming error
@@ -28,22 +31,59 @@ def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
     """
     tbl = TABLES[name]
     declared = tbl.column_names
-    missing = [c for c in declared if c not in df.columns]
-    extra = [c for c in df.columns if c not in declared]
+    names = list(df.columns) if hasattr(df, "columns") else list(df)
+    missing = [c for c in declared if c not in names]
+    extra = [c for c in names if c not in declared]
     if missing or extra:
         raise BiomarkersError(f"table {name}: missing columns {missing}, undeclared columns {extra}")
     schema = tbl.schema()
     arrays = []
+    plain = not hasattr(df, "columns")
     for col in tbl.columns:
         series = df[col.name]
         try:
-            arr = pa.array(series, type=col.type, from_pandas=True)
+            arr = _plain_array(series, col.type) if plain else None
+            if arr is None:
+                arr = pa.array(series, type=col.type, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
             raise BiomarkersError(f"table {name}: column {col.name} does not convert to {col.type}: {exc}") from None
         if not col.nullable and arr.null_count:
             raise BiomarkersError(f"table {name}: column {col.name} has {arr.null_count} null values but is required")
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _plain_array(values, kind: pa.DataType) -> pa.Array | None:
+    """Arrow array of a plain column (list or numpy array; None and NaN are null) built from buffers.
+
+    ``pa.array`` imports pandas on its first call (to recognise pandas objects), half a second and 50 MB that a
+    per-specimen task writing a few columns need not pay. Other types than int64, float64, bool and string:
+    None (``pa.array`` then does it).
+    """
+    import numpy as np
+
+    n = len(values)
+    if kind in (pa.int64(), pa.float64()):
+        floats = np.asarray([np.nan if v is None else v for v in values] if isinstance(values, list) else values, dtype=float)
+        valid = ~np.isnan(floats)
+        data = floats if kind == pa.float64() else np.where(valid, floats, 0).astype(np.int64)
+        if kind == pa.int64() and valid.all():
+            data = np.asarray(values, dtype=np.int64)  # exact beyond 2**53
+    elif kind == pa.bool_():
+        valid = np.array([v is not None for v in values], dtype=bool)
+        data = np.packbits(np.array([bool(v) if v is not None else False for v in values], dtype=bool), bitorder="little")
+    elif kind == pa.string():
+        valid = np.array([isinstance(v, str) for v in values], dtype=bool)
+        encoded = [v.encode() if isinstance(v, str) else b"" for v in values]
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        offsets[1:] = np.cumsum([len(e) for e in encoded])
+        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+        return pa.Array.from_buffers(kind, n, [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
+                                     null_count=int(n - valid.sum()))
+    else:
+        return None
+    validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(kind, n, [validity, pa.py_buffer(np.ascontiguousarray(data))], null_count=int(n - valid.sum()))
 
 
 def _metadata(tbl: Table, provenance: dict | None, partition_value: str | None = None) -> dict[bytes, bytes]:
@@ -62,16 +102,17 @@ def _metadata(tbl: Table, provenance: dict | None, partition_value: str | None =
     return {METADATA_KEY: json.dumps(payload, sort_keys=True).encode()}
 
 
-def table_arrow(df: pd.DataFrame, name: str, *, provenance: dict | None = None,
+def table_arrow(df: pd.DataFrame | dict, name: str, *, provenance: dict | None = None,
                 partition_value: str | None = None) -> pa.Table:
-    """``df`` as the declared table in Arrow, with the dictionary and provenance in its metadata."""
-    arrow = to_arrow(df.reset_index(drop=True), name)
+    """``df`` (a frame, or a mapping of columns) as the declared table in Arrow, with the dictionary and provenance
+    in its metadata."""
+    arrow = to_arrow(df.reset_index(drop=True) if hasattr(df, "reset_index") else df, name)
     return arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
                                           **_metadata(TABLES[name], provenance, partition_value)})
 
 
-def write_table(df: pd.DataFrame, name: str, outdir: str | Path, *, provenance: dict | None = None) -> Path:
-    """Write ``df`` as the declared table under ``outdir`` (atomically). Returns the path.
+def write_table(df: pd.DataFrame | dict, name: str, outdir: str | Path, *, provenance: dict | None = None) -> Path:
+    """Write ``df`` (a frame, or a mapping of columns) as the declared table under ``outdir`` (atomically).
 
     A partitioned table is written one partition at a time (``write_partition``).
     """
@@ -148,6 +189,8 @@ def concat_parts(paths: list[str | Path], name: str) -> pd.DataFrame:
     Parts are sorted by the table's key so the result does not depend on the order
     tasks finished in.
     """
+    import pandas as pd
+
     tbl = TABLES[name]
     merged: list[pd.DataFrame] = []
     frames: list[pd.DataFrame] = []

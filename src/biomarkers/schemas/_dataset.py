@@ -21,13 +21,17 @@ import re
 import shutil
 from pathlib import Path
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import BiomarkersError, InputError
 from ..io import atomic_path
 from ._registry import TABLES, Table
+
+if TYPE_CHECKING:  # pandas only where frames are built: a per-specimen task writing columns does not import it
+    import pandas as pd
 
 __all__ = ["write_partition", "write_common_metadata", "partition_path", "collect_partitions", "dataset_files", "read_dataset", "count_rows", "COMMON_METADATA"]
 
@@ -51,7 +55,7 @@ def partition_path(name: str, outdir: str | Path, value: str) -> Path:
     return Path(outdir) / tbl.path / f"{value}.parquet"
 
 
-def write_partition(df: pd.DataFrame, name: str, outdir: str | Path, value: str, *,
+def write_partition(df: pd.DataFrame | dict, name: str, outdir: str | Path, value: str, *,
                     provenance: dict | None = None) -> Path:
     """Write the rows of one partition ``value`` as ``<outdir>/<path>/<value>.parquet`` (atomically).
 
@@ -63,10 +67,17 @@ def write_partition(df: pd.DataFrame, name: str, outdir: str | Path, value: str,
 
     tbl = _dataset_table(name)
     path = partition_path(name, outdir, value)
-    if len(df) and not (df[tbl.partition] == value).all():
-        raise BiomarkersError(f"table {name}: rows of another {tbl.partition} than {value!r} in its partition")
-    df = df.sort_values(list(tbl.key), kind="stable") if len(df) else df
-    arrow = table_arrow(df.reset_index(drop=True), name, provenance=provenance, partition_value=value)
+    if hasattr(df, "columns"):
+        if len(df) and not (df[tbl.partition] == value).all():
+            raise BiomarkersError(f"table {name}: rows of another {tbl.partition} than {value!r} in its partition")
+        df = (df.sort_values(list(tbl.key), kind="stable") if len(df) else df).reset_index(drop=True)
+    else:  # a mapping of columns (a per-specimen task's, without pandas): the same checks and order
+        if any(v != value for v in df[tbl.partition]):
+            raise BiomarkersError(f"table {name}: rows of another {tbl.partition} than {value!r} in its partition")
+        keys = [df[k] for k in tbl.key]
+        order = sorted(range(len(df[tbl.partition])), key=lambda i: tuple(k[i] for k in keys))
+        df = {col: values[order] if hasattr(values, "shape") else [values[i] for i in order] for col, values in df.items()}
+    arrow = table_arrow(df, name, provenance=provenance, partition_value=value)
     with atomic_path(path) as tmp:
         pq.write_table(arrow, tmp, compression="zstd")
     return path
@@ -75,6 +86,8 @@ def write_partition(df: pd.DataFrame, name: str, outdir: str | Path, value: str,
 def write_common_metadata(name: str, outdir: str | Path) -> Path:
     """``<path>/_common_metadata``: the declared schema and dictionary, no rows."""
     from ._arrow import table_arrow
+
+    import pandas as pd
 
     tbl = _dataset_table(name)
     path = Path(outdir) / tbl.path / COMMON_METADATA

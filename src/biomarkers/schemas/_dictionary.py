@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ._registry import TABLES
 
@@ -10,6 +13,8 @@ __all__ = ["data_dictionary", "data_dictionary_markdown"]
 
 
 def data_dictionary() -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for tbl in TABLES.values():
         for col in tbl.columns:

@@ -1,8 +1,10 @@
 """Flow cytometry stage of the simulated trial: one FCS 3.1 file per analysed PBMC specimen.
 
-The PBMC specimens of the timepoints in ``assets/flow/simulation.yaml`` (from the
-custody stage) are acquired on the trial panel (``assets/flow/panels.yaml``), in
-batches by collection month, each batch with a reference control (one donor's PBMC).
+The PBMC vials the custody stage sent to the flow lab (``assay_plan`` of
+``assets/simulation.yaml``: assay ``flow_fcs``, lab FLOWLAB; PBMC is stored in two
+vials, so flow and single-cell RNA never share one) are acquired on the trial panel
+(``assets/flow/panels.yaml``), in batches by collection month, each batch with a
+reference control (one donor's PBMC).
 A tube's composition follows the subject's latent ``IMMUNE_SCORE`` (truth of the trial
 stage; more CD8+ T cells, fewer Treg and MDSC when higher), a per-subject random
 effect, chemotherapy (fewer lymphocytes and MDSC on treatment), progression (more
@@ -10,8 +12,9 @@ MDSC at end of treatment) and, for CPS>=1 subjects, PD-1 blockade (more PD-1+ an
 Ki-67+ CD8+ T cells on treatment, more so when IMMUNE_SCORE is high).
 A few files carry a known QC problem.
 
-Outputs: ``flow/<SPECIMEN_ID>.fcs`` and ``flow/controls/<ID>.fcs``; ``flow/counts.csv``
-(clinical lymphocyte counts and counting-bead numbers per specimen); truth under
+Outputs: ``flow/<SPECIMEN_ID>.fcs`` and ``flow/controls/<ID>.fcs`` (samplesheet rows of
+assay ``flow_fcs``, the controls with ``control`` true and no subject); ``flow/counts.csv``
+(``--flow_counts``: clinical lymphocyte counts and counting-bead numbers per specimen); truth under
 ``truth/flow/``: ``specimens.csv``, ``subsets.csv`` (true events, % of CD45+ and cells
 per microlitre), ``qc_problems.csv``, ``model.json`` and ``events/<ID>.parquet`` (what
 every event is). Nothing is a direct identifier: files carry study specimen IDs only.
@@ -104,18 +107,13 @@ def _base_timepoint(timepoint: str) -> str:
 
 
 def _plan(trial: SimulatedTrial, protocol: Protocol, model: dict) -> pd.DataFrame:
-    """PBMC specimens the flow lab acquires, with their collection date and batch."""
-    path = trial.truth_dir / "custody_specimens.csv"
-    if not path.exists():
-        raise InputError("the flow stage needs the custody stage's specimens", file=path)
-    specimens = pd.read_csv(path)
-    pbmc = specimens[specimens[N.SPECIMEN_TYPE] == "PBMC"].copy()
+    """PBMC vials the custody stage sent to the flow lab (``assay_plan`` rows of ``flow_fcs``), with date and batch."""
+    plan = trial.assay_plan
+    if plan is None or not len(plan) or not (plan[N.ASSAY] == N.ASSAY_FLOW_FCS).any():
+        raise InputError(f"the flow stage needs {N.ASSAY_FLOW_FCS} specimens in the custody stage's assay plan "
+                         "(assets/simulation.yaml assay_plan)", field="assay_plan")
+    pbmc = plan[plan[N.ASSAY] == N.ASSAY_FLOW_FCS][[N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, N.SPECIMEN_TYPE]].copy()
     pbmc["BASE"] = pbmc[N.TIMEPOINT].map(_base_timepoint)
-    keep = pbmc["BASE"].isin(model["timepoints"])
-    repeat = pbmc[N.TIMEPOINT].str.rpartition("_")[2]
-    keep &= ~(pbmc["BASE"].eq("MAINT_Q12W") & repeat.str.isdigit()
-              & (pd.to_numeric(repeat, errors="coerce") > model["max_maintenance_visits"]))
-    pbmc = pbmc[keep]
     subjects = trial.subjects.set_index(N.USUBJID)
     dates = _due_dates(trial, protocol)
     pbmc["DATE"] = [dates.get((u, t)) for u, t in zip(pbmc[N.USUBJID], pbmc[N.TIMEPOINT])]
@@ -127,7 +125,8 @@ def _plan(trial: SimulatedTrial, protocol: Protocol, model: dict) -> pd.DataFram
     pbmc[N.STRATUM] = subjects.loc[pbmc[N.USUBJID], N.STRATUM].to_numpy()
     pbmc["CONTROL"] = False
     pbmc["DRIFT"] = False
-    columns = [N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, "BASE", N.ARMCD, N.STRATUM, "DATE", "BATCH", "CONTROL", "DRIFT"]
+    columns = [N.USUBJID, N.SPECIMEN_ID, N.TIMEPOINT, N.SPECIMEN_TYPE, "BASE", N.ARMCD, N.STRATUM, "DATE", "BATCH",
+               "CONTROL", "DRIFT"]
     return pbmc[columns].sort_values(N.SPECIMEN_ID).reset_index(drop=True)
 
 
@@ -150,7 +149,7 @@ def _controls(plan: pd.DataFrame, model: dict) -> pd.DataFrame:
     rows = []
     for batch, group in plan.groupby("BATCH"):
         rows.append({N.USUBJID: cfg["control_subject"], N.SPECIMEN_ID: f"{cfg['control_subject']}-B{batch:02d}",
-                     N.TIMEPOINT: "CONTROL", "BASE": "CONTROL", N.ARMCD: None, N.STRATUM: None,
+                     N.TIMEPOINT: "CONTROL", N.SPECIMEN_TYPE: "PBMC", "BASE": "CONTROL", N.ARMCD: None, N.STRATUM: None,
                      "DATE": min(group["DATE"]), "BATCH": int(batch), "CONTROL": True, "DRIFT": batch == drifting})
     return pd.DataFrame(rows)
 
@@ -159,8 +158,9 @@ def _assign_problems(plan: pd.DataFrame, model: dict, detectors: list[str], rng:
                      ) -> dict[str, tuple[str, str | None]]:
     candidates = plan.loc[~plan["CONTROL"], N.SPECIMEN_ID].tolist()
     wanted = [kind for kind in PROBLEMS for _ in range(model["qc_problems"].get(kind, 0))]
-    if len(wanted) > len(candidates):
-        raise ValueError("more QC problems requested than specimens simulated")
+    # A tiny trial (a few subjects) keeps at least half of its files clean: problems beyond
+    # that are left out (truth/flow/qc_problems.csv lists those injected).
+    wanted = wanted[:len(candidates) // 2]
     chosen = rng.choice(len(candidates), size=len(wanted), replace=False)
     out = {}
     for kind, i in zip(wanted, sorted(chosen)):
@@ -301,3 +301,10 @@ def _write_outputs(trial: SimulatedTrial, model: dict, spec_rows, subset_rows, c
     (truth_dir / "model.json").write_text(json.dumps(model, indent=2, sort_keys=True, default=str) + "\n")
     trial.truth["flow"] = specimens
     trial.params["flow_counts"] = f"{FLOW_DIR}/counts.csv"
+    for row in specimens.to_dict("records"):  # a reference control has no subject or timepoint of the trial
+        control = bool(row["CONTROL"])
+        trial.samplesheet_rows.append({
+            N.SS_SUBJECT: "" if control else row[N.USUBJID], N.SS_SPECIMEN: row[N.SPECIMEN_ID],
+            N.SS_TIMEPOINT: "" if control else row[N.TIMEPOINT], N.SS_SPECIMEN_TYPE: "PBMC",
+            N.SS_ASSAY: N.ASSAY_FLOW_FCS, N.SS_FILE: row["FILE"], N.SS_PANEL: model["panel"],
+            N.SS_BATCH: str(row["BATCH"]), N.SS_CONTROL: "true" if control else ""})

@@ -23,6 +23,7 @@ from ._custody import simulate_custody
 from ._expression import simulate_expression
 from ._pathology import simulate_pathology
 from ._singlecell import simulate_singlecell
+from ._flow import simulate_flow
 
 __all__ = ["Stage", "STAGES", "simulate_trial"]
 
@@ -47,6 +48,8 @@ STAGES: list[Stage] = [
     Stage("expression", simulate_expression, ("custody",), "bulk RNA-seq counts of the tumour RNA, IMMUNE_SCORE-driven; truth per specimen"),
     Stage("pathology", simulate_pathology, ("custody",), "central-lab pathology table with recorded CPS, HER2 and MMR inconsistencies"),
     Stage("singlecell", simulate_singlecell, ("custody",), "10x matrices of PBMC and tumour specimens, IMMUNE_SCORE-driven; per-cell truth"),
+    Stage("flow", simulate_flow, ("trial", "custody"), "FCS 3.1 files of PBMC specimens and batch controls, IMMUNE_SCORE-driven; "
+          "counts; per-event truth and injected QC problems"),
 ]
 
 

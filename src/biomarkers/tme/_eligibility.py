@@ -153,6 +153,9 @@ def _msi_status(msi_rows: pd.DataFrame | None, rules: EligibilityRules) -> tuple
         return None, "no MSI result"
     calls = msi_rows[msi_rows["MSI_STATUS"].isin([rules.msi_high, rules.msi_stable])]
     if calls.empty:
+        indeterminate = msi_rows[msi_rows["MSI_STATUS"] == "INDETERMINATE"]
+        if len(indeterminate):  # MSI-L: between MSS and MSI-H, MMR immunohistochemistry decides
+            return None, "MSI indeterminate on " + ", ".join(_where(r) for r in indeterminate.to_dict("records"))
         return None, "MSI not evaluable"
     high = calls[calls["MSI_STATUS"] == rules.msi_high]
     if len(high):

@@ -4,9 +4,13 @@
 // normals (--pon); one MSI task per tumour specimen, paired when its normal BAM
 // exists; MSI_COLLECT into genomics/msi.parquet, genomics/msi_sites/ (one file per specimen) and plots.
 // A tumour-only specimen with neither baseline nor panel of normals is skipped, with a warning.
+// Paired calls take their status rule from MSI_COHORT_BASELINE (the cohort's matched normals,
+// when there are at least two), else from the panel-of-normals baseline when there is one,
+// else from the defaults of assets/msi.yaml.
 
 include { MSI_SCAN     } from '../../../modules/local/msi_scan/main'
 include { MSI_BASELINE } from '../../../modules/local/msi_baseline/main'
+include { MSI_COHORT_BASELINE } from '../../../modules/local/msi_cohort_baseline/main'
 include { MSI          } from '../../../modules/local/msi/main'
 include { MSI_COLLECT    } from '../../../modules/local/msi_collect/main'
 include { fastaWithIndex; optionalFile; indexedFiles } from '../utils_biomarkers/main'
@@ -62,8 +66,29 @@ workflow GENOMICS_MSI {
         .map { p -> file(p.msi_baseline) }
         .mix(MSI_BASELINE.out.baseline)
 
+    // The cohort's matched normals, each once, in a stable order; a baseline of them if there are two or more.
+    ch_cohort_normals = ch_paired
+        .map { _meta, _bam, _index, normal, normal_index -> [normal, normal_index] }
+        .unique { pair -> pair[0].toString() }
+        .toSortedList { a, b -> a[0].toString() <=> b[0].toString() }
+        .filter { pairs -> pairs.size() >= 2 }
+    MSI_COHORT_BASELINE(
+        ch_sites,
+        ch_fasta,
+        ch_cohort_normals.map { pairs -> pairs.collect { pair -> pair[0] } },
+        ch_cohort_normals.map { pairs -> pairs.collect { pair -> pair[1] } },
+        ch_config,
+    )
+    // The paired calls' rule: the cohort's baseline, else the panel's, else none ([]: the defaults).
+    ch_paired_rule = MSI_COHORT_BASELINE.out.baseline
+        .map { f -> [0, f] }
+        .mix(ch_baseline.map { f -> [1, f] })
+        .toSortedList { a, b -> a[0] <=> b[0] }
+        .map { found -> [found ? found[0][1] : []] }
+
     ch_calls = ch_paired
-        .map { meta, bam, index, normal, normal_index -> [meta, bam, index, normal, normal_index, []] }
+        .combine(ch_paired_rule)
+        .map { meta, bam, index, normal, normal_index, rule -> [meta, bam, index, normal, normal_index, rule] }
         .mix(
             ch_tumor_only
                 .combine(ch_baseline)
@@ -78,5 +103,6 @@ workflow GENOMICS_MSI {
 
     emit:
     tables = MSI_COLLECT.out.tables
-    versions = MSI_SCAN.out.versions.mix(MSI_BASELINE.out.versions, MSI.out.versions.first(), MSI_COLLECT.out.versions)
+    versions = MSI_SCAN.out.versions.mix(MSI_BASELINE.out.versions, MSI_COHORT_BASELINE.out.versions, MSI.out.versions.first(),
+        MSI_COLLECT.out.versions)
 }

@@ -13,14 +13,17 @@ Plain functions, I/O at the edges::
 docs/msi.md explains the method, the defaults and their sources.
 """
 
-from ._baseline import build_baseline, read_baseline, sites_digest, write_baseline
-from ._call import MSI_H, MSS, NOT_EVALUABLE, benjamini_hochberg, call_sites, chi_square, summarise, total_variation
+from ._baseline import build_baseline, read_baseline, read_baseline_columns, sites_digest, write_baseline
+from ._call import (INDETERMINATE, MSI_H, MSS, NOT_EVALUABLE, benjamini_hochberg, call_sites, chi2_sf, chi_square, site_columns, site_tests,
+                    summarise, total_variation)
 from ._commands import baseline_to_file, call_to_parts, scan_to_file
 from ._config import MsiSettings, load_settings
 from ._plots import plot_msi
+from ._rule import Rule, calibrated_rule, decide, default_rule, null_critical_count, upper_rate
 from ._reads import count_lengths, count_lengths_file, decode_counts, encode_counts
-from ._sites import check_reference, read_sites, reference_digest, scan_sites, write_sites
-from ._specimen import baseline_from_bams, call_specimen, collect, write_parts
+from ._sites import (check_reference, read_site_columns, read_sites, reference_digest, scan_sites, scan_sites_to_file,
+                     write_sites)
+from ._specimen import baseline_from_bams, call_columns, call_specimen, collect, write_parts
 
 __all__ = [
     "MsiSettings", "load_settings", "scan_sites", "write_sites", "read_sites", "check_reference", "reference_digest",
@@ -28,5 +31,7 @@ __all__ = [
     "build_baseline", "baseline_from_bams", "write_baseline", "read_baseline", "sites_digest",
     "chi_square", "benjamini_hochberg", "total_variation", "call_sites", "summarise", "call_specimen",
     "write_parts", "collect", "plot_msi", "scan_to_file", "baseline_to_file", "call_to_parts",
-    "MSI_H", "MSS", "NOT_EVALUABLE",
+    "chi2_sf", "site_tests", "Rule", "calibrated_rule", "decide", "default_rule", "null_critical_count", "upper_rate",
+    "read_site_columns", "read_baseline_columns", "scan_sites_to_file", "call_columns", "site_columns",
+    "MSI_H", "MSS", "INDETERMINATE", "NOT_EVALUABLE",
 ]

@@ -8,7 +8,8 @@ from pathlib import Path
 from ...assets import load_settings as _load
 from ...errors import InputError
 
-__all__ = ["MsiSettings", "ScanSettings", "ReadSettings", "CallSettings", "BaselineSettings", "load_settings"]
+__all__ = ["MsiSettings", "ScanSettings", "ReadSettings", "CallSettings", "ScoreSettings", "RuleSettings", "SiteDefinition",
+           "BaselineSettings", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,36 @@ class ReadSettings:
 class CallSettings:
     alpha: float
     min_shift: float
-    threshold_paired: float
-    threshold_tumor_only: float
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Which sites enter the MSI score: homopolymers >= min_homopolymer bases, other units >= min_repeats times."""
+
+    min_homopolymer: int
+    min_repeats: int
+
+
+@dataclass(frozen=True)
+class SiteDefinition:
+    """The scored-site definition a set of defaults was measured on (scan limits and score limits combined)."""
+
+    min_homopolymer: int
+    min_repeats: int
+    min_unit: int
+    max_unit: int
+    max_repeat_bases: int
+    flank: int
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    false_positive_rate: float
+    min_unstable_sites: int
+    msi_h_score: float
+    null_site_rate_paired: float
+    null_site_rate_tumor_only: float
+    calibrated_for: SiteDefinition
 
 
 @dataclass(frozen=True)
@@ -48,6 +77,8 @@ class MsiSettings:
     scan: ScanSettings
     reads: ReadSettings
     call: CallSettings
+    score: ScoreSettings
+    rule: RuleSettings
     baseline: BaselineSettings
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ...io import atomic_path
-from ...names import PAIRED, TUMOR_ONLY
 from ._call import MSI_H
 from ._reads import decode_counts
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["plot_msi"]
 
@@ -40,27 +41,29 @@ def plot_msi(summary: pd.DataFrame, sites: pd.DataFrame | Callable[[str], pd.Dat
     out: dict[str, Path] = {}
     fig, ax = plt.subplots(figsize=(7, 3.8))
     evaluable = summary[summary["MSI_STATUS"] != "NOT_EVALUABLE"].sort_values("MSI_SCORE", kind="stable")
+    palette = {MSI_H: "#c0392b", "INDETERMINATE": "#e67e22"}
+    x = list(range(len(evaluable)))
     if len(evaluable) <= _MAX_LABELLED:
-        colours = ["#c0392b" if s == MSI_H else "#2e86c1" for s in evaluable["MSI_STATUS"]]
-        ax.bar(range(len(evaluable)), evaluable["MSI_SCORE"], color=colours)
-    else:  # one bar per specimen is one artist each: a filled step curve per status instead
-        x = range(len(evaluable))
-        high = (evaluable["MSI_STATUS"] == MSI_H).to_numpy()
+        ax.bar(x, evaluable["MSI_SCORE"], color=[palette.get(s, "#2e86c1") for s in evaluable["MSI_STATUS"]])
+        if len(evaluable):  # each specimen's own cut-offs (its evaluated sites and its mode's calibration set them)
+            ax.hlines(evaluable["THRESHOLD"], [i - 0.4 for i in x], [i + 0.4 for i in x], color="black", linewidth=1,
+                      label="MSI-H from")
+            ax.hlines(evaluable["MSS_CUTOFF"], [i - 0.4 for i in x], [i + 0.4 for i in x], color="grey", linewidth=1,
+                      linestyles=":", label="not MSS from")
+        ax.set_xticks(x, evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
+    else:  # one bar per specimen is one artist each: a filled step curve per status, the cut-offs as steps
+        status = evaluable["MSI_STATUS"].to_numpy()
         score = evaluable["MSI_SCORE"].to_numpy(dtype=float)
-        for mask, colour in ((~high, "#2e86c1"), (high, "#c0392b")):
-            ax.fill_between(x, 0, score, where=mask, step="mid", color=colour, linewidth=0)
-    for mode, style in ((PAIRED, "--"), (TUMOR_ONLY, ":")):
-        thr = summary.loc[summary["MODE"] == mode, "THRESHOLD"]
-        if len(thr):
-            ax.axhline(float(thr.iloc[0]), color="grey", linestyle=style, linewidth=1, label=f"MSI-H threshold ({mode})")
-    if len(evaluable) <= _MAX_LABELLED:
-        ax.set_xticks(range(len(evaluable)), evaluable["SPECIMEN_ID"], rotation=90, fontsize=6)
-    else:  # thousands of labels would be unreadable: the distribution, sorted
-        ax.set_xticks([])
+        for name, colour in (("MSS", "#2e86c1"), ("INDETERMINATE", palette["INDETERMINATE"]), (MSI_H, palette[MSI_H])):
+            ax.fill_between(x, 0, score, where=status == name, step="mid", color=colour, linewidth=0)
+        ax.step(x, evaluable["THRESHOLD"].to_numpy(dtype=float), where="mid", color="black", linewidth=1, label="MSI-H from")
+        ax.step(x, evaluable["MSS_CUTOFF"].to_numpy(dtype=float), where="mid", color="grey", linewidth=1, linestyle=":",
+                label="not MSS from")
+        ax.set_xticks([])  # thousands of labels would be unreadable: the distribution, sorted
         ax.set_xlabel(f"{len(evaluable):,} evaluable tumour specimens, sorted by score (msi.parquet names them)")
-    ax.set_ylabel("MSI score (% unstable sites)")
+    ax.set_ylabel("MSI score (% unstable scored sites)")
     n_ne = int((summary["MSI_STATUS"] == "NOT_EVALUABLE").sum())
-    ax.set_title(f"MSI score per tumour specimen (red: MSI-H; {n_ne} not evaluable)", fontsize=10)
+    ax.set_title(f"MSI score per tumour specimen (red: MSI-H, orange: indeterminate; {n_ne} not evaluable)", fontsize=10)
     if len(summary):
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()

@@ -10,10 +10,8 @@ QC-failed, unmapped and low-MAPQ reads are skipped; overlapping mates count once
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from pathlib import Path
 
-import pandas as pd
 import pysam
 
 from ...errors import InputError
@@ -68,29 +66,6 @@ def _query_pos(cigar: list[tuple[int, int]], ref_start: int, target: int) -> int
 _RUNS: dict[str, re.Pattern] = {}
 
 
-def _observed_length(seq: str, q_left: int, left: str, right: str, unit: str) -> int | None:
-    """Repeat length (bases) between the flanks, reading the sequence from the left flank's last base."""
-    flank = len(left)
-    if seq[q_left - flank + 1:q_left + 1] != left:
-        # the aligner may have moved an indel into the flank: look for the flank nearby
-        lo = max(0, q_left - flank + 1 - 8)
-        found = seq.find(left, lo, q_left + 1 + 8)
-        if found < 0:
-            return None
-        q_left = found + flank - 1
-    run = _RUNS.get(unit)
-    if run is None:
-        run = _RUNS[unit] = re.compile("(?:%s)*%s" % (unit, "".join(f"(?:{c}" for c in unit[:-1]) + ")?" * (len(unit) - 1)))
-    begin = q_left + 1
-    end = run.match(seq, begin).end()  # whole units, then a partial one
-    # the repeat-like prefix may run into the right flank (a flank can read like the unit out of phase):
-    # the tract ends at the longest prefix the right flank follows
-    for e in range(end, begin - 1, -1):
-        if seq.startswith(right, e):
-            return e - begin
-    return None
-
-
 def _regions(starts: list[int], ends: list[int], flank: list[int], gap: int = 2000) -> list[tuple[int, int, int, int]]:
     """Sites (sorted, one contig) grouped into fetch regions: (first site, last site + 1, lo, hi)."""
     out = []
@@ -106,87 +81,177 @@ def _regions(starts: list[int], ends: list[int], flank: list[int], gap: int = 20
     return out
 
 
-def count_lengths(alignments: pysam.AlignmentFile, sites: pd.DataFrame, *, min_mapq: int = 20, max_reads: int = 1000,
+def _run_pattern(unit: str) -> re.Pattern:
+    run = _RUNS.get(unit)
+    if run is None:
+        run = _RUNS[unit] = re.compile("(?:%s)*%s" % (unit, "".join(f"(?:{c}" for c in unit[:-1]) + ")?" * (len(unit) - 1)))
+    return run
+
+
+def _by_contig(chroms: list[str], starts: list[int]) -> dict[str, list[int]]:
+    """Row numbers per contig (in first-seen order), sorted by start."""
+    groups: dict[str, list[int]] = {}
+    for row, chrom in enumerate(chroms):
+        groups.setdefault(chrom, []).append(row)
+    return {chrom: sorted(rows, key=starts.__getitem__) for chrom, rows in groups.items()}
+
+
+def count_lengths(alignments: pysam.AlignmentFile, sites, *, min_mapq: int = 20, max_reads: int = 1000,
                   label: str = "reads") -> list[dict[int, int]]:
-    """For each site (row of a site table), ``{repeat length in bases: fragments}``.
+    """For each site (row of a site table: a frame or a mapping of columns), ``{repeat length in bases: fragments}``.
 
     Reads are streamed once per cluster of nearby sites (one index seek per
     cluster, not per site) and matched to every site whose flanks they span.
+    Per-site state is the counts and, while reads can still reach the site,
+    the names of the fragments already counted there.
     """
-    out: list[dict[int, int]] = [{} for _ in range(len(sites))]
-    order = sites.reset_index(drop=True)
-    with Progress(f"msi {label} (sites)", len(sites), logger=log) as prog:
+    chroms, all_starts = list(sites["CHROM"]), list(sites["START"])
+    all_ends, all_units = list(sites["END"]), list(sites["UNIT"])
+    all_lefts, all_rights = list(sites["LEFT_FLANK"]), list(sites["RIGHT_FLANK"])
+    out: list[dict[int, int]] = [{} for _ in range(len(chroms))]
+    with Progress(f"msi {label} (sites)", len(chroms), logger=log) as prog:
         present = set(alignments.references)
-        for chrom, group in order.groupby("CHROM", sort=False):
+        for chrom, rows in _by_contig(chroms, all_starts).items():
             if chrom not in present:
-                prog.update(len(group))
+                prog.update(len(rows))
                 continue
-            idx = group.sort_values("START", kind="stable").index.to_numpy()
-            starts = order.loc[idx, "START"].tolist()
-            ends = order.loc[idx, "END"].tolist()
-            units = order.loc[idx, "UNIT"].tolist()
-            lefts = order.loc[idx, "LEFT_FLANK"].tolist()
-            rights = order.loc[idx, "RIGHT_FLANK"].tolist()
+            starts = [all_starts[r] for r in rows]
+            ends = [all_ends[r] for r in rows]
+            lefts = [all_lefts[r] for r in rows]
             flanks = [len(x) for x in lefts]
-            lows = [s - f for s, f in zip(starts, flanks)]
-            highs = [e + f for e, f in zip(ends, flanks)]
+            region = _Region(starts=starts, lefts=lefts, rights=[all_rights[r] for r in rows],
+                             tracts=[all_units[r] * ((all_ends[r] - all_starts[r]) // len(all_units[r])) for r in rows],
+                             runs=[_run_pattern(all_units[r]).match for r in rows],
+                             lows=[s - f for s, f in zip(starts, flanks)], highs=[e + f for e, f in zip(ends, flanks)],
+                             counts=[out[r] for r in rows])
             for first, last, lo, hi in _regions(starts, ends, flanks):
-                seen: dict[int, set[str]] = {}
-                looked: dict[int, int] = {}
-                done = first  # sites before this one can get no more reads: their read names are dropped
-                for read in alignments.fetch(chrom, lo, hi):
-                    if read.flag & _SKIP_FLAGS or read.mapping_quality < min_mapq:
-                        continue
-                    r_start = read.reference_start
-                    r_end = read.reference_end
-                    i = bisect_left(lows, r_start, first, last)
-                    while done < i:  # reads come sorted by start: a site whose flank starts before r_start is complete
-                        seen.pop(done, None)
-                        looked.pop(done, None)
-                        done += 1
-                    if i >= last or lows[i] > r_end:
-                        continue
-                    name = read.query_name
-                    seq = cigar = None
-                    while i < last and lows[i] < r_end:
-                        if highs[i] <= r_end:  # the read anchors both flanks of site i
-                            site_seen = seen.setdefault(i, set())
-                            n_looked = looked.get(i, 0)
-                            if name not in site_seen and n_looked < max_reads:
-                                looked[i] = n_looked + 1
-                                if seq is None:
-                                    seq, cigar = read.query_sequence, read.cigartuples
-                                q_left = _query_pos(cigar, r_start, starts[i] - 1)
-                                length = None if q_left is None else _observed_length(seq, q_left, lefts[i], rights[i], units[i])
-                                if length is not None:
-                                    site_seen.add(name)  # the mate of this fragment will not count again
-                                    counts = out[idx[i]]
-                                    counts[length] = counts.get(length, 0) + 1
-                        i += 1
+                _count_region(alignments.fetch(chrom, lo, hi), region, first, last, min_mapq, max_reads)
                 prog.update(last - first)
     return out
 
 
-def count_lengths_file(bam: str | Path, sites: pd.DataFrame, fasta: str | Path, settings: MsiSettings, *, label: str | None = None
-                       ) -> list[dict[int, int]]:
-    """Open ``bam`` (CRAM with ``fasta``), check it against the reference and the site table, count."""
+class _Region:
+    """The sites of one contig, sorted by start, as parallel lists (the kernel indexes them)."""
+
+    __slots__ = ("starts", "lefts", "rights", "runs", "lows", "highs", "counts", "flanks", "looked", "tracts")
+
+    def __init__(self, **columns):
+        for name, value in columns.items():
+            setattr(self, name, value)
+        self.flanks = [len(x) for x in self.lefts]
+        self.looked = [0] * len(self.starts)  # reads looked at per site (max_reads)
+
+
+def _count_region(reads, region: _Region, first: int, last: int, min_mapq: int, max_reads: int) -> None:
+    """Add the fragments of ``reads`` (sorted by start) to sites ``first..last-1`` of ``region``.
+
+    The hot loop of the caller: plain lists, no call per read in the common case (no indel before the
+    repeat), and fragment names kept only for paired reads while a site can still get reads.
+    """
+    lows, highs, starts, lefts, rights, runs, counts, flanks, looked, tracts = (
+        region.lows, region.highs, region.starts, region.lefts, region.rights, region.runs, region.counts,
+        region.flanks, region.looked, region.tracts)
+    seen: dict[int, set[str]] = {}
+    i0 = first
+    for read in reads:
+        flag = read.flag
+        if flag & _SKIP_FLAGS or read.mapping_quality < min_mapq:
+            continue
+        r_start = read.reference_start
+        while i0 < last and lows[i0] < r_start:  # reads come sorted by start: this site can get no more reads
+            if seen:
+                seen.pop(i0, None)
+            i0 += 1
+        if i0 == last:
+            break
+        r_end = read.reference_end
+        i = i0
+        seq = None
+        while i < last and highs[i] <= r_end:  # the read anchors both flanks of site i
+            if looked[i] < max_reads:
+                names = name = None
+                if flag & 1:  # paired: its mate may span the site too and must not count again
+                    name = read.query_name
+                    names = seen.get(i)
+                    if names is not None and name in names:
+                        i += 1
+                        continue
+                looked[i] += 1
+                if seq is None:
+                    seq = read.query_sequence
+                    shift = read.query_alignment_start - r_start
+                begin = starts[i] + shift
+                length = None
+                if begin >= flanks[i] and seq.startswith(lefts[i], begin - flanks[i]):
+                    tract = tracts[i]
+                    if seq.startswith(tract, begin) and seq.startswith(rights[i], begin + len(tract)):
+                        length = len(tract)  # the reference length (most reads): two comparisons, no regex
+                    else:
+                        end = runs[i](seq, begin).end()  # whole units, then a partial one
+                        if seq.startswith(rights[i], end):
+                            length = end - begin
+                if length is None:
+                    length = _length(read, seq, begin, starts[i], lefts[i], rights[i], runs[i], r_start)
+                if length is not None:
+                    if name is not None:
+                        if names is None:
+                            names = seen[i] = set()
+                        names.add(name)
+                    site = counts[i]
+                    site[length] = site.get(length, 0) + 1
+            i += 1
+
+
+def _length(read, seq: str, begin: int, site_start: int, left: str, right: str, run, r_start: int) -> int | None:
+    """Repeat length in ``seq`` between the flanks; ``begin``: the repeat's first base if no indel precedes it."""
+    flank = len(left)
+    if begin < flank or not seq.startswith(left, begin - flank):
+        # an indel before the repeat, or one the aligner moved into the flank: place it by the CIGAR, then look nearby
+        q_left = _query_pos(read.cigartuples, r_start, site_start - 1)
+        if q_left is None:
+            return None
+        if seq[q_left - flank + 1:q_left + 1] != left:
+            found = seq.find(left, max(0, q_left - flank + 1 - 8), q_left + 1 + 8)
+            if found < 0:
+                return None
+            q_left = found + flank - 1
+        begin = q_left + 1
+    end = run(seq, begin).end()  # whole units, then a partial one
+    if seq.startswith(right, end):
+        return end - begin
+    # the repeat-like prefix may run into the right flank (a flank can read like the unit out of phase):
+    # the tract ends at the longest prefix the right flank follows
+    for e in range(end - 1, begin - 1, -1):
+        if seq.startswith(right, e):
+            return e - begin
+    return None
+
+
+def count_lengths_file(bam: str | Path, sites, fasta: str | Path, settings: MsiSettings, *, label: str | None = None,
+                       with_contigs: bool = False):
+    """Open ``bam`` (CRAM with ``fasta``), check it against the reference and the site table, count.
+
+    With ``with_contigs``, returns (counts, the contigs of the alignments' header).
+    """
     reference = open_reference(fasta)
     try:
         check_reference(sites, reference, fasta=fasta)
         alignments = open_alignments(bam, fasta)
         try:
             check_contigs(alignments, reference, file=bam)
-            missing = sorted(set(sites["CHROM"]) - set(alignments.references))
+            missing = set(sites["CHROM"]) - set(alignments.references)
             if missing:
                 # e.g. a BAM aligned to the primary assembly, a site table scanned with alt contigs: those sites
                 # have no reads (LOW_COVERAGE), which the per-site table shows
-                n = int(sites["CHROM"].isin(missing).sum())
+                n = sum(chrom in missing for chrom in sites["CHROM"])
+                names = sorted(missing)
                 log.warning("%s: no contig %s in the alignments' header; its %d site(s) count as not covered",
-                            Path(bam).name, ", ".join(missing[:3]) + ("..." if len(missing) > 3 else ""), n)
+                            Path(bam).name, ", ".join(names[:3]) + ("..." if len(names) > 3 else ""), n)
             reads = settings.reads
             try:
-                return count_lengths(alignments, sites, min_mapq=reads.min_mapq, max_reads=reads.max_reads,
-                                     label=label or Path(bam).name)
+                counts = count_lengths(alignments, sites, min_mapq=reads.min_mapq, max_reads=reads.max_reads,
+                                       label=label or Path(bam).name)
+                return (counts, set(alignments.references)) if with_contigs else counts
             except OSError as exc:  # truncated or corrupt blocks surface only while reading
                 raise InputError(f"cannot read the alignments: {exc}", file=bam) from None
         finally:

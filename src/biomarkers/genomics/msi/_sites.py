@@ -12,20 +12,25 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 import pysam
 
 from ...errors import InputError
+from ...io import atomic_path
 from ...log import Progress, get_logger
-from .._alignments import open_reference
+from .._alignments import chr_prefix_differs, open_reference
 from ._config import MsiSettings, ScanSettings, load_settings
-from ._tsv import read_headed_tsv, write_headed_tsv
+from ._tsv import Columns, read_headed_columns
 
-__all__ = ["scan_sites", "write_sites", "read_sites", "reference_digest", "check_reference", "SITE_COLUMNS"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["scan_sites", "scan_sites_to_file", "write_sites", "read_sites", "read_site_columns", "reference_digest", "check_reference", "SITE_COLUMNS"]
 
 log = get_logger("msi.scan")
 
@@ -129,50 +134,106 @@ def _scan_sequence(seq: str, offset: int, scan: dict, patterns) -> list[tuple[in
     return out
 
 
-def scan_sites(fasta: str | Path, targets: str | Path | None = None, settings: MsiSettings | None = None) -> pd.DataFrame:
-    """Microsatellites of ``fasta`` (optionally only those overlapping ``targets``), one row per site."""
-    scan = (settings or load_settings()).scan
-    ref = open_reference(fasta)
-    contigs = dict(zip(ref.references, ref.lengths))
-    patterns = _patterns(scan)
+def _scan_regions(ref: pysam.FastaFile, contigs: dict[str, int], targets, scan: ScanSettings) -> list[tuple]:
+    """(contig, fetch start, fetch end, keep start, keep end): padded target intervals, or 5 Mb chunks of every contig."""
     pad = scan.max_repeat_bases + scan.flank + 10
     if targets is not None:
         regions = [(c, max(0, s - pad), min(contigs[c], e + pad), s, e)
                    for c, ivs in _read_bed(targets, contigs).items() for s, e in ivs]
-        regions.sort(key=lambda r: (ref.references.index(r[0]), r[1]))
-    else:
-        regions = []
-        for chrom, length in contigs.items():
-            for s in range(0, length, _CHUNK):
-                e = min(length, s + _CHUNK)
-                regions.append((chrom, max(0, s - pad), min(length, e + pad), s, e))
-    rows: dict[tuple[str, int], tuple] = {}
-    total = sum(r[4] - r[3] for r in regions)
-    with Progress("msi scan (bases)", total, logger=log) as prog:
+        order = {c: i for i, c in enumerate(contigs)}
+        return sorted(regions, key=lambda r: (order[r[0]], r[1]))
+    return [(chrom, max(0, s - pad), min(length, min(length, s + _CHUNK) + pad), s, min(length, s + _CHUNK))
+            for chrom, length in contigs.items() for s in range(0, length, _CHUNK)]
+
+
+def _scan_rows(ref: pysam.FastaFile, regions: list[tuple], targets, scan: ScanSettings) -> Iterator[tuple]:
+    """Site rows (without SITE_ID) in the table's order, streamed: memory holds one chunk's sites (whole genome)
+    or one contig's targeted sites, never the genome's."""
+    patterns = _patterns(scan)
+    pending: dict[int, tuple] = {}  # targeted sites of the current contig (padded targets may overlap)
+    current = None
+    with Progress("msi scan (bases)", sum(r[4] - r[3] for r in regions), logger=log) as prog:
         for chrom, fetch_start, fetch_end, keep_start, keep_end in regions:
+            if chrom != current:
+                yield from (pending[k] for k in sorted(pending))
+                pending, current = {}, chrom
             seq = ref.fetch(chrom, fetch_start, fetch_end).upper()
             if seq.count("N") == len(seq):  # gaps and masked slices: nothing to find
                 prog.update(keep_end - keep_start)
                 continue
             for start, end, unit, left, right in _scan_sequence(seq, fetch_start, scan, patterns):
-                if targets is not None:
-                    keep = start < keep_end and end > keep_start  # the tract overlaps the target
-                else:
-                    keep = keep_start <= start < keep_end  # each chunk owns the tracts starting in it
-                if keep:
-                    rows.setdefault((chrom, start), (chrom, start, end, unit, len(unit), (end - start) // len(unit), left, right))
+                row = (chrom, start, end, unit, len(unit), (end - start) // len(unit), left, right)
+                if targets is None:
+                    if keep_start <= start < keep_end:  # each chunk owns the tracts starting in it, in order
+                        yield row
+                elif start < keep_end and end > keep_start:  # the tract overlaps the target
+                    pending.setdefault(start, row)
             prog.update(keep_end - keep_start)
-    ref.close()
-    frame = pd.DataFrame(list(rows.values()), columns=SITE_COLUMNS[1:])
-    order = {c: i for i, c in enumerate(contigs)}
-    frame = frame.sort_values(["CHROM", "START"], key=lambda s: s.map(order) if s.name == "CHROM" else s, kind="stable")
+        yield from (pending[k] for k in sorted(pending))
+
+
+def scan_sites(fasta: str | Path, targets: str | Path | None = None, settings: MsiSettings | None = None) -> pd.DataFrame:
+    """Microsatellites of ``fasta`` (optionally only those overlapping ``targets``), one row per site."""
+    import pandas as pd
+
+    scan = (settings or load_settings()).scan
+    ref = open_reference(fasta)
+    try:
+        contigs = dict(zip(ref.references, ref.lengths))
+        rows = list(_scan_rows(ref, _scan_regions(ref, contigs, targets, scan), targets, scan))
+    finally:
+        ref.close()
+    frame = pd.DataFrame(rows, columns=SITE_COLUMNS[1:])
     frame.insert(0, "SITE_ID", [f"{c}:{s}:{u}" for c, s, u in zip(frame["CHROM"], frame["START"], frame["UNIT"])])
-    frame = frame.reset_index(drop=True).astype({"START": "int64", "END": "int64", "UNIT_LEN": "int64", "REF_REPEATS": "int64"})
-    frame.attrs["contigs"] = list(contigs.items())
-    frame.attrs["reference"] = str(fasta)
-    frame.attrs["targets"] = str(targets) if targets else ""
+    frame = frame.astype({"START": "int64", "END": "int64", "UNIT_LEN": "int64", "REF_REPEATS": "int64"})
+    frame.attrs.update(contigs=list(contigs.items()), reference=str(fasta), targets=str(targets) if targets else "",
+                       scan=asdict(scan))
     log.info("msi scan: %d microsatellites in %s%s", len(frame), Path(fasta).name, f" within {Path(targets).name}" if targets else "")
     return frame
+
+
+def scan_sites_to_file(fasta: str | Path, output: str | Path, targets: str | Path | None = None,
+                       settings: MsiSettings | None = None) -> int:
+    """Scan and write the site table as the sites are found (the same bytes as ``write_sites(scan_sites(...))``),
+    in memory independent of the genome's size; returns the number of sites."""
+    scan = (settings or load_settings()).scan
+    ref = open_reference(fasta)
+    try:
+        contigs = dict(zip(ref.references, ref.lengths))
+        header = _site_header(list(contigs.items()), str(fasta), str(targets) if targets else "", asdict(scan))
+        rows = _scan_rows(ref, _scan_regions(ref, contigs, targets, scan), targets, scan)
+        n = _write_site_rows(output, header, rows)
+    finally:
+        ref.close()
+    log.info("msi scan: %d microsatellites in %s%s", n, Path(fasta).name, f" within {Path(targets).name}" if targets else "")
+    return n
+
+
+def _site_header(contigs: list[tuple[str, int]], reference: str, targets: str, scan: dict | None) -> list[str]:
+    header = [f"##format={FORMAT_TAG}", f"##reference={Path(reference).name}", f"##reference_digest={reference_digest(contigs)}"]
+    if targets:
+        header.append(f"##targets={Path(targets).name}")
+    if scan:
+        header.append("##scan=" + ",".join(f"{k}:{v}" for k, v in scan.items()))
+    return header + [f"##contig=<ID={name},length={length}>" for name, length in contigs]
+
+
+def _write_site_rows(path: str | Path, header: list[str], rows: Iterable[tuple]) -> int:
+    """Header, column names, then one line per (CHROM, START, END, UNIT, UNIT_LEN, REF_REPEATS, flanks) row."""
+    n = 0
+    with atomic_path(path) as tmp:
+        # mtime=0 and no file name in the gzip header: same inputs, same bytes
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+            gz.write(("\n".join(header) + "\n" + "\t".join(SITE_COLUMNS) + "\n").encode())
+            lines: list[str] = []
+            for chrom, start, end, unit, unit_len, repeats, left, right in rows:
+                lines.append(f"{chrom}:{start}:{unit}\t{chrom}\t{start}\t{end}\t{unit}\t{unit_len}\t{repeats}\t{left}\t{right}\n")
+                n += 1
+                if len(lines) == 10_000:
+                    gz.write("".join(lines).encode())
+                    lines = []
+            gz.write("".join(lines).encode())
+    return n
 
 
 def write_sites(sites: pd.DataFrame, path: str | Path, *, settings: MsiSettings | None = None) -> Path:
@@ -180,20 +241,17 @@ def write_sites(sites: pd.DataFrame, path: str | Path, *, settings: MsiSettings 
     contigs = sites.attrs.get("contigs")
     if not contigs:
         raise ValueError("site table has no reference contigs in attrs (use scan_sites)")
-    header = [f"##format={FORMAT_TAG}", f"##reference={Path(sites.attrs.get('reference', '')).name}",
-              f"##reference_digest={reference_digest(contigs)}"]
-    if sites.attrs.get("targets"):
-        header.append(f"##targets={Path(sites.attrs['targets']).name}")
-    if settings:
-        header.append("##scan=" + ",".join(f"{k}:{v}" for k, v in asdict(settings.scan).items()))
-    header += [f"##contig=<ID={name},length={length}>" for name, length in contigs]
-    return write_headed_tsv(path, header, sites[SITE_COLUMNS])
+    header = _site_header(contigs, sites.attrs.get("reference", ""), sites.attrs.get("targets", ""),
+                          asdict(settings.scan) if settings else sites.attrs.get("scan"))
+    columns = [list(sites[c]) for c in SITE_COLUMNS[1:]]
+    _write_site_rows(path, header, zip(*columns))
+    return Path(path)
 
 
-def read_sites(path: str | Path) -> pd.DataFrame:
-    """Read a site table written by :func:`write_sites`; its header's contigs go to ``attrs``."""
-    header, frame = read_headed_tsv(path, what="site table", format_tag=FORMAT_TAG, command="scan",
-                                    dtype={"CHROM": str, "UNIT": str, "LEFT_FLANK": str, "RIGHT_FLANK": str, "SITE_ID": str})
+def read_site_columns(path: str | Path) -> Columns:
+    """Read a site table written by :func:`write_sites` into plain columns (no pandas); its header goes to ``attrs``."""
+    header, table = read_headed_columns(path, what="site table", format_tag=FORMAT_TAG, command="scan",
+                                        types={"START": int, "END": int, "UNIT_LEN": int, "REF_REPEATS": int})
     contigs: list[tuple[str, int]] = []
     meta: dict[str, str] = {}
     for key, value in header:
@@ -202,13 +260,25 @@ def read_sites(path: str | Path) -> pd.DataFrame:
             contigs.append((m.group(1), int(m.group(2))))
         elif key != "contig":
             meta[key] = value
-    missing = [c for c in SITE_COLUMNS if c not in frame.columns]
+    missing = [c for c in SITE_COLUMNS if c not in table]
     if missing:
         raise InputError("site table lacks columns", file=path, field=missing[0])
     if meta.get("reference_digest") != reference_digest(contigs):
         raise InputError("site table header is inconsistent (its contig list does not match its digest)", file=path)
-    frame.attrs.update(contigs=contigs, reference=meta.get("reference", ""), targets=meta.get("targets", ""), path=str(path),
-                       digest=meta["reference_digest"])
+    scan = dict(item.split(":", 1) for item in meta["scan"].split(",") if ":" in item) if meta.get("scan") else None
+    table.attrs.update(contigs=contigs, reference=meta.get("reference", ""), targets=meta.get("targets", ""), path=str(path),
+                       digest=meta["reference_digest"], scan=scan)
+    return table
+
+
+def read_sites(path: str | Path) -> pd.DataFrame:
+    """Read a site table written by :func:`write_sites` as a frame; its header's contigs go to ``attrs``."""
+    import pandas as pd
+
+    table = read_site_columns(path)
+    frame = pd.DataFrame({name: table[name] for name in SITE_COLUMNS})
+    frame = frame.astype({"START": "int64", "END": "int64", "UNIT_LEN": "int64", "REF_REPEATS": "int64"})
+    frame.attrs.update(table.attrs)
     return frame
 
 
@@ -219,9 +289,7 @@ def check_reference(sites: pd.DataFrame, reference: pysam.FastaFile, *, fasta: s
     if dict(contigs) == dict(ref_contigs):
         return  # the same contigs and lengths, in whatever order
     table = sites.attrs.get("path", "site table")
-    names_t = {c for c, _ in contigs}
-    names_r = {c for c, _ in ref_contigs}
-    if names_t and not names_t & names_r and any(c.startswith("chr") for c in names_t) != any(c.startswith("chr") for c in names_r):
+    if chr_prefix_differs((c for c, _ in contigs), (c for c, _ in ref_contigs)):
         raise InputError(f"the site table was scanned on a reference naming contigs like '{contigs[0][0]}', the reference "
                          f"{Path(fasta).name} like '{ref_contigs[0][0]}' (chr prefix differs); rescan with `biomarkers msi scan`",
                          file=table)

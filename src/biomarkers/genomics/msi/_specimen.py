@@ -5,21 +5,26 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 
 from ... import names as N
 from ...errors import InputError
-from ...log import get_logger
 from ...io import staged_dir
+from ...log import get_logger
 from ...schemas import table as schemas_table
 from ...schemas import collect_partitions, concat_parts, read_table, table_metadata, write_partition, write_table
 from ._baseline import build_baseline
-from ._call import call_sites, summarise
+from ._call import site_columns, summarise
 from ._config import MsiSettings, load_settings
 from ._reads import count_lengths_file, decode_counts
+from ._rule import Rule, default_rule
 
-__all__ = ["baseline_from_bams", "call_specimen", "write_parts", "collect"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["baseline_from_bams", "call_specimen", "call_columns", "write_parts", "collect"]
 
 log = get_logger("msi")
 
@@ -49,36 +54,79 @@ def call_specimen(sites: pd.DataFrame, tumor_bam: str | Path, fasta: str | Path,
     """MSI of one tumour specimen: (one-row ``genomics.msi`` frame, ``genomics.msi_sites`` frame).
 
     Paired with ``normal_bam``, or tumour-only against ``baseline`` (from a panel of normals).
+    With both, the call is paired and the baseline only supplies the calibrated
+    status rule (its ``##rule_paired``); without a calibrated rule the defaults
+    of ``assets/msi.yaml`` apply (:func:`._rule.default_rule`).
+    """
+    import pandas as pd
+
+    row, site_rows = call_columns(sites, tumor_bam, fasta, normal_bam=normal_bam, baseline=baseline, settings=settings,
+                                  studyid=studyid, subject=subject, specimen=specimen, timepoint=timepoint,
+                                  normal_specimen=normal_specimen)
+    return pd.DataFrame(row), pd.DataFrame(site_rows)
+
+
+def call_columns(sites, tumor_bam: str | Path, fasta: str | Path, *, normal_bam: str | Path | None = None, baseline=None,
+                 settings: MsiSettings | None = None, studyid: str, subject: str, specimen: str, timepoint: str | None,
+                 normal_specimen: str | None = None) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+    """:func:`call_specimen` as two mappings of column name to values (no pandas: the per-specimen command's path).
+
+    ``sites`` and ``baseline`` may be frames or the plain columns of
+    :func:`read_site_columns` and :func:`read_baseline_columns`.
     """
     settings = settings or load_settings()
-    if (normal_bam is None) == (baseline is None):
-        raise InputError("give either a matched normal (--normal-bam) or a baseline (--baseline), not both or neither",
-                         field="--normal-bam/--baseline")
-    tumor = count_lengths_file(tumor_bam, sites, fasta, settings, label=f"tumor {specimen}")
+    if normal_bam is None and baseline is None:
+        raise InputError("give a matched normal (--normal-bam) or a baseline (--baseline)", field="--normal-bam/--baseline")
+    tumor, contigs = count_lengths_file(tumor_bam, sites, fasta, settings, label=f"tumor {specimen}", with_contigs=True)
+    mode = N.PAIRED if normal_bam is not None else N.TUMOR_ONLY
     if normal_bam is not None:
-        mode = N.PAIRED
-        reference = count_lengths_file(normal_bam, sites, fasta, settings, label=f"normal of {specimen}")
-        calls = call_sites(sites, tumor, reference, settings)
+        reference, normal_contigs = count_lengths_file(normal_bam, sites, fasta, settings, label=f"normal of {specimen}",
+                                                       with_contigs=True)
+        _warn_contig_mismatch(specimen, set(sites["CHROM"]), contigs, normal_contigs)
+        contigs = contigs & normal_contigs
+        calls = site_columns(sites, tumor, reference, settings)
     else:
-        mode = N.TUMOR_ONLY
         pooled = [decode_counts(t) for t in baseline["POOLED_LENGTHS"]]
-        calls = call_sites(sites, tumor, pooled, settings, dispersion=list(baseline["DISPERSION"]),
-                           excluded=list(baseline["EXCLUDED"]))
+        calls = site_columns(sites, tumor, pooled, settings, dispersion=list(baseline["DISPERSION"]),
+                             excluded=list(baseline["EXCLUDED"]))
         normal_specimen = None
-    summary = summarise(calls, mode, settings)
+    rule = _rule_for(mode, baseline, sites, settings)
+    summary = summarise(calls, mode, rule)
+    summary["SITES_NO_CONTIG"] = sum(chrom not in contigs for chrom in sites["CHROM"])
     keys = {N.STUDYID: studyid, N.USUBJID: subject, N.SPECIMEN_ID: specimen, N.TIMEPOINT: timepoint}
-    row = pd.DataFrame([{**keys, "NORMAL_SPECIMEN_ID": normal_specimen, **summary}])
-    covered = calls[(calls["TUMOR_DEPTH"] > 0) | (calls["REFERENCE_DEPTH"] > 0)]
-    site_rows = pd.concat([pd.DataFrame({**keys, "MODE": mode}, index=covered.index), covered], axis=1)
-    log.info("msi %s (%s): %d/%d sites evaluated, %d unstable, score %s -> %s", specimen, mode, summary["SITES_EVALUATED"],
-             summary["SITES_SCANNED"], summary["SITES_UNSTABLE"],
-             "n/a" if summary["SITES_EVALUATED"] == 0 else f"{summary['MSI_SCORE']:.2f}%", summary["MSI_STATUS"])
-    return row, site_rows.reset_index(drop=True)
+    row = {name: [value] for name, value in {**keys, "NORMAL_SPECIMEN_ID": normal_specimen, **summary}.items()}
+    covered = (calls["TUMOR_DEPTH"] > 0) | (calls["REFERENCE_DEPTH"] > 0)
+    n = int(covered.sum())
+    site_rows = {**{name: [value] * n for name, value in {**keys, "MODE": mode}.items()},
+                 **{name: values[covered] for name, values in calls.items()}}
+    log.info("msi %s (%s): %d/%d scored sites unstable (%d/%d of all sites), score %s -> %s", specimen, mode,
+             summary["SCORE_UNSTABLE"], summary["SCORE_SITES"], summary["SITES_UNSTABLE"], summary["SITES_EVALUATED"],
+             "n/a" if summary["SCORE_SITES"] == 0 else f"{summary['MSI_SCORE']:.2f}%", summary["MSI_STATUS"])
+    return row, site_rows
 
 
-def write_parts(summary: pd.DataFrame, site_calls: pd.DataFrame, outdir: str | Path, specimen: str,
+def _warn_contig_mismatch(specimen: str, site_contigs: set[str], tumour: set[str], normal: set[str]) -> None:
+    """A paired call over the contigs both samples have is valid (their sites are evaluated, the others are not),
+    but a tumour and normal aligned with different contig sets is worth a warning."""
+    only_t = sorted((tumour - normal) & site_contigs)
+    only_n = sorted((normal - tumour) & site_contigs)
+    if only_t or only_n:
+        def names(c):
+            return ", ".join(c[:3]) + ("..." if len(c) > 3 else "") if c else "none"
+        log.warning("msi %s: the tumour's and the normal's alignments have different contigs (only the tumour's: %s; only "
+                    "the normal's: %s); sites there are not evaluated (SITES_NO_CONTIG)", specimen, names(only_t), names(only_n))
+
+
+def _rule_for(mode: str, baseline, sites, settings: MsiSettings) -> Rule:
+    """The baseline's calibrated rule for ``mode``, else the defaults (checked against the site table's scan)."""
+    rules = baseline.attrs.get("rules", {}) if baseline is not None else {}
+    return rules.get(mode) or default_rule(mode, settings, sites.attrs.get("scan"))
+
+
+def write_parts(summary: pd.DataFrame | dict, site_calls: pd.DataFrame | dict, outdir: str | Path, specimen: str,
                 *, provenance: dict | None = None) -> tuple[Path, Path]:
-    """``outdir/<specimen>.msi.parquet`` and ``.msi_sites.parquet``, declared tables written atomically.
+    """``outdir/<specimen>.msi.parquet`` and ``.msi_sites.parquet`` (from frames or mappings of columns), declared
+    tables written atomically.
 
     The site part is the specimen's partition of the ``genomics/msi_sites`` dataset as
     published (sorted, labelled with its specimen): the collect copies it unchanged.

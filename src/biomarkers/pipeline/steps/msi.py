@@ -6,6 +6,12 @@ tumour (paired when its matched normal's BAM is in the samplesheet); collect int
 ``genomics/msi.parquet``, the ``msi_sites/`` dataset (one file per specimen) and the plots. The site table and
 baseline are published too (``genomics/msi/``), so a rerun or a Nextflow run can
 reuse them.
+
+Paired calls take their status rule from the cohort's normals: with >= 2 matched
+normals, a baseline built on them (``genomics/msi/cohort_normals.tsv.gz``, Nextflow's
+MSI_COHORT_BASELINE) calibrates it; otherwise the panel-of-normals baseline does, if
+the tumour-only calls needed one; otherwise the defaults of ``assets/msi.yaml`` apply
+(each call's RULE_SOURCE says which).
 """
 
 from __future__ import annotations
@@ -48,8 +54,14 @@ def run(ctx: RunContext) -> None:
             sites = stage / "sites.tsv.gz"
             msi.scan_to_file(params["fasta"], sites, targets=params.get("targets"), settings=params.get("msi_config"))
         baseline = None
+        cohort_normals = sorted({str(t.normal_bam) for t in tumors if t.mode == N.PAIRED})
+        paired_rule = None
+        if len(cohort_normals) >= 2:
+            paired_rule = stage / "cohort_normals.tsv.gz"
+            msi.baseline_to_file(sites, cohort_normals, params["fasta"], paired_rule, settings=params.get("msi_config"))
         if any(t.mode == N.TUMOR_ONLY for t in tumors):
             baseline = _baseline(ctx, msi, sites, stage)
+        paired_rule = paired_rule or baseline
         with tempfile.TemporaryDirectory(prefix=".msi-parts.", dir=ctx.outdir) as parts_dir:
             tasks = []
             for t in tumors:
@@ -57,7 +69,7 @@ def run(ctx: RunContext) -> None:
                     log.warning("msi %s: no matched normal and no baseline (--pon or --msi_baseline): skipped", t.specimen)
                     continue
                 tasks.append({"sites": sites, "tumor_bam": t.tumor_bam, "fasta": params["fasta"], "outdir": parts_dir,
-                              "normal_bam": t.normal_bam, "baseline": baseline if t.mode == N.TUMOR_ONLY else None,
+                              "normal_bam": t.normal_bam, "baseline": baseline if t.mode == N.TUMOR_ONLY else paired_rule,
                               "settings": params.get("msi_config"), "protocol": params.get("protocol"),
                               "subject": t.subject, "specimen": t.specimen, "timepoint": t.timepoint,
                               "normal_specimen": t.normal_specimen if t.mode == N.PAIRED else None})
@@ -65,7 +77,7 @@ def run(ctx: RunContext) -> None:
                 raise InputError("no tumour could be called: tumor-only specimens need --pon or --msi_baseline", field="pon")
             summaries = ctx.run_tasks("MSI", msi.call_to_parts, tasks)
             msi.collect(sorted(Path(parts_dir).glob("*.parquet")), ctx.outdir)
-    statuses = sorted(s["MSI_STATUS"].iloc[0] for s in summaries)
+    statuses = sorted(s["MSI_STATUS"] for s in summaries)
     log.info("msi: %s", ", ".join(f"{k} {statuses.count(k)}" for k in dict.fromkeys(statuses)))
 
 
