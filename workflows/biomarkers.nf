@@ -109,7 +109,10 @@ workflow BIOMARKERS {
     // Tumour microenvironment: expression signatures, pathology results, eligibility checks
     TME(rows, run_params, ch_genomics_tables)
     ch_versions = ch_versions.mix(TME.out.versions)
-    ch_tme_all = TME.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
+    // with the tumour single-cell tables and figures (not the per-specimen .h5ad files)
+    ch_sc_tumor = SINGLECELL_COLLECT_TUMOR.out.tables.flatten()
+        .filter { f -> f.name.endsWith('.parquet') || f.name.endsWith('.png') }
+    ch_tme_all = TME.out.tables.mix(ch_sc_tumor).collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([])
     ch_tme_tables = ch_tme_all.map { files -> files.findAll { f -> f.name != 'results.parquet' } }
     ch_pathology_tables = ch_tme_all.map { files -> files.findAll { f -> f.name == 'results.parquet' } }
 
