@@ -231,11 +231,15 @@ def _bad_case(case: str, trial, tmp_path) -> tuple[list[str], list[str]]:
         return ["--fcs", str(fcs), "--counts", str(counts)], ["counts.csv", "line 2", "beads_acquired"]
     if case == "unknown_panel":
         return ["--fcs", str(fcs), "--panel", "PBMC99"], ["panel", "PBMC99"]
+    if case == "specimen_as_path":  # an ID that would name a file outside the output folder
+        return ["--fcs", str(fcs), "--specimen", "../../x"], ["'--specimen'", "not a study specimen ID", "refused"]
+    if case == "subject_as_formula":
+        return ["--fcs", str(fcs), "--subject", "=cmd|' /C calc'!A0"], ["'--subject'", "not a study USUBJID", "refused"]
     raise AssertionError(case)
 
 
 BAD = ["corrupted", "truncated_data", "missing_channel", "other_marker", "compensation", "gating_ml_channel",
-       "gating_ml_gate", "workspace_sample", "zero_beads", "unknown_panel"]
+       "gating_ml_gate", "workspace_sample", "zero_beads", "unknown_panel", "specimen_as_path", "subject_as_formula"]
 
 
 def _in_process(capsys, *args: str) -> tuple[int, str]:
@@ -259,6 +263,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(flow_trial, capsys, tm
     assert len(lines) == 1 and "Traceback" not in err, err
     for word in words:
         assert word in lines[0], (case, word, lines[0])
+    assert "calc" not in lines[0] and "../../x" not in lines[0]  # a refused ID is not echoed
     assert not out.exists() or not any(out.iterdir())
 
 

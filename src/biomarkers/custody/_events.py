@@ -156,10 +156,10 @@ def parse_event(raw: dict[str, str], protocol: Protocol, *, where: dict, timepoi
     kind = record["event_type"]
     if kind not in SUBJECT_EVENTS and "specimen_id" not in record:
         raise InputError(f"required on a {kind} event", field="specimen_id", **where)
-    if "specimen_id" in record and not protocol.specimen_id_pattern.match(record["specimen_id"]):
+    if "specimen_id" in record and not protocol.specimen_id_pattern.fullmatch(record["specimen_id"]):
         raise InputError(f"specimen ID does not match the study pattern {protocol.specimen_id_pattern.pattern}",
                          field="specimen_id", value=record["specimen_id"], **where)
-    if not protocol.usubjid_pattern.match(record["subject_id"]):
+    if not protocol.usubjid_pattern.fullmatch(record["subject_id"]):
         raise InputError(f"subject does not match the study's USUBJID pattern {protocol.usubjid_pattern.pattern}",
                          field="subject_id", value=record["subject_id"], **where)
     if kind in CREATION_EVENTS and "specimen_type" not in record:

@@ -80,13 +80,14 @@ def gate_to_parts(fcs: str | Path, outdir: str | Path, *, specimen: str, subject
         named = {s for names in workspace_samples(workspace).values() for s in names}
         workspace_sample = next((n for n in (Path(fcs).name, specimen) if n in named), None)
         workspace = workspace if workspace_sample else None
-    studyid = load_protocol(protocol).studyid
+    study = load_protocol(protocol)
     settings = load_flow_settings(panels=panels, subsets=subsets, qc=qc)
     result = gate_specimen(fcs, specimen=specimen, subject=None if control else subject, timepoint=timepoint,
-                           panel=panel, batch=batch, control=control, studyid=studyid, settings=settings,
+                           panel=panel, batch=batch, control=control, studyid=study.studyid, settings=settings,
                            gating_ml=gating_ml, workspace=workspace, workspace_sample=workspace_sample,
                            compensation=compensation, transform=transform, counts=counts_for(counts, specimen),
                            drop_unstable=drop_unstable)
+    study.check_ids(subject=None if control else subject, specimen=specimen)  # before they name files
     return write_parts(result, outdir, part_stem(specimen, panel))
 
 
