@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import flowio
+import numpy as np
 import pandas as pd
 
 from biomarkers.immune import flow
@@ -71,3 +73,13 @@ def _build(base: Path) -> FlowTrial:
     return FlowTrial(dir=trial.outdir, specimens=specimens, truth_subsets=pd.read_csv(truth / "subsets.csv"),
                      problems=pd.read_csv(truth / "qc_problems.csv"), counts=counts, results=results,
                      parts=base / "parts", out=base / "results", collected=collected)
+
+
+def rewrite_fcs(source, target, *, markers: dict[str, str] | None = None, channels: dict[str, str] | None = None) -> None:
+    """Copy an FCS file through FlowIO with some $PnS markers or $PnN names changed."""
+    data = flowio.FlowData(str(source))
+    names = [channels.get(n, n) if channels else n for n in data.pnn_labels]
+    labels = [markers.get(m, m) if markers else m for m in data.pns_labels]
+    keep = {k: v for k, v in data.text.items() if k in ("spillover", "timestep", "cyt")}
+    with open(target, "wb") as handle:
+        flowio.create_fcs(handle, np.asarray(data.events, dtype=np.float32), names, labels, keep)

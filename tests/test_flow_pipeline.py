@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import os
 
-import flowio
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +19,7 @@ import yaml
 from biomarkers import schemas
 from biomarkers.outcomes import biomarkers_long
 from biomarkers.pipeline import run_pipeline
-from flow_helpers import shared_flow_trial
+from flow_helpers import rewrite_fcs, shared_flow_trial
 
 COLUMNS = ["subject", "specimen", "timepoint", "specimen_type", "assay", "file", "panel", "batch", "control"]
 
@@ -174,13 +173,6 @@ def test_gate_and_collect_commands(flow_trial, cli, tmp_path):
 
 # --- bad input: one line naming the file (and gate or channel), exit 2, nothing written -------------
 
-def _rewrite(source, target, *, markers=None, channels=None) -> None:
-    data = flowio.FlowData(str(source))
-    names = [channels.get(n, n) if channels else n for n in data.pnn_labels]
-    labels = [markers.get(m, m) if markers else m for m in data.pns_labels]
-    keep = {k: v for k, v in data.text.items() if k in ("spillover", "timestep", "cyt")}
-    with open(target, "wb") as handle:
-        flowio.create_fcs(handle, np.asarray(data.events, dtype=np.float32), names, labels, keep)
 
 
 def _bad_case(case: str, trial, tmp_path) -> tuple[list[str], list[str]]:
@@ -197,11 +189,11 @@ def _bad_case(case: str, trial, tmp_path) -> tuple[list[str], list[str]]:
         return ["--fcs", str(bad)], ["short.fcs"]
     if case == "missing_channel":
         bad = tmp_path / "nocd8.fcs"
-        _rewrite(fcs, bad, channels={"BUV496-A": "BUV498-A"})
+        rewrite_fcs(fcs, bad, channels={"BUV496-A": "BUV498-A"})
         return ["--fcs", str(bad)], ["nocd8.fcs", "BUV496-A", "CD8"]
     if case == "other_marker":
         bad = tmp_path / "pd1.fcs"
-        _rewrite(fcs, bad, markers={"PD-1": "PD1"})
+        rewrite_fcs(fcs, bad, markers={"PD-1": "PD1"})
         return ["--fcs", str(bad)], ["pd1.fcs", "PE-CF594-A", "PD1"]
     if case == "compensation":
         matrix = tmp_path / "comp.csv"

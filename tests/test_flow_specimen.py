@@ -5,28 +5,19 @@ from __future__ import annotations
 import shutil
 
 import anndata as ad
-import flowio
 import numpy as np
 import pandas as pd
 import pytest
 
 from biomarkers.errors import InputError
 from biomarkers.immune import flow
-from flow_helpers import shared_flow_trial
+from flow_helpers import rewrite_fcs, shared_flow_trial
 
 
 def _counted(result) -> pd.DataFrame:
     return result.subsets[["SUBSET", "EVENTS", "PCT_PARENT", "PCT_CD45"]]
 
 
-def _rewrite(source, target, *, markers: dict[str, str] | None = None, channels: dict[str, str] | None = None) -> None:
-    """Copy an FCS file through FlowIO with some $PnS markers or $PnN names changed."""
-    data = flowio.FlowData(str(source))
-    names = [channels.get(n, n) if channels else n for n in data.pnn_labels]
-    labels = [markers.get(m, m) if markers else m for m in data.pns_labels]
-    keep = {k: v for k, v in data.text.items() if k in ("spillover", "timestep", "cyt")}
-    with open(target, "wb") as handle:
-        flowio.create_fcs(handle, np.asarray(data.events, dtype=np.float32), names, labels, keep)
 
 
 @pytest.fixture(scope="session")
@@ -189,14 +180,14 @@ def test_markers_differing_by_case_or_spacing_are_accepted_others_refused(flow_t
     specimen = clean["SPECIMEN_ID"].iloc[0]
     source = flow_trial.fcs(specimen)
     spaced = tmp_path / "spaced.fcs"
-    _rewrite(source, spaced, markers={"CD45": "cd 45", "CD127": " Cd127"})
+    rewrite_fcs(source, spaced, markers={"CD45": "cd 45", "CD127": " Cd127"})
     result = flow.gate_specimen(spaced, specimen=specimen)
     detail = result.qc.set_index("CHECK").loc["panel", "DETAIL"]
     assert "BUV395-A: marker 'cd 45' taken as 'CD45'" in detail and "BV421-A: marker 'Cd127' taken as 'CD127'" in detail
     assert result.status == "PASS"
     pd.testing.assert_frame_equal(_counted(result), _counted(flow_trial.results[specimen]))
     other = tmp_path / "other.fcs"
-    _rewrite(source, other, markers={"PD-1": "PDL1"})
+    rewrite_fcs(source, other, markers={"PD-1": "PDL1"})
     with pytest.raises(InputError, match=r"other\.fcs, field 'PE-CF594-A \$PnS': channel PE-CF594-A reads marker 'PDL1'"):
         flow.gate_specimen(other, specimen=specimen)
 
@@ -204,7 +195,7 @@ def test_markers_differing_by_case_or_spacing_are_accepted_others_refused(flow_t
 def test_missing_panel_channel_and_bad_counts_are_refused(flow_trial, clean, tmp_path):
     specimen = clean["SPECIMEN_ID"].iloc[0]
     renamed = tmp_path / "renamed.fcs"
-    _rewrite(flow_trial.fcs(specimen), renamed, channels={"BV605-A": "BV610-A"})
+    rewrite_fcs(flow_trial.fcs(specimen), renamed, channels={"BV605-A": "BV610-A"})
     with pytest.raises(InputError, match=r"renamed\.fcs: panel PBMC16 channel\(s\) missing from the file: BV605-A \(CD16\)"):
         flow.gate_specimen(renamed, specimen=specimen)
     with pytest.raises(InputError, match="field 'beads_acquired': must be a positive number"):
