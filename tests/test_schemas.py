@@ -130,3 +130,18 @@ def test_every_assets_folder_is_in_the_wheel():
         assert f'"_assets/{folder.name}/*"' in pyproject, folder.name
         assert [p.name for p in folder.iterdir() if p.is_dir()] == [], folder.name
     assert (ROOT / "src" / "biomarkers" / "_assets").resolve() == (ROOT / "assets").resolve()
+
+
+def test_part_table_names_the_table_or_refuses_the_file_in_one_line(tmp_path):
+    frame = pd.DataFrame({"ROLE": ["samplesheet"], "PATH": ["s.csv"], "BYTES": [3], "SHA256": ["ab"]})
+    part = schemas.write_table(frame, "pipeline.inputs", tmp_path)
+    assert schemas.part_table(part) == "pipeline.inputs"
+    with pytest.raises(InputError) as missing:
+        schemas.part_table(tmp_path / "gone.parquet")
+    assert str(missing.value) == f"{tmp_path / 'gone.parquet'}: part not found"
+    junk = tmp_path / "junk.parquet"
+    junk.write_text("not parquet\n")
+    with pytest.raises(InputError) as not_parquet:
+        schemas.part_table(junk)
+    assert str(not_parquet.value).startswith(f"{junk}: not a Parquet part: ")
+    assert len(str(not_parquet.value).splitlines()) == 1

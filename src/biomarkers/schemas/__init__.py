@@ -20,8 +20,8 @@ analysis step builds its long table from whatever modality tables exist without
 knowing any modality by name.
 """
 
-from ._arrow import (METADATA_KEY, check_results_tables, check_table_file, concat_parts, read_table, table_arrow, table_metadata,
-                     to_arrow, write_table)
+from ._arrow import (METADATA_KEY, check_results_tables, check_table_file, concat_parts, part_table, read_table, table_arrow,
+                     table_metadata, to_arrow, write_table)
 from ._dataset import collect_partitions, count_rows, dataset_files, read_dataset, write_partition
 from ._dictionary import data_dictionary, data_dictionary_markdown
 from ._registry import TABLES, Biomarker, Column, SubjectFlags, Table, column_label, register, table
@@ -31,7 +31,7 @@ from .tables.analysis import refresh_analysis_wide
 __all__ = [
     "Column", "Biomarker", "SubjectFlags", "Table", "TABLES", "register", "table", "column_label", "refresh_analysis_wide",
     "to_arrow", "table_arrow", "write_table", "read_table", "check_table_file", "check_results_tables", "concat_parts",
-    "table_metadata", "METADATA_KEY",
+    "table_metadata", "part_table", "METADATA_KEY",
     "write_partition", "collect_partitions", "dataset_files", "read_dataset", "count_rows",
     "data_dictionary", "data_dictionary_markdown",
 ]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pandas only where frames are read: a per-specimen task writ
     import pandas as pd
 
 __all__ = ["to_arrow", "table_arrow", "write_table", "read_table", "check_table_file", "check_results_tables", "concat_parts",
-           "table_metadata", "METADATA_KEY"]
+           "table_metadata", "part_table", "METADATA_KEY"]
 
 METADATA_KEY = b"biomarkers"
 
@@ -219,3 +219,13 @@ def table_metadata(path: str | Path) -> dict:
     return json.loads(meta.get(METADATA_KEY, b"{}"))
 
 
+def part_table(path: str | Path) -> str | None:
+    """The table a part file holds (its metadata's name), or one input error line when it is
+    missing or not Parquet; collects then decide whether that table is theirs."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("part not found", file=path)
+    try:
+        return table_metadata(path).get("table")
+    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
+        raise InputError(f"not a Parquet part: {exc}", file=path) from None

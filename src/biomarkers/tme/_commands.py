@@ -18,7 +18,7 @@ from .. import names as N
 from ..errors import InputError
 from ..log import get_logger
 from ..protocol import load_protocol
-from ..schemas import concat_parts, read_table, table_metadata, write_table
+from ..schemas import concat_parts, part_table, read_table, write_table
 from ..trialdata import load_subjects
 from ._eligibility import check_eligibility, load_eligibility_rules
 from ._expression import read_expression, read_salmon
@@ -123,12 +123,7 @@ def collect(parts: Sequence[str | Path], outdir: str | Path, *, plots: bool = Tr
     """Collect per-specimen parts into ``<outdir>/tme/signatures.parquet`` and the heatmap."""
     paths = []
     for path in map(Path, parts):
-        if not path.exists():
-            raise InputError("part not found", file=path)
-        try:
-            name = table_metadata(path).get("table")
-        except Exception as exc:  # pyarrow raises several types for a non-Parquet file
-            raise InputError(f"not a Parquet part: {exc}", file=path) from None
+        name = part_table(path)
         if name != SIGNATURES_TABLE:
             raise InputError(f"holds table {name!r}, not a signature part ({SIGNATURES_TABLE})", file=path)
         paths.append(path)

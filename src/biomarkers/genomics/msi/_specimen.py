@@ -14,7 +14,7 @@ from ...errors import InputError
 from ...io import staged_dir
 from ...log import get_logger
 from ...schemas import table as schemas_table
-from ...schemas import collect_partitions, concat_parts, read_table, table_metadata, write_partition, write_table
+from ...schemas import collect_partitions, concat_parts, part_table, read_table, write_partition, write_table
 from ._baseline import build_baseline
 from ._call import site_columns, summarise
 from ._config import MsiSettings, load_settings
@@ -153,12 +153,7 @@ def collect(parts: list[str | Path], outdir: str | Path, *, plots: bool = True) 
     """
     by_table: dict[str, list[Path]] = {SUMMARY_TABLE: [], SITES_TABLE: []}
     for path in map(Path, parts):
-        if not path.exists():
-            raise InputError("part not found", file=path)
-        try:
-            name = table_metadata(path).get("table")
-        except Exception as exc:  # pyarrow raises several types for a non-Parquet file
-            raise InputError(f"not a Parquet part: {exc}", file=path) from None
+        name = part_table(path)
         if name not in by_table:
             raise InputError(f"holds table {name!r}, not an MSI part ({SUMMARY_TABLE} or {SITES_TABLE})", file=path)
         by_table[name].append(path)
