@@ -22,6 +22,8 @@ LINT = ROOT / ".ci" / "nextflow_lint.py"
 EXPECTED_COMMANDS = {
     "SIMULATE": [("simulate",)],
     "VALIDATE": [("validate",)],
+    "INPUT_FILE": [("validate",), ("provenance", "hash")],
+    "PROVENANCE": [("provenance", "write")],
     "CUSTODY": [("custody", "import"), ("custody", "verify"), ("custody", "check")],
     "TMB": [("tmb", "count")],
     "TMB_COLLECT": [("tmb", "collect")],
@@ -56,6 +58,12 @@ VALUES = {
     "milestones": "milestones.csv",
     "samplesheet": "samplesheet/samplesheet.csv",
     "input_name": "/data/trial/samplesheet.csv",
+    "protocol_name": "/data/trial/protocol.yaml",
+    "given": "/data/trial/wes/NCT07007182-S01-0001-BX01-DNA.bam",
+    "staged": "input/NCT07007182-S01-0001-BX01-DNA.bam",
+    "staged.name": "NCT07007182-S01-0001-BX01-DNA.bam",
+    "hashes": "hashes/input_hashes.tsv",
+    "provenance": "pipeline_info/software_versions.yml pipeline_info/params.json pipeline_info/inputs.parquet",
     "data_cutoff": "2027-05-06",
     "meta.id": "NCT07007182-S01-0001-BX01-DNA",
     "meta.subject": "NCT07007182-S01-0001",
@@ -212,10 +220,11 @@ def declared_outputs(body: str) -> list[str]:
 
 def runner_files() -> list[str]:
     """What `biomarkers run` writes, besides pipeline_info/ (Nextflow keeps its own
-    execution records there, see below): every registered table, and the report."""
+    execution records there, see below): every registered table (of pipeline_info/, the
+    inputs' SHA-256, which PROVENANCE writes), and the report."""
     from biomarkers.schemas import TABLES
 
-    files = [t.path for t in TABLES.values() if not t.path.startswith("pipeline_info/")]
+    files = [t.path for t in TABLES.values() if not t.path.startswith("pipeline_info/") or t.name == "pipeline.inputs"]
     # The MSI step keeps its site table and baseline beside its tables.
     msi_step = (ROOT / "src" / "biomarkers" / "pipeline" / "steps" / "msi.py").read_text()
     assert '"genomics" / "msi"' in msi_step and '"sites.tsv.gz"' in msi_step and '"baseline.tsv.gz"' in msi_step

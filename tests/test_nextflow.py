@@ -198,8 +198,11 @@ def test_execution_records_go_to_pipeline_info():
         assert "overwrite" not in block
         assert "${new java.util.Date().format('yyyy-MM-dd_HH-mm-ss')}" in block, f"{scope}: not timestamped"
     main = (ROOT / "main.nf").read_text()
-    for name in ("params.json", "software_versions.yml"):
-        assert f"name: '{name}', storeDir: \"${{params.outdir}}/pipeline_info\"" in main
+    # the biomarkers version each process ran; PROVENANCE writes the rest of pipeline_info/ (params.json,
+    # software_versions.yml, inputs.parquet) as biomarkers run does, and conf/modules.config publishes it
+    assert "name: 'task_versions.yml', storeDir: \"${params.outdir}/pipeline_info\"" in main
+    assert "name: 'params.json', storeDir" not in main and "name: 'software_versions.yml', storeDir" not in main
+    assert published_patterns()["PROVENANCE"] == "pipeline_info/*"
 
 
 def test_profiles():

@@ -126,11 +126,17 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     (t / "in").mkdir()
     (t / "in" / "params.json").write_text(json.dumps({**run_params, "outdir": str(nf_out)}))
     run_task("VALIDATE", {"run_params": stage(t, [t / "in" / "params.json"], "run"),
-                          "samplesheet": stage(t, [sheet], "run"), "protocol": "", "input_name": str(sheet)}, t)
+                          "samplesheet": stage(t, [sheet], "run"), "protocol": "", "input_name": str(sheet),
+                          "protocol_name": ""}, t)
+    validate_task = t
     with open(t / "validation" / "tumors.csv", newline="") as handle:
         pairing = {row["specimen"]: row for row in csv.DictReader(handle)}
     assert sorted(pairing) == sorted([paired["specimen"], alone["specimen"]])
     assert pairing[paired["specimen"]]["mode"] == "paired" and pairing[alone["specimen"]]["mode"] == "tumor_only"
+
+    # INPUT_FILE per input VALIDATE lists (a glob's matches each, in path order), then PROVENANCE
+    provenance_files = provenance_tasks(validate_task, sheet, task_dir)
+    publish("PROVENANCE", work / "provenance", nf_out)
 
     def task_files(specimen: str, which: str) -> list[Path]:
         """The file (tumor_bam, normal_bam, vcf) VALIDATE paired with the specimen, and its index."""
@@ -223,6 +229,7 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
         "genomics_tables": stage(t, genomics_tables, "genomics"),
         "tme_tables": "", "pathology_tables": "", "immune_tables": "",
         "analysis_tables": stage(t, analysis_tables, "analysis"),
+        "provenance": stage(t, provenance_files, "pipeline_info"),
     }, t)
     publish("REPORT", t, nf_out)
 
@@ -240,3 +247,80 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     # The analysis saw the genomics tables, as the runner's did.
     long = pd.read_parquet(nf_out / "analysis" / "biomarkers_long.parquet")
     assert {"TMB", "MSI_STATUS"} & set(long["BIOMARKER"]) and "genomics" in set(long["MODALITY"])
+
+    check_provenance_like_the_runner(nf_out, runner_out, sheet, paired["specimen"])
+
+
+def provenance_tasks(validate_task: Path, sheet: Path, task_dir) -> list[Path]:
+    """INPUT_FILE for every input of VALIDATE's validation/inputs.csv that the workflow sees
+    (a glob's matches each, in path order), the lines sorted as collectFile(sort: true) sorts
+    them, then PROVENANCE with VALIDATE's parameters and samplesheet; its pipeline_info/ files."""
+    import csv
+    import glob
+
+    with open(validate_task / "validation" / "inputs.csv", newline="") as handle:
+        listed = list(csv.DictReader(handle))
+    assert listed and set(listed[0]) == {"role", "path", "glob"}
+    given: list[str] = []
+    for row in listed:
+        for path in (sorted(glob.glob(row["path"])) if row["glob"] == "true" else [row["path"]]):
+            if Path(path).is_file() and path not in given:
+                given.append(path)
+    lines = []
+    for n, path in enumerate(given):
+        t = task_dir(f"input_file_{n}")
+        found = run_task("INPUT_FILE", {
+            "given": path, "staged": stage(t, [Path(path)], "input"), "staged.name": Path(path).name,
+            "run_params": stage(t, [validate_task / "in" / "params.json"], "run"),
+            "samplesheet": stage(t, [sheet], "run"), "input_name": str(sheet), "protocol": "",
+        }, t)
+        assert found[0].name == f"{Path(path).name}.sha256.tsv" and found[0].read_text().startswith(f"{path}\t")
+        lines.append(found[0].read_text())
+    t = task_dir("provenance")
+    (t / "in").mkdir()
+    (t / "in" / "input_hashes.tsv").write_text("".join(sorted(lines)))
+    return [f for f in run_task("PROVENANCE", {
+        "run_params": stage(t, [validate_task / "in" / "params.json"], "run"),
+        "samplesheet": stage(t, [sheet], "run"),
+        "hashes": stage(t, [t / "in" / "input_hashes.tsv"], "hashes"),
+    }, t) if f.parent.name == "pipeline_info"]
+
+
+def check_provenance_like_the_runner(nf_out: Path, runner_out: Path, sheet: Path, tumour: str) -> None:
+    """pipeline_info/ and the report's Provenance section as biomarkers run writes them: every input's
+    SHA-256 (the file's, by hashlib), the same inputs as the runner recorded before its first step,
+    the same software versions and parameters (but --outdir)."""
+    import hashlib
+    import json
+    import re
+
+    import pandas as pd
+
+    nf_inputs = pd.read_parquet(nf_out / "pipeline_info" / "inputs.parquet")
+    run_inputs = pd.read_parquet(runner_out / "pipeline_info" / "inputs.parquet")
+    for row in nf_inputs.itertuples():
+        data = Path(row.PATH).read_bytes()
+        assert (row.SHA256, row.BYTES) == (hashlib.sha256(data).hexdigest(), len(data)), row.PATH
+    assert {"protocol", "samplesheet", "fasta", "targets", "custody_exports", "pon", f"wes_tumor:{tumour}",
+            f"wes_tumor:{tumour}:index", f"vcf_somatic:{tumour}"} <= set(nf_inputs["ROLE"])
+    assert str(sheet) in set(nf_inputs["PATH"]) and nf_inputs["PATH"].is_unique
+    # The runner's final table adds what its steps created (its own ledger) and names files by step roles.
+    assert set(nf_inputs["PATH"]) <= set(run_inputs["PATH"])
+    assert all(Path(p).is_relative_to(runner_out) for p in set(run_inputs["PATH"]) - set(nf_inputs["PATH"]))
+    both = nf_inputs.merge(run_inputs, on="PATH", suffixes=("", "_run"))
+    assert (both["SHA256"] == both["SHA256_run"]).all() and (both["BYTES"] == both["BYTES_run"]).all()
+    assert (nf_out / "pipeline_info" / "software_versions.yml").read_text() == \
+        (runner_out / "pipeline_info" / "software_versions.yml").read_text()
+    nf_params = json.loads((nf_out / "pipeline_info" / "params.json").read_text())
+    run_params = json.loads((runner_out / "pipeline_info" / "params.json").read_text())
+    assert nf_params.pop("outdir") == str(nf_out) and run_params.pop("outdir") == str(runner_out)
+    assert nf_params == run_params
+    # The report shows them as the runner's report does (written before the runner's first step:
+    # the same inputs, roles and hashes, the same software).
+    nf_html = (nf_out / "report" / "index.html").read_text()
+    run_html = (runner_out / "report" / "index.html").read_text()
+    assert '<section id="provenance">' in nf_html and nf_inputs["SHA256"].iloc[0] in nf_html
+    for block in (r"<h3>Inputs</h3>.*?</details>", r"<h3>Software</h3>.*?</details>"):
+        shown = re.search(block, nf_html, re.S)
+        assert shown and shown.group(0) == re.search(block, run_html, re.S).group(0)
+    assert f"{len(nf_inputs)} input files with their SHA-256" in nf_html

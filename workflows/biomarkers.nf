@@ -29,6 +29,7 @@ workflow BIOMARKERS {
     run_params   // value channel: Map of the run's parameters (paths as absolute strings)
     rows         // channel: [meta, file, index] per samplesheet row
     tumors_csv   // channel: validation/tumors.csv of VALIDATE (the tumour pairing)
+    provenance   // channel: PROVENANCE's pipeline_info/ files (versions, params, input SHA-256)
 
     main:
     ch_versions = channel.empty()
@@ -140,6 +141,7 @@ workflow BIOMARKERS {
         ch_pathology_tables,
         ch_immune_report,
         ANALYSIS.out.tables.collect(sort: { a, b -> a.name <=> b.name }).ifEmpty([]),
+        provenance,
         run_params.map { p -> optionalFile(p.protocol) },
     )
     ch_versions = ch_versions.mix(REPORT.out.versions)

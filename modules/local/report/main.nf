@@ -1,4 +1,5 @@
-// One self-contained HTML report (images embedded) of the results folder.
+// One self-contained HTML report (images embedded) of the results folder, with the
+// Provenance section of PROVENANCE's pipeline_info/ (software, parameters, input SHA-256).
 process REPORT {
     tag "report"
     label 'process_single'
@@ -13,6 +14,7 @@ process REPORT {
     path pathology_tables, stageAs: 'pathology/*'
     path immune_tables, stageAs: 'immune/*'
     path analysis_tables, stageAs: 'analysis/*'
+    path provenance, stageAs: 'pipeline_info/*'
     path protocol, stageAs: 'protocol/*'
 
     output:

@@ -6,7 +6,8 @@
 // samplesheet (rewritten with absolute paths, same rows in the same order) and the protocol,
 // so it checks contents; its messages name the samplesheet the user gave (input_name), not the copy.
 // Writes validation/tumors.csv: one row per tumour specimen, its mode and files, which
-// the workflow reads instead of pairing rows itself.
+// the workflow reads instead of pairing rows itself; and validation/inputs.csv: every
+// input of the run (role, path as given, glob or not), which INPUT_FILE tasks hash.
 process VALIDATE {
     tag "inputs"
     label 'process_single'
@@ -19,9 +20,11 @@ process VALIDATE {
     path samplesheet, stageAs: 'run/samplesheet.csv'
     path protocol, stageAs: 'protocol/*'
     val input_name
+    val protocol_name
 
     output:
     path "validation/tumors.csv", emit: tumors
+    path "validation/inputs.csv", emit: inputs
     path "versions.yml", emit: versions
 
     when:
@@ -31,8 +34,9 @@ process VALIDATE {
     def args = task.ext.args ?: ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     def name_opt = input_name ? "--input-name '${input_name}'" : ''
+    def protocol_name_opt = protocol_name ? "--protocol-name '${protocol_name}'" : ''
     """
-    biomarkers validate ${args} --skip-file-checks --params-file ${run_params} --input ${samplesheet} ${name_opt} ${protocol_opt} --outdir .
+    biomarkers validate ${args} --skip-file-checks --params-file ${run_params} --input ${samplesheet} ${name_opt} ${protocol_opt} ${protocol_name_opt} --outdir .
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -45,6 +49,7 @@ process VALIDATE {
     """
     mkdir -p validation
     echo 'mode,subject,specimen,timepoint,tumor_bam,tumor_index,vcf,vcf_index,tumor_sample,normal_specimen,normal_bam,normal_index' > validation/tumors.csv
+    echo 'role,path,glob' > validation/inputs.csv
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("biomarkers.cli.demo", "simulate a trial and run the whole pipeline on it"),
     "run": ("biomarkers.cli.run", "run every available step in-process on this machine"),
     "validate": ("biomarkers.cli.validate", "check a run's parameters and inputs as run does; write the tumour pairing"),
+    "provenance": ("biomarkers.cli.provenance", "Nextflow's provenance: hash a staged input; write pipeline_info/"),
     "custody": ("biomarkers.cli.custody", "chain-of-custody ledger: import, record, verify, check"),
     "tmb": ("biomarkers.cli.tmb", "tumour mutational burden of one tumour specimen; collect per-specimen parts"),
     "msi": ("biomarkers.cli.msi", "microsatellite instability: scan, baseline, call, collect"),

@@ -13,7 +13,7 @@ docs/reliability.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 import pysam
@@ -66,7 +66,7 @@ def _vcf_samples(path: str) -> list[str] | None:
         pysam.set_verbosity(previous)
 
 
-def check_sample_names(rows: Iterable[Mapping], *, samplesheet: str | Path) -> None:
+def check_sample_names(rows: Iterable[Mapping], *, samplesheet: str | Path, lines: Collection[int] | None = None) -> None:
     """Refuse a BAM whose read groups, or a VCF whose samples, are not the row's specimen (or ``sample_name``).
 
     ``rows``: samplesheet records (``assay``, ``specimen``, ``file``, ``sample_name``,
@@ -74,11 +74,14 @@ def check_sample_names(rows: Iterable[Mapping], *, samplesheet: str | Path) -> N
     name (a BAM without read-group samples cannot be checked and passes). VCF rows: the
     expected tumour name must be a sample of the VCF, and when the VCF holds one other
     sample and the row's normal specimen has a BAM row, that sample must be the normal's
-    expected name.
+    expected name. ``lines``: check only these rows (the others still give the normals'
+    names): Nextflow checks each file in a task of its own.
     """
     rows = list(rows)
     expected_of = {r[N.SS_SPECIMEN]: _expected(r) for r in rows if r[N.SS_ASSAY] in N.NORMAL_BAM_ASSAYS}
     for row in rows:
+        if lines is not None and row["line"] not in lines:
+            continue
         where = {"file": samplesheet, "row": f"line {row['line']}"}
         assay, path, expected = row[N.SS_ASSAY], str(row[N.SS_FILE]), _expected(row)
         if assay in (*N.TUMOR_BAM_ASSAYS, *N.NORMAL_BAM_ASSAYS):

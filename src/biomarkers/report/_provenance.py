@@ -1,8 +1,10 @@
 """The report's provenance section: what the run ran with (``pipeline_info/``).
 
 Software versions, parameters, the SHA-256 of every input, and the run manifest's
-status, as ``biomarkers run`` writes them. Absent (a folder Nextflow staged for its
-REPORT task, or one written before provenance was recorded): no section.
+status, as ``biomarkers run`` writes them, or Nextflow's PROVENANCE task (the same
+files, staged for REPORT as ``pipeline_info/``; Nextflow writes no run manifest: its
+execution trace records the run). Absent (a folder written before provenance was
+recorded): no section.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def provenance_section(ctx: ReportContext) -> str | None:
 
 def _manifest_status(ctx: ReportContext) -> str:
     manifest = read_manifest(ctx.results)
+    if manifest is None and (ctx.results / "pipeline_info" / "inputs.parquet").is_file():
+        return (f"<p>No run manifest ({MANIFEST}, written by <code>biomarkers run</code>): under Nextflow the "
+                "execution trace (pipeline_info/execution_trace_&lt;time&gt;.txt) records the run's tasks.</p>")
     if manifest is None:
         return f'<p class="warn">No run manifest ({MANIFEST}): this folder was not written by a run that finished.</p>'
     if manifest.get("status") == "complete":

@@ -196,6 +196,18 @@ def indexOf(bam) {
     return file("${bam}".replaceAll(/\.(bam|cram)$/, suffix))
 }
 
+// A row of VALIDATE's validation/inputs.csv (role, path, glob) as INPUT_FILE tasks:
+// [path as given, file], a glob's matches each under its own path (in path order, as
+// biomarkers run lists them). A file Nextflow does not see (the bundled protocol, inside
+// the image) is none: PROVENANCE hashes it where it is.
+def inputFiles(Map row) {
+    if (row.glob == 'true') {
+        return sortedFiles(row.path).collect { f -> tuple(pathString(f), f) }
+    }
+    def found = file("${row.path}")
+    return found.exists() ? [tuple("${row.path}", found)] : []
+}
+
 // Files matching a glob, in path order (a task's inputs must not depend on the
 // order a file system lists them, or -resume would miss its cache), or "no file".
 def sortedFiles(pattern) {
