@@ -65,6 +65,8 @@ VALUES = {
     "hashes": "hashes/input_hashes.tsv",
     "provenance": "pipeline_info/software_versions.yml pipeline_info/params.json pipeline_info/inputs.parquet",
     "data_cutoff": "2027-05-06",
+    "anchor_log": "anchors_in/custody.sqlite.anchors.jsonl",
+    "key_env": "BIOMARKERS_CUSTODY_KEY",
     "meta.id": "NCT07007182-S01-0001-BX01-DNA",
     "meta.subject": "NCT07007182-S01-0001",
     "meta.timepoint": "BASELINE",
