@@ -10,7 +10,8 @@ BIOMARKERS_REAL_DATA ?= $(wildcard $(abspath ../shared/data))
 
 .PHONY: demo test install nflint bench docs lock clean
 
-$(BIN)/biomarkers: pyproject.toml
+# setup.py compiles the MSI read loop (src/biomarkers/genomics/msi/_kernel.pyx): a change to it reinstalls.
+$(BIN)/biomarkers: pyproject.toml setup.py src/biomarkers/genomics/msi/_kernel.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -133,11 +133,14 @@ open(sys.argv[1], "w").write(json.dumps({"code": code, "maxrss_kb": hwm, "cpu": 
 """
 
 
-def timed(args: list[str]) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS in MB) of one ``biomarkers`` command, including interpreter start."""
+def timed(args: list[str], *, loop: str = "compiled") -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one ``biomarkers`` command, including interpreter start.
+
+    ``loop="python"`` runs the caller's Python read loop instead of the compiled one (the peer in this process).
+    """
     import json
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "BIOMARKERS_MSI_KERNEL": loop}
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", _WRAPPER, report.name, "--log-level", "WARNING", *args], check=True, env=env,
@@ -169,16 +172,20 @@ def genome(path: Path, megabases: int, seed: int = 11) -> int:
 
 
 def small_paired(work: Path) -> tuple:
-    """Target 1: a paired call on 1,000 sites at 40x."""
+    """Target 1: a paired call on 1,000 sites at 40x, with the compiled and the Python read loop."""
     small = work / "small"
     small.mkdir(exist_ok=True)
     data = generate(small, 1_000, 40, seed=8)
     sites = small / "sites.tsv.gz"
     timed(["msi", "scan", "--fasta", str(data["fasta"]), "--output", str(sites)])
-    s, cpu, mem = timed(["msi", "call", "--sites", str(sites), "--fasta", str(data["fasta"]), "--tumor-bam",
-                         str(data["tumour"]), "--normal-bam", str(data["normal"]), "--subject", "NCT07007182-01-001",
-                         "--specimen", "T-SMALL", "--timepoint", "BASELINE", "--outdir", str(small / "parts")])
-    return ("msi call, paired, 1,000 sites at 40x", s, cpu, mem, "target < 1.5 CPU-s, < 120 MB")
+    rows = []
+    for loop in ("compiled", "python"):
+        s, cpu, mem = timed(["msi", "call", "--sites", str(sites), "--fasta", str(data["fasta"]), "--tumor-bam",
+                             str(data["tumour"]), "--normal-bam", str(data["normal"]), "--subject", "NCT07007182-01-001",
+                             "--specimen", f"T-SMALL-{loop.upper()}", "--timepoint", "BASELINE", "--outdir",
+                             str(small / "parts")], loop=loop)
+        rows.append((f"msi call, paired, 1,000 sites at 40x ({loop} loop)", s, cpu, mem, "target < 1.5 CPU-s, < 120 MB"))
+    return rows
 
 
 def genome_scans(work: Path, sizes: list[int]) -> list[tuple]:
@@ -204,7 +211,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_msi.") as tmp:
         work = Path(args.keep) if args.keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        first = [small_paired(work)]
+        first = small_paired(work)
         first += genome_scans(work, args.genome_mb)
         t0 = time.perf_counter()
         data = generate(work, args.sites, args.depth)
@@ -223,6 +230,13 @@ def main() -> int:
         rows.append(("msi baseline (2 normals)", s, cpu, mem, f"{2 * data['n_sites'] / cpu:,.0f} site-samples per CPU-second"))
         s, cpu, mem = timed(["msi", "call", *common, "--specimen", "T-TONLY", "--baseline", str(work / "baseline.tsv.gz")])
         rows.append(("msi call (tumour-only)", s, cpu, mem, f"{data['n_sites'] / cpu:,.0f} sites per CPU-second"))
+        # the peer: the same calls with the Python read loop (the compiled one's reference)
+        for label, extra in (("paired", ["--normal-bam", str(data["normal"])]),
+                             ("tumour-only", ["--baseline", str(work / "baseline.tsv.gz")])):
+            compiled_cpu = next(r[2] for r in rows if label in r[0])
+            s, cpu, mem = timed(["msi", "call", *common, "--specimen", f"T-PY-{label.upper()}", *extra], loop="python")
+            rows.append((f"  same, Python read loop ({label})", s, cpu, mem,
+                         f"{data['n_sites'] / cpu:,.0f} sites per CPU-second; compiled/Python CPU {compiled_cpu / cpu:.2f}"))
         import pandas as pd
 
         calls = pd.concat([pd.read_parquet(p) for p in sorted((work / "parts").glob("*.msi.parquet"))])

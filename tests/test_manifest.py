@@ -136,3 +136,31 @@ def test_software_versions_option_prints_every_library(capsys):
     lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
     assert lines["pyarrow"] == version("pyarrow") and lines["pysam"] == version("pysam") and "python" in lines
     assert len(lines) > 40
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused_before_it_touches_it(tmp_path, capsys):
+    import fcntl
+    import os
+
+    from biomarkers.cli import main
+
+    paths = _tiny(tmp_path)
+    out = tmp_path / "out"
+    assert _run("--outdir", str(out), *(f"--{k}={v}" for k, v in paths.items())) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    staging = out / ".analysis.staging.live"  # the first run's staging: not a killed run's, must survive
+    staging.mkdir()
+    fd = os.open(out, os.O_RDONLY)  # another run holds the folder (the lock is per open description)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        capsys.readouterr()
+        assert main(["run", "--outdir", str(out), *(f"--{k}={v}" for k, v in paths.items())]) == 2
+        assert capsys.readouterr().err == (f"biomarkers run: error: {out}: another biomarkers run is writing to this "
+                                           "folder; wait for it to finish or choose another --outdir\n")
+        assert staging.is_dir()
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    finally:
+        os.close(fd)
+    # once it has finished, the next run goes ahead (and removes what it takes for stale staging)
+    assert _run("--outdir", str(out), *(f"--{k}={v}" for k, v in paths.items())) == 0
+    assert not staging.exists()

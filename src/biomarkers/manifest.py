@@ -8,27 +8,53 @@ refuse a folder whose tables may be half of a run, unless told otherwise.
 
 Staging left by a killed run (hidden ``.<name>.staging.*`` and ``.<step>-parts.*``
 folders, ``.<name>.*.tmp`` files) is removed when the next run starts in the folder.
+One run at a time writes a folder: a run holds an exclusive ``flock`` on it, and a
+second run into the same folder is refused before it touches anything: it would
+otherwise take the first one's staging for a killed run's and remove it, and
+interleave their tables.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
 from .io import sha256_file, write_text_atomic
 
-__all__ = ["MANIFEST", "start_run", "finish_run", "output_hashes", "clean_stale_staging", "check_complete",
+__all__ = ["MANIFEST", "exclusive_run", "start_run", "finish_run", "output_hashes", "clean_stale_staging", "check_complete",
            "read_manifest", "run_outputs"]
 
 MANIFEST = "pipeline_info/run.json"
 # What io.staged_dir, io.atomic_path and the steps' part folders leave when killed.
 _STAGING_DIR = re.compile(r"^\..+\.staging\..+$|^\.[a-z]+-parts\..+$")
 _TEMP_FILE = re.compile(r"^\..+\.tmp$")
+
+
+@contextmanager
+def exclusive_run(outdir: str | Path) -> Iterator[None]:
+    """Hold ``outdir``'s run lock while the block runs; refuse (InputError) if another process holds it.
+
+    The lock is an exclusive ``flock`` on the folder itself: no file is added to the outputs, and the
+    system releases it when the process ends, however it ends.
+    """
+    fd = os.open(outdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("another biomarkers run is writing to this folder; wait for it to finish or choose "
+                             "another --outdir", file=outdir) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def clean_stale_staging(outdir: str | Path) -> list[Path]:

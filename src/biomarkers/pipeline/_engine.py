@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..log import get_logger
-from ..manifest import clean_stale_staging, finish_run, start_run
+from ..manifest import clean_stale_staging, exclusive_run, finish_run, start_run
 from ._context import RunContext, available_cpus
 from ._params import load_params
 from ._provenance import ENGINE, manifest_info, record_run_inputs, software_versions, write_provenance
@@ -35,6 +35,12 @@ def run_pipeline(params: dict[str, Any], *, only: list[str] | None = None, cpus:
             raise InputError(f"no such step (steps: {', '.join(s.name for s in STEPS)})", field="--only", value=unknown[0])
     checked = check_inputs(params)  # the checks `biomarkers validate` runs for Nextflow
     outdir.mkdir(parents=True, exist_ok=True)
+    with exclusive_run(outdir):  # a second run into this folder is refused, not interleaved
+        return _run_steps(params, outdir, checked, only=only, cpus=cpus)
+
+
+def _run_steps(params: dict[str, Any], outdir: Path, checked, *, only: list[str] | None, cpus: int) -> dict[str, str]:
+    """The steps of `run_pipeline` on checked inputs, in a folder this process alone writes."""
     for stale in clean_stale_staging(outdir):
         log.info("removed %s, left by a run that did not finish", stale)
     start_run(outdir, ENGINE)

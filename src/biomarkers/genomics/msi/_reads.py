@@ -9,6 +9,7 @@ QC-failed, unmapped and low-MAPQ reads are skipped; overlapping mates count once
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -23,6 +24,27 @@ from ._sites import check_reference
 __all__ = ["count_lengths", "count_lengths_file", "encode_counts", "decode_counts"]
 
 log = get_logger("msi.reads")
+
+KERNEL_ENV = "BIOMARKERS_MSI_KERNEL"  # "python" forces the Python loop (tests, benchmarks/bench_msi.py)
+
+
+def _compiled_kernel():
+    """The compiled read loop (_kernel.pyx) when it is built for the pysam installed; else None.
+
+    It reads pysam's C structures, so it is used only with the pysam it was compiled against.
+    """
+    if os.environ.get(KERNEL_ENV, "").lower() == "python":
+        return None
+    try:
+        from . import _kernel
+    except ImportError:
+        return None
+    return _kernel if _kernel.BUILT_WITH_PYSAM == pysam.__version__ else None
+
+
+def kernel_name() -> str:
+    """Which read loop `count_lengths` uses in this process: "compiled" or "python"."""
+    return "python" if _compiled_kernel() is None else "compiled"
 
 _SKIP_FLAGS = 0x4 | 0x100 | 0x200 | 0x400 | 0x800  # unmapped, secondary, QC fail, duplicate, supplementary
 _ALIGNED = (0, 7, 8)  # M, =, X
@@ -109,6 +131,7 @@ def count_lengths(alignments: pysam.AlignmentFile, sites, *, min_mapq: int = 20,
     all_ends, all_units = list(sites["END"]), list(sites["UNIT"])
     all_lefts, all_rights = list(sites["LEFT_FLANK"]), list(sites["RIGHT_FLANK"])
     out: list[dict[int, int]] = [{} for _ in range(len(chroms))]
+    kernel = _compiled_kernel()
     with Progress(f"msi {label} (sites)", len(chroms), logger=log) as prog:
         present = set(alignments.references)
         for chrom, rows in _by_contig(chroms, all_starts).items():
@@ -119,6 +142,13 @@ def count_lengths(alignments: pysam.AlignmentFile, sites, *, min_mapq: int = 20,
             ends = [all_ends[r] for r in rows]
             lefts = [all_lefts[r] for r in rows]
             flanks = [len(x) for x in lefts]
+            if kernel is not None:
+                packed = kernel.Sites(starts, ends, [all_units[r] for r in rows], lefts,
+                                      [all_rights[r] for r in rows], [out[r] for r in rows])
+                for first, last, lo, hi in _regions(starts, ends, flanks):
+                    kernel.count_region(alignments.fetch(chrom, lo, hi), packed, first, last, min_mapq, max_reads)
+                    prog.update(last - first)
+                continue
             region = _Region(starts=starts, lefts=lefts, rights=[all_rights[r] for r in rows],
                              tracts=[all_units[r] * ((all_ends[r] - all_starts[r]) // len(all_units[r])) for r in rows],
                              runs=[_run_pattern(all_units[r]).match for r in rows],
