@@ -57,6 +57,8 @@ VALUES = {
     "samplesheet": "samplesheet/samplesheet.csv",
     "input_name": "/data/trial/samplesheet.csv",
     "data_cutoff": "2027-05-06",
+    "anchor_log": "anchors_in/custody.sqlite.anchors.jsonl",
+    "key_env": "BIOMARKERS_CUSTODY_KEY",
     "meta.id": "NCT07007182-S01-0001-BX01-DNA",
     "meta.subject": "NCT07007182-S01-0001",
     "meta.timepoint": "BASELINE",

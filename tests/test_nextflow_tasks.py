@@ -147,6 +147,8 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
         "samplesheet": stage(t, [sheet], "samplesheet"),
         "data_cutoff": run_params["data_cutoff"],
         "protocol": "",
+        "anchor_log": "",
+        "key_env": "",
     }, t)
     custody_tables = publish("CUSTODY", t, nf_out)
 
@@ -240,3 +242,57 @@ def test_pipeline_tasks_publish_what_biomarkers_run_writes(simulated_trial, tmp_
     # The analysis saw the genomics tables, as the runner's did.
     long = pd.read_parquet(nf_out / "analysis" / "biomarkers_long.parquet")
     assert {"TMB", "MSI_STATUS"} & set(long["BIOMARKER"]) and "genomics" in set(long["MODALITY"])
+
+
+def test_custody_task_verifies_the_site_key_and_the_anchor_log_as_the_run_does(simulated_trial, tmp_path, monkeypatch):
+    """-profile custody_key: the ledger signed with the site key (a Nextflow secret, i.e. an
+    environment variable of the task) and its anchor log are verified in the CUSTODY task, the
+    anchor log is published beside the task's ledger, and a wrong key or a foreign anchor fails the task."""
+    import glob
+    import json
+
+    import yaml
+
+    params = yaml.safe_load((simulated_trial / "params.yaml").read_text())
+    exports = sorted(Path(p) for p in glob.glob(str(simulated_trial / params["custody_exports"])))
+    subjects, milestones = simulated_trial / params["subjects"], simulated_trial / params["milestones"]
+    monkeypatch.setenv("BIOMARKERS_CUSTODY_KEY", "site-key-of-the-trial-0123456789")
+    ledger = tmp_path / "master" / "custody.sqlite"
+    ledger.parent.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    imported = subprocess.run([sys.executable, "-m", "biomarkers", "custody", "import", "--ledger", str(ledger),
+                               "--subjects", str(subjects), "--key-env", "BIOMARKERS_CUSTODY_KEY",
+                               *map(str, exports)], capture_output=True, text=True, env=env)
+    assert imported.returncode == 0, imported.stderr
+    anchors = Path(f"{ledger}.anchors.jsonl")
+    assert len(anchors.read_text().splitlines()) == 1
+
+    def custody_task(name: str, key_env: str) -> subprocess.CompletedProcess:
+        t = tmp_path / name
+        shell, _ = task_script("CUSTODY", {
+            "exports": "", "ledger": stage(t, [ledger], "ledger_in"),
+            "subjects": stage(t, [subjects]), "milestones": stage(t, [milestones]), "samplesheet": "",
+            "data_cutoff": params["data_cutoff"], "protocol": "", "anchor_log": stage(t, [anchors], "anchors_in"),
+            "key_env": key_env})
+        path = os.pathsep.join([str(ROOT / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]])
+        return subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=t, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "PATH": path})  # the key as now set
+
+    done = custody_task("signed", "BIOMARKERS_CUSTODY_KEY")
+    assert done.returncode == 0, done.stderr
+    published = publish("CUSTODY", tmp_path / "signed", tmp_path / "out")
+    copied = tmp_path / "out" / "custody" / "ledger.sqlite.anchors.jsonl"
+    assert copied in published
+    assert copied.read_text() == anchors.read_text()  # verified against, published with the task's ledger
+    assert "site-key-of-the-trial" not in done.stdout + done.stderr
+    # the same task with another key: the MACs do not verify, the task fails naming the event
+    monkeypatch.setenv("BIOMARKERS_CUSTODY_KEY", "not-the-site-key-9876543210")
+    wrong = custody_task("wrong_key", "BIOMARKERS_CUSTODY_KEY")
+    assert wrong.returncode != 0
+    assert "MAC" in wrong.stderr and "not-the-site-key" not in wrong.stdout + wrong.stderr
+    # the right key, but an anchor log naming a head this ledger never had (e.g. a ledger truncated and re-grown)
+    monkeypatch.setenv("BIOMARKERS_CUSTODY_KEY", "site-key-of-the-trial-0123456789")
+    record = json.loads(anchors.read_text().splitlines()[0])
+    anchors.write_text(json.dumps({**record, "head": "0" * 64}) + "\n")
+    foreign = custody_task("foreign_anchor", "BIOMARKERS_CUSTODY_KEY")
+    assert foreign.returncode != 0 and "anchor" in foreign.stderr

@@ -22,7 +22,7 @@ include { SINGLECELL_COLLECT_PBMC  } from '../modules/local/singlecell_collect_p
 include { SINGLECELL_COLLECT_TUMOR } from '../modules/local/singlecell_collect_tumor/main'
 include { FLOW           } from '../modules/local/flow/main'
 include { FLOW_COLLECT   } from '../modules/local/flow_collect/main'
-include { optionalFile; sortedFiles } from '../subworkflows/local/utils_biomarkers/main'
+include { anchorLog; optionalFile; sortedFiles } from '../subworkflows/local/utils_biomarkers/main'
 
 workflow BIOMARKERS {
     take:
@@ -50,6 +50,8 @@ workflow BIOMARKERS {
         ch_custody.map { p -> optionalFile(p.input) },
         ch_custody.map { p -> p.data_cutoff ?: '' },
         ch_custody.map { p -> optionalFile(p.protocol) },
+        ch_custody.map { p -> anchorLog(p) },
+        ch_custody.map { p -> p.custody_key_env ?: '' },
     )
     ch_versions = ch_versions.mix(CUSTODY.out.versions)
 

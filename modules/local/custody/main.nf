@@ -5,6 +5,10 @@
 // modify its inputs): the trial's master ledger is appended to by its owners with
 // `biomarkers custody import`. The task's copy, with the imported events, is published
 // as custody/ledger.sqlite (where biomarkers run writes it when --ledger is not given).
+// Trust as under `biomarkers run`: the ledger's anchor log (heads recorded outside it) is
+// copied beside the task's ledger, verified, appended to by the import and published
+// with it; with --custody_key_env the site key (HMAC) reaches the task as the Nextflow
+// secret of that name (conf/modules.config), never as a parameter or in a file.
 process CUSTODY {
     tag "custody"
     label 'process_single'
@@ -20,6 +24,8 @@ process CUSTODY {
     path samplesheet, stageAs: 'samplesheet/*'
     val data_cutoff
     path protocol
+    path anchor_log, stageAs: 'anchors_in/*'
+    val key_env
 
     output:
     path "custody/*", emit: tables
@@ -36,17 +42,23 @@ process CUSTODY {
     def samplesheet_opt = samplesheet ? "--samplesheet ${samplesheet}" : ''
     def cutoff_opt = data_cutoff ? "--data-cutoff ${data_cutoff}" : ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
+    def has_anchors = anchor_log ? 'yes' : ''
+    def key_opt = key_env ? "--key-env ${key_env}" : ''
     """
     mkdir -p custody
     if [ -n "${has_ledger}" ]; then
         cp -L ${ledger} custody/ledger.sqlite
         chmod u+w custody/ledger.sqlite
     fi
-    if [ -n "${has_exports}" ]; then
-        biomarkers custody import --ledger custody/ledger.sqlite --subjects ${subjects} ${protocol_opt} ${exports}
+    if [ -n "${has_anchors}" ]; then
+        cp -L ${anchor_log} custody/ledger.sqlite.anchors.jsonl
+        chmod u+w custody/ledger.sqlite.anchors.jsonl
     fi
-    biomarkers custody verify --ledger custody/ledger.sqlite
-    biomarkers custody check ${args} --ledger custody/ledger.sqlite --subjects ${subjects} --milestones ${milestones} ${samplesheet_opt} ${cutoff_opt} ${protocol_opt} --outdir .
+    if [ -n "${has_exports}" ]; then
+        biomarkers custody import --ledger custody/ledger.sqlite --subjects ${subjects} ${protocol_opt} ${key_opt} ${exports}
+    fi
+    biomarkers custody verify --ledger custody/ledger.sqlite ${key_opt}
+    biomarkers custody check ${args} --ledger custody/ledger.sqlite --subjects ${subjects} --milestones ${milestones} ${samplesheet_opt} ${cutoff_opt} ${protocol_opt} ${key_opt} --outdir .
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -205,6 +205,18 @@ def sortedFiles(pattern) {
     return files(pattern).toSorted { f -> "${f}" }
 }
 
+// The custody ledger's anchor log, as `biomarkers run` finds it: --custody_anchor_log, else
+// <ledger>.anchors.jsonl beside the given ledger when there is one, else "no file".
+def anchorLog(p) {
+    if (p.custody_anchor_log) {
+        return file(p.custody_anchor_log)
+    }
+    if (p.ledger && file("${p.ledger}.anchors.jsonl").exists()) {
+        return file("${p.ledger}.anchors.jsonl")
+    }
+    return noFile()
+}
+
 // Optional single file: the file, or nf-core's "no file" value.
 def optionalFile(name) {
     if (name) {
