@@ -87,6 +87,7 @@ VALUES = {
     "compartment": "pbmc",
     "settings": "processing.yaml",
     "markers": "markers.yaml",
+    "reference": "reference/labelled_pbmc.h5ad",
     "sites": "sites.tsv.gz",
     "baseline": "baseline.tsv.gz",
     "normal_bams": "pon/1/PON1.bam pon/2/PON2.bam pon/3/PON3.bam",

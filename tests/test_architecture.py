@@ -19,7 +19,7 @@ SRC = ROOT / "src" / "biomarkers"
 # Layer of each top-level module or package (docs/architecture.md); higher may import lower.
 LAYERS = {
     "__init__": 0, "__main__": 6, "names": 0, "log": 0, "errors": 0,
-    "io": 1, "assets": 1,
+    "io": 1, "assets": 1, "workers": 1,
     "schemas": 2, "manifest": 2, "protocol": 2, "samplesheet": 2, "trialdata": 2, "identifiers": 2,
     "custody": 3, "genomics": 3, "immune": 3, "singlecell": 3, "tme": 3, "outcomes": 3, "report": 3, "simulate": 3,
     "pipeline": 4,

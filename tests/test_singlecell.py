@@ -465,3 +465,45 @@ def test_report_section_shows_the_qc_funnel(sc_trial, sc_results, tmp_path):
     assert "PBMC (blood): 2 specimens" in html_text and "Tumour: 2 specimens" in html_text
     assert "max_mito_fraction" in html_text and "CD8_TREG_RATIO" in html_text
     assert singlecell_section(ReportContext(results=tmp_path / "empty", protocol=load_protocol())) is None
+
+
+def test_run_takes_the_users_reference_markers_and_settings(sc_trial, sc_results, tmp_path):
+    """`biomarkers run --singlecell_reference/--singlecell_markers/--singlecell_settings` reach the step
+    (and Nextflow's SINGLECELL task) and are recorded as inputs with their SHA-256."""
+    import csv
+    import hashlib
+    import shutil
+
+    from biomarkers.cli import main
+
+    (ref_id, ref_result), (query_id, _) = [(k, v) for k, v in sc_results.items()
+                                           if v.adata.uns["biomarkers"]["compartment"] == "pbmc"][:2]
+    truth = cell_truth(sc_trial, ref_id).loc[ref_result.adata.obs_names]
+    reference = ad.AnnData(X=ref_result.adata.layers["counts"].copy(),
+                           obs=pd.DataFrame({"cell_type": truth["cell_type"].to_numpy()}, index=ref_result.adata.obs_names),
+                           var=pd.DataFrame(index=ref_result.adata.var_names))
+    reference.write_h5ad(tmp_path / "reference.h5ad")
+    from biomarkers.assets import asset_path
+
+    shutil.copy(asset_path("singlecell/markers.yaml"), tmp_path / "markers.yaml")
+    shutil.copy(asset_path("singlecell/processing.yaml"), tmp_path / "processing.yaml")
+    row = sc_trial.truth["singlecell_compositions"].query("SPECIMEN_ID == @query_id").iloc[0]
+    sheet = tmp_path / "samplesheet.csv"
+    with open(sheet, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["subject", "specimen", "timepoint", "specimen_type", "assay", "file"])
+        writer.writeheader()
+        writer.writerow({"subject": row.USUBJID, "specimen": query_id, "timepoint": row.TIMEPOINT, "specimen_type": "PBMC",
+                         "assay": "scrna_pbmc",
+                         "file": str(sc_trial.outdir / "scrna" / query_id / "filtered_feature_bc_matrix.h5")})
+    out = tmp_path / "out"
+    assert main(["--log-level", "WARNING", "run", "--input", str(sheet), "--outdir", str(out), "--only", "singlecell",
+                 "--singlecell_reference", str(tmp_path / "reference.h5ad"), "--singlecell_markers",
+                 str(tmp_path / "markers.yaml"), "--singlecell_settings", str(tmp_path / "processing.yaml")]) == 0
+    adata = ad.read_h5ad(out / "immune" / "pbmc_sc" / f"{query_id}.h5ad")
+    assert adata.uns["biomarkers"]["annotation"] == "reference"
+    q_truth = cell_truth(sc_trial, query_id).loc[adata.obs_names]
+    assert adjusted_rand_score(q_truth["cell_type"], adata.obs["cell_type"].astype(str)) >= 0.85
+    inputs = pd.read_parquet(out / "pipeline_info" / "inputs.parquet").set_index("ROLE")
+    for role, name in (("singlecell_reference", "reference.h5ad"), ("singlecell_markers", "markers.yaml"),
+                       ("singlecell_settings", "processing.yaml")):
+        assert inputs.loc[role, "SHA256"] == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()

@@ -67,7 +67,13 @@ workflow BIOMARKERS {
     ch_scrna = rows
         .filter { meta, _counts, _index -> meta.assay == 'scrna_pbmc' || meta.assay == 'scrna_tumor' }
         .map { meta, counts, _index -> [meta, counts] }
-    SINGLECELL(ch_scrna, [], [], run_params.map { p -> optionalFile(p.protocol) }.first())
+    SINGLECELL(
+        ch_scrna,
+        run_params.map { p -> optionalFile(p.singlecell_settings) }.first(),
+        run_params.map { p -> optionalFile(p.singlecell_markers) }.first(),
+        run_params.map { p -> optionalFile(p.protocol) }.first(),
+        run_params.map { p -> optionalFile(p.singlecell_reference) }.first(),
+    )
     ch_sc_parts = SINGLECELL.out.parts.branch { meta, _tables, _h5ad ->
         pbmc: meta.assay == 'scrna_pbmc'
         tumor: true

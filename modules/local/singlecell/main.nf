@@ -16,6 +16,7 @@ process SINGLECELL {
     path settings
     path markers
     path protocol, stageAs: 'protocol/*'
+    path reference, stageAs: 'reference/*'
 
     output:
     tuple val(meta), path("*.sc_*.parquet"), path("*.sc.h5ad"), emit: parts
@@ -30,8 +31,9 @@ process SINGLECELL {
     def settings_opt = settings ? "--settings ${settings}" : ''
     def markers_opt = markers ? "--markers ${markers}" : ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
+    def reference_opt = reference ? "--reference ${reference}" : ''
     """
-    biomarkers singlecell annotate ${args} --counts ${counts} --compartment ${compartment} ${settings_opt} ${markers_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} --outdir . ${protocol_opt}
+    biomarkers singlecell annotate ${args} --counts ${counts} --compartment ${compartment} ${settings_opt} ${markers_opt} ${reference_opt} --subject ${meta.subject} --specimen ${meta.id} --timepoint ${meta.timepoint} --outdir . ${protocol_opt}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

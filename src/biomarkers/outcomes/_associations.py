@@ -20,7 +20,7 @@ from scipy import stats
 from .. import names as N
 from ..log import get_logger
 
-__all__ = ["associations", "groupings", "ASSOCIATION_COLUMNS"]
+__all__ = ["associations", "association_frame", "grouping_rows", "groupings", "ASSOCIATION_COLUMNS"]
 
 log = get_logger("analysis")
 
@@ -180,11 +180,8 @@ def _binary_rows(frame: pd.DataFrame, endpoint: str, levels: list[str], ref: str
     return rows
 
 
-def associations(wide: pd.DataFrame, groups: list[tuple[str, str, pd.Series]], config: dict) -> pd.DataFrame:
-    """``analysis.associations`` rows for every grouping, endpoint and population."""
-    cfg = config["associations"]
-    min_n = cfg["min_group_size"]
-    rows: list[dict] = []
+def _populations(wide: pd.DataFrame, cfg: dict) -> list[tuple[str, pd.Series, list[str]]]:
+    """``(name, subject mask, covariates)``: all subjects (adjusted for arm when both arms are there), each arm."""
     populations: list[tuple[str, pd.Series, list[str]]] = []
     if "ALL" in cfg["populations"]:
         multi_arm = wide[N.ARMCD].nunique() > 1
@@ -192,25 +189,43 @@ def associations(wide: pd.DataFrame, groups: list[tuple[str, str, pd.Series]], c
     if "ARM" in cfg["populations"]:
         for arm in sorted(wide[N.ARMCD].dropna().unique()):
             populations.append((f"{N.ARMCD}={arm}", wide[N.ARMCD] == arm, []))
-    for name, cutoff, group in groups:
-        for pop, mask, adjust in populations:
-            if name == N.ARMCD:
-                if pop != "ALL":
-                    continue
-                adjust = []
-            frame = wide[mask & group.notna()].assign(_GROUP=group[mask & group.notna()].astype(str))
-            if not len(frame):
+    return populations
+
+
+def grouping_rows(wide: pd.DataFrame, name: str, cutoff: str, group: pd.Series, config: dict) -> list[dict]:
+    """The association rows of one grouping (every population and endpoint): one grouping's share
+    of :func:`associations`, which the analysis step computes for several groupings at once."""
+    cfg = config["associations"]
+    min_n = cfg["min_group_size"]
+    rows: list[dict] = []
+    for pop, mask, adjust in _populations(wide, cfg):
+        if name == N.ARMCD:
+            if pop != "ALL":
                 continue
-            levels = sorted(frame["_GROUP"].unique())
-            ref = _reference(levels, frame["_GROUP"], cfg.get("reference_groups", {}).get(name))
-            common = {"BIOMARKER": name, "CUTOFF": cutoff, "POPULATION": pop}
-            for endpoint in TIME_ENDPOINTS:
-                rows += _time_rows(frame, endpoint, levels, ref, adjust, common, min_n)
-            for endpoint in BINARY_ENDPOINTS:
-                rows += _binary_rows(frame, endpoint, levels, ref, common, min_n)
+            adjust = []
+        frame = wide[mask & group.notna()].assign(_GROUP=group[mask & group.notna()].astype(str))
+        if not len(frame):
+            continue
+        levels = sorted(frame["_GROUP"].unique())
+        ref = _reference(levels, frame["_GROUP"], cfg.get("reference_groups", {}).get(name))
+        common = {"BIOMARKER": name, "CUTOFF": cutoff, "POPULATION": pop}
+        for endpoint in TIME_ENDPOINTS:
+            rows += _time_rows(frame, endpoint, levels, ref, adjust, common, min_n)
+        for endpoint in BINARY_ENDPOINTS:
+            rows += _binary_rows(frame, endpoint, levels, ref, common, min_n)
+    return rows
+
+
+def association_frame(rows: list[dict]) -> pd.DataFrame:
+    """``analysis.associations`` from the rows of :func:`grouping_rows`, in order."""
     out = pd.DataFrame(rows, columns=ASSOCIATION_COLUMNS)
     out["N_EVENTS"] = out["N_EVENTS"].astype("Int32")
     return out
+
+
+def associations(wide: pd.DataFrame, groups: list[tuple[str, str, pd.Series]], config: dict) -> pd.DataFrame:
+    """``analysis.associations`` rows for every grouping, endpoint and population."""
+    return association_frame([row for name, cutoff, group in groups for row in grouping_rows(wide, name, cutoff, group, config)])
 
 
 ASSOCIATION_COLUMNS = ["BIOMARKER", "CUTOFF", "ENDPOINT", "POPULATION", "ROW_TYPE", "GROUP", "TEST", "N", "N_EVENTS",

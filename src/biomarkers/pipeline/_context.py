@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,20 +14,13 @@ from ..errors import BiomarkersError, InputError
 from ..log import get_logger
 from ..protocol import Protocol
 from ..samplesheet import TumorInputs, tumor_inputs
+from ..workers import available_cpus, map_in_order
 
 __all__ = ["RunContext", "Step", "available_cpus"]
 
 log = get_logger("run")
 
 T = TypeVar("T")
-
-
-def available_cpus() -> int:
-    """The cores this process may run on (its affinity: a batch slot's, not the machine's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _run_one(function: Callable[..., T], task: Mapping[str, Any]) -> tuple[str, Any]:
@@ -88,32 +80,17 @@ class RunContext:
         """
         total = len(tasks)
         names = [str(task.get("specimen", f"task {i}")) for i, task in enumerate(tasks, 1)]
-        outcomes: list[tuple[str, Any] | None] = [None] * total
         workers = min(self.cpus, total)
         start = time.monotonic()
 
-        def progress(i: int, done: int) -> None:
-            status = "failed" if outcomes[i][0] == "error" else "done"
+        def progress(i: int, done: int, outcome: tuple[str, Any]) -> None:
+            status = "failed" if outcome[0] == "error" else "done"
             log.info("%s [%d/%d] %s %s (%.0fs)", label, done, total, names[i], status, time.monotonic() - start)
 
-        if workers <= 1:
-            for i, task in enumerate(tasks):
-                outcomes[i] = _run_one(function, task)
-                progress(i, i + 1)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
+        if workers > 1:
             log.info("%s: %d tasks on %d worker processes", label, total, workers)
-            # forkserver: workers start from a clean process, not a copy of this one's
-            # threads (pyarrow, numba) and open files.
-            context = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(_run_one, function, task): i for i, task in enumerate(tasks)}
-                for done, future in enumerate(as_completed(futures), 1):
-                    i = futures[future]
-                    outcomes[i] = future.result()
-                    progress(i, done)
+        outcomes = map_in_order(_run_one, [{"function": function, "task": task} for task in tasks], workers=workers,
+                                on_done=progress)
         failed = [i for i, outcome in enumerate(outcomes) if outcome[0] == "error"]
         for i in failed:
             log.error("%s: %s failed: %s", label, names[i], outcomes[i][1])

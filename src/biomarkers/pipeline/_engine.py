@@ -82,5 +82,5 @@ def run_demo(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, cpus: i
     from ..simulate import simulate_trial
 
     outdir = Path(outdir)
-    trial = simulate_trial(outdir / "simulated_trial", n_subjects=n_subjects, seed=seed)
+    trial = simulate_trial(outdir / "simulated_trial", n_subjects=n_subjects, seed=seed, cpus=cpus)
     return run_params_file(trial.outdir / "params.yaml", {"outdir": str(outdir), "seed": seed}, cpus=cpus)

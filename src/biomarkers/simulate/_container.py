@@ -33,6 +33,9 @@ class SimulatedTrial:
     samplesheet_rows: list[dict] = field(default_factory=list)
     params: dict = field(default_factory=dict)
     truth: dict = field(default_factory=dict)
+    # Worker processes for a stage's per-subject and per-specimen writers. Not a parameter
+    # of the trial: every file is the same for any number (each item draws from its own stream).
+    cpus: int = 1
 
     @property
     def truth_dir(self) -> Path:

@@ -10,7 +10,9 @@ stage; more CD8+ T cells, fewer Treg and MDSC when higher), a per-subject random
 effect, chemotherapy (fewer lymphocytes and MDSC on treatment), progression (more
 MDSC at end of treatment) and, for CPS>=1 subjects, PD-1 blockade (more PD-1+ and
 Ki-67+ CD8+ T cells on treatment, more so when IMMUNE_SCORE is high).
-A few files carry a known QC problem.
+A few files carry a known QC problem. Each tube draws from its own random stream
+(``flow:<SPECIMEN_ID>``), so tubes are written in worker processes (``trial.cpus``) and
+every file is the same for any number of them.
 
 Outputs: ``flow/<SPECIMEN_ID>.fcs`` and ``flow/controls/<ID>.fcs`` (samplesheet rows of
 assay ``flow_fcs``, the controls with ``control`` true and no subject); ``flow/counts.csv``
@@ -26,7 +28,9 @@ import datetime as dt
 import json
 import math
 from array import array
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import flowio
 import numpy as np
@@ -37,7 +41,8 @@ from .. import names as N
 from ..assets import asset_path, load_config
 from ..errors import InputError
 from ..protocol import Protocol
-from ._container import SimulatedTrial
+from ..workers import map_in_order
+from ._container import SimulatedTrial, stage_rng
 from ._flow_events import TubeSpec, simulate_tube, spillover_array
 
 __all__ = ["simulate_flow", "load_flow_model", "FLOW_DIR", "TRUTH_DIR"]
@@ -66,24 +71,55 @@ def simulate_flow(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Gene
     effects = {u: {t: rng.normal(0.0, model["between_subject_sd"]) for t in sorted(model["cell_types"])}
                for u in subjects.index}
     folder = trial.outdir / FLOW_DIR
-    truth_dir = trial.truth_dir / TRUTH_DIR
-    (truth_dir / "events").mkdir(parents=True, exist_ok=True)
+    (trial.truth_dir / TRUTH_DIR / "events").mkdir(parents=True, exist_ok=True)
     (folder / "controls").mkdir(parents=True, exist_ok=True)
-    spec_rows, subset_rows, count_rows = [], [], []
-    for row in plan.itertuples(index=False):
-        problem = problems.get(row.SPECIMEN_ID)
-        spec, leukocytes_per_ul = _tube_spec(row, subjects, effects, model, problem, rng)
-        tube = simulate_tube(spec, model, channels, spill, rng)
-        path = folder / ("controls" if row.CONTROL else "") / f"{row.SPECIMEN_ID}.fcs"
-        uncovered = problem[1] if problem and problem[0] == "UNCOVERED_CHANNEL" else None
-        _write_fcs(path, tube.data, channels, spill, detectors, row, model, uncovered)
-        tube.truth.astype({"POPULATION": "category"}).to_parquet(truth_dir / "events" / f"{row.SPECIMEN_ID}.parquet",
-                                                                 index=False)
-        counts = _counts(row, tube.truth, spec, leukocytes_per_ul, model, rng)
-        count_rows.append(counts)
-        subset_rows.extend(_truth_subsets(row, tube.truth, counts, model))
-        spec_rows.append(_specimen_truth(row, tube, spec, subjects, problem))
+    tubes = _Tubes(str(trial.outdir), trial.seed, model, channels, spill, detectors, subjects, effects)
+    tasks = [{"row": row._asdict(), "problem": problems.get(row.SPECIMEN_ID)} for row in plan.itertuples(index=False)]
+    # each tube draws from its own stream and writes its own files; the truth rows are
+    # gathered in plan order, so every file is the same for any number of workers
+    results = map_in_order(_tube_task, tasks, workers=trial.cpus, initializer=_start_worker, initargs=(tubes,))
+    count_rows = [counts for counts, _, _ in results]
+    subset_rows = [row for _, subsets, _ in results for row in subsets]
+    spec_rows = [spec for _, _, spec in results]
     _write_outputs(trial, model, spec_rows, subset_rows, count_rows, problems)
+
+
+@dataclass(frozen=True)
+class _Tubes:
+    """What every tube shares (sent once to each worker process)."""
+
+    outdir: str
+    seed: int
+    model: dict
+    channels: list[dict]
+    spill: np.ndarray
+    detectors: list[str]
+    subjects: pd.DataFrame
+    effects: dict
+
+
+_TUBES: _Tubes | None = None  # as a worker process holds it (set by _start_worker)
+
+
+def _start_worker(tubes: _Tubes) -> None:
+    global _TUBES
+    _TUBES = tubes
+
+
+def _tube_task(row: dict, problem: tuple[str, str | None] | None) -> tuple[dict, list[dict], dict]:
+    """One tube: its FCS file and event truth written; its counts, subset truth and specimen truth returned."""
+    t = _TUBES
+    row = SimpleNamespace(**row)
+    rng = stage_rng(t.seed, f"flow:{row.SPECIMEN_ID}")
+    spec, leukocytes_per_ul = _tube_spec(row, t.subjects, t.effects, t.model, problem, rng)
+    tube = simulate_tube(spec, t.model, t.channels, t.spill, rng)
+    path = Path(t.outdir) / FLOW_DIR / ("controls" if row.CONTROL else "") / f"{row.SPECIMEN_ID}.fcs"
+    uncovered = problem[1] if problem and problem[0] == "UNCOVERED_CHANNEL" else None
+    _write_fcs(path, tube.data, t.channels, t.spill, t.detectors, row, t.model, uncovered)
+    truth = tube.truth.astype({"POPULATION": "category"})  # as written; and isin on codes, not strings
+    truth.to_parquet(Path(t.outdir) / "truth" / TRUTH_DIR / "events" / f"{row.SPECIMEN_ID}.parquet", index=False)
+    counts = _counts(row, truth, spec, leukocytes_per_ul, t.model, rng)
+    return counts, _truth_subsets(row, truth, counts, t.model), _specimen_truth(row, truth, spec, t.subjects, problem)
 
 
 # --- who is acquired, when ------------------------------------------------------------
@@ -274,8 +310,8 @@ def _truth_subsets(row, truth: pd.DataFrame, counts: dict, model: dict) -> list[
     return rows
 
 
-def _specimen_truth(row, tube, spec: TubeSpec, subjects: pd.DataFrame, problem) -> dict:
-    pop = tube.truth["POPULATION"]
+def _specimen_truth(row, truth: pd.DataFrame, spec: TubeSpec, subjects: pd.DataFrame, problem) -> dict:
+    pop = truth["POPULATION"]
     return {
         N.USUBJID: row.USUBJID, N.SPECIMEN_ID: row.SPECIMEN_ID, N.TIMEPOINT: row.TIMEPOINT, N.ARMCD: row.ARMCD,
         N.STRATUM: row.STRATUM, "BATCH": int(row.BATCH), "CONTROL": bool(row.CONTROL), "DRIFT": bool(row.DRIFT),

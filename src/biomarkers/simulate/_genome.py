@@ -19,6 +19,7 @@ import bisect
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ import pandas as pd
 from .. import names as N
 from ..log import Progress, get_logger
 from ..protocol import Protocol
+from ..workers import map_in_order
 from ._bamwriter import write_bam
 from ._container import SimulatedTrial, stage_rng
 from ._genome_reads import (
@@ -570,12 +572,20 @@ class _Stage:
     g: _Genome
     cfg: dict
     annotator: _Annotator
-    progress: Progress
     normal_layouts: dict[str, tuple[Layout, np.ndarray]] = field(default_factory=dict)
     tmb_rows: list[dict] = field(default_factory=list)
     variant_rows: list[dict] = field(default_factory=list)
     msi_rows: list[dict] = field(default_factory=list)
     site_rows: list[dict] = field(default_factory=list)
+
+    def take_rows(self) -> dict[str, list[dict]]:
+        """The samplesheet and truth rows written since the last call (a task's result); the lists emptied."""
+        lists = {"samplesheet": self.trial.samplesheet_rows, "tmb": self.tmb_rows, "variants": self.variant_rows,
+                 "msi": self.msi_rows, "sites": self.site_rows}
+        out = {name: list(rows) for name, rows in lists.items()}
+        for rows in lists.values():
+            rows.clear()
+        return out
 
     def sequencing_errors(self, layout: Layout, rng) -> None:
         errors = self.cfg["reads"]["sequencing_error"]
@@ -645,7 +655,6 @@ def _simulate_normal(stage: _Stage, subject: _Subject, row) -> None:
     rel = _write_specimen_bam(stage.trial, g, layout, "bam", row.SPECIMEN_ID)
     stage.normal_layouts[row.SPECIMEN_ID] = (layout, ndepth)
     stage.trial.samplesheet_rows.append(_sheet_row(row, "wes_normal", rel, None))
-    stage.progress.update()
 
 
 @dataclass
@@ -695,7 +704,6 @@ def _write_tumour(stage: _Stage, subject: _Subject, row, normal_id: str | None, 
               normal=normal_id, reference="reference/genome.fa")
     trial.samplesheet_rows.append(_sheet_row(row, "wes_tumor", rel, normal_id))
     trial.samplesheet_rows.append(_sheet_row(row, "vcf_somatic", vcf_rel, normal_id))
-    stage.progress.update()
     _tmb_truth(row, tumour.records, stage.cfg["counting"], int(tumour.callable_p.sum()), int(tumour.callable_t.sum()),
                normal_id is not None, stage.tmb_rows, stage.variant_rows)
     _write_callable_bed(trial, g, row.SPECIMEN_ID, tumour.callable_p)
@@ -723,17 +731,35 @@ def _simulate_subject(stage: _Stage, usubjid: str, subj: pd.Series, normals: pd.
         stage.normal_layouts.pop(row.SPECIMEN_ID, None)  # a subject's reads are done with: free them
 
 
-def _simulate_panel_of_normals(stage: _Stage) -> None:
-    """pon/PON<k>.bam: unrelated normals, each with its own germline SNPs."""
+def _simulate_pon(stage: _Stage, k: int) -> None:
+    """pon/PON<k>.bam: an unrelated normal with its own germline SNPs."""
     g, cfg = stage.g, stage.cfg
-    for k in range(1, cfg["panel_of_normals"] + 1):
-        prng = stage_rng(stage.trial.seed, f"genome:PON{k}")
-        layout = _make_layout(g, cfg["reads"]["depth"]["panel_of_normals"], g.shared_factor, prng)
-        _microsatellite_alleles(g, layout, prng)
-        _apply_germline(layout, _germline_snps(g, prng), prng)
-        stage.sequencing_errors(layout, prng)
-        _write_specimen_bam(stage.trial, g, layout, "pon", f"PON{k}")
-        stage.progress.update()
+    prng = stage_rng(stage.trial.seed, f"genome:PON{k}")
+    layout = _make_layout(g, cfg["reads"]["depth"]["panel_of_normals"], g.shared_factor, prng)
+    _microsatellite_alleles(g, layout, prng)
+    _apply_germline(layout, _germline_snps(g, prng), prng)
+    stage.sequencing_errors(layout, prng)
+    _write_specimen_bam(stage.trial, g, layout, "pon", f"PON{k}")
+
+
+# The stage as a worker process holds it: the genome and the model arrive once per worker
+# (map_in_order's initializer), not once per task.
+_WORKER: _Stage | None = None
+
+
+def _start_worker(outdir: str, seed: int, g: _Genome, cfg: dict) -> None:
+    global _WORKER
+    _WORKER = _Stage(SimulatedTrial(outdir=Path(outdir), seed=seed, n_subjects=0), g, cfg, _Annotator(g))
+
+
+def _task(bams: int, subject: tuple | None = None, pon: int | None = None) -> dict:
+    """One subject's BAMs and VCFs (``subject``: the arguments of _simulate_subject) or one
+    panel-of-normals BAM; returns the rows they add to the samplesheet and the truth."""
+    if subject is not None:
+        _simulate_subject(_WORKER, *subject)
+    else:
+        _simulate_pon(_WORKER, pon)
+    return {"bams": bams, **_WORKER.take_rows()}
 
 
 def _sequencing_plan(plan: pd.DataFrame | None) -> pd.DataFrame:
@@ -760,14 +786,26 @@ def simulate_genome(trial: SimulatedTrial, protocol: Protocol, rng: np.random.Ge
     subjects = trial.subjects.set_index(N.USUBJID)
     tumours = plan[plan[N.ASSAY] == "wes_tumor"].sort_values([N.USUBJID, N.SPECIMEN_ID])
     normals = plan[plan[N.ASSAY] == "wes_normal"].sort_values([N.USUBJID, N.SPECIMEN_ID])
-    n_bams = len(tumours) + len(normals) + cfg["panel_of_normals"]
-    stage = _Stage(trial, g, cfg, _Annotator(g), Progress("simulate genome: BAM files", n_bams, logger=log))
+    tasks = []
     for usubjid in sorted(set(plan[N.USUBJID])):
         if usubjid not in subjects.index:
             raise ValueError(f"assay_plan names subject {usubjid}, which is not in trial.subjects")
-        _simulate_subject(stage, usubjid, subjects.loc[usubjid], normals[normals[N.USUBJID] == usubjid],
-                          tumours[tumours[N.USUBJID] == usubjid])
-    _simulate_panel_of_normals(stage)
+        mine = normals[normals[N.USUBJID] == usubjid], tumours[tumours[N.USUBJID] == usubjid]
+        tasks.append({"bams": len(mine[0]) + len(mine[1]), "subject": (usubjid, subjects.loc[usubjid], *mine)})
+    tasks += [{"bams": 1, "pon": k} for k in range(1, cfg["panel_of_normals"] + 1)]
+    n_bams = sum(task["bams"] for task in tasks)
+    stage = _Stage(trial, g, cfg, _Annotator(g))
+    with Progress("simulate genome: BAM files", n_bams, logger=log) as progress:
+        # each task draws from its own streams and writes its own files; its rows are
+        # added in task order, so the files are the same for any number of workers
+        results = map_in_order(_task, tasks, workers=trial.cpus, initializer=_start_worker,
+                               initargs=(str(trial.outdir), trial.seed, g, cfg),
+                               on_done=lambda i, done, result: progress.update(result["bams"]))
+    for result in results:
+        trial.samplesheet_rows += result["samplesheet"]
+        for name, rows in (("tmb", stage.tmb_rows), ("variants", stage.variant_rows), ("msi", stage.msi_rows),
+                           ("sites", stage.site_rows)):
+            rows += result[name]
     _write_truth(trial, g, cfg, stage.tmb_rows, stage.variant_rows, stage.msi_rows, stage.site_rows)
     trial.params.update({**ref_paths, "pon": "pon/PON*.bam"})
     log.info("simulate genome: %d BAM files, %d VCF files", n_bams, len(tumours))

@@ -15,6 +15,7 @@ from ..log import get_logger
 from ..protocol import Protocol, load_protocol
 from ..samplesheet import SAMPLESHEET_SCHEMA, read_samplesheet
 from ..assets import load_schema
+from ..workers import available_cpus
 from ._container import SimulatedTrial, stage_rng
 from ._genome import simulate_genome
 from ._trial import simulate_subjects
@@ -70,25 +71,29 @@ def _with_needs(names: Sequence[str]) -> list[Stage]:
 
 
 def simulate_trial(outdir: str | Path, *, n_subjects: int = 54, seed: int = 1, violation_rate: float = 0.1,
-                   protocol: Protocol | None = None, stages: Sequence[str] | None = None) -> SimulatedTrial:
+                   protocol: Protocol | None = None, stages: Sequence[str] | None = None,
+                   cpus: int | None = 1) -> SimulatedTrial:
     """Write a complete synthetic trial under ``outdir``; return it with its truth.
 
     ``violation_rate`` is the rate of injected custody violations (0 gives a clean trial).
     ``stages`` limits the simulation to these stages and those they need (e.g.
     ``("custody",)`` runs trial and custody and skips the minutes of sequencing data).
     A stage's draws do not depend on which stages run, so its outputs are the same
-    either way.
+    either way. ``cpus`` worker processes (None: the cores this process may use) write
+    the sequencing files, subject by subject; the files are the same for any number.
     Nothing appears under ``outdir`` unless every stage succeeds.
     """
     if n_subjects < 3:
         raise InputError("simulate at least 3 subjects (one randomization block)", field="subjects", value=n_subjects)
+    if cpus is not None and cpus < 1:
+        raise InputError("must be at least 1", field="--cpus", value=cpus)
     if not 0 <= violation_rate <= 1:
         raise InputError("must be between 0 and 1", field="violation_rate", value=violation_rate)
     selected = STAGES if stages is None else _with_needs(stages)
     protocol = protocol or load_protocol()
     outdir = Path(outdir)
     with staged_dir(outdir) as stage_dir:
-        trial = SimulatedTrial(outdir=stage_dir, seed=seed, n_subjects=n_subjects)
+        trial = SimulatedTrial(outdir=stage_dir, seed=seed, n_subjects=n_subjects, cpus=cpus or available_cpus())
         trial.params["violation_rate"] = violation_rate
         for stage in selected:
             log.info("simulate: %s (%s)", stage.name, stage.description)

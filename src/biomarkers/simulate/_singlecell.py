@@ -252,7 +252,8 @@ def simulate_singlecell(trial: SimulatedTrial, protocol: Protocol, rng: np.rando
                                    exhausted_fraction=exhausted)
         rel = f"scrna/{row.SPECIMEN_ID}/filtered_feature_bc_matrix.h5"
         write_10x_h5(trial.outdir / rel, X, truth["barcode"].to_numpy(), space.gene_ids, space.symbols)
-        truth.to_csv(cells_dir / f"{row.SPECIMEN_ID}.csv.gz", index=False)
+        # a fixed gzip header time keeps the file byte-identical for a seed
+        truth.to_csv(cells_dir / f"{row.SPECIMEN_ID}.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
         singlets = truth[~truth["doublet"] & ~truth["damaged"]]
         counts = singlets["cell_type"].value_counts()
         n_cd8 = int(counts.get("CD8_T", 0))

@@ -18,7 +18,8 @@ def run(ctx: RunContext) -> None:
     ctx.record_params("adsl", "adtte", "adrs", "outcomes_config")
     run_analysis(ctx.outdir, adsl=ctx.params["adsl"], adtte=ctx.params["adtte"], adrs=ctx.params["adrs"],
                  config=ctx.params.get("outcomes_config"), protocol=ctx.protocol,
-                 allow_incomplete=True)  # the run writing the folder is this one
+                 allow_incomplete=True,  # the run writing the folder is this one
+                 cpus=ctx.cpus)
 
 
 STEP = Step("analysis", "outcomes from ADaM joined to every biomarker table; exploratory associations", skip_reason, run)
