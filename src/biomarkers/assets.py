@@ -8,6 +8,7 @@ installed wheel carries a copy.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import typing
@@ -21,7 +22,7 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["asset_path", "load_yaml", "load_json", "load_schema", "validate", "load_config", "load_settings", "settings_from_mapping"]
+__all__ = ["asset_path", "load_yaml", "load_valid_yaml", "load_json", "load_schema", "validate", "load_config", "load_settings", "settings_from_mapping"]
 
 
 def asset_path(name: str) -> Path:
@@ -126,10 +127,31 @@ def load_config(name_or_path: str | Path, schema: str | None = None) -> Any:
     path = Path(name_or_path)
     if not path.exists() and not path.is_absolute() and len(path.parts) == 1:
         path = asset_path(str(name_or_path))
-    data = load_yaml(path)
-    if schema:
-        validate(data, schema, file=path)
-    return data
+    return load_valid_yaml(path, schema)
+
+
+# (file, modification time, size, schema) -> the validated document. A per-specimen task
+# loads the same protocol and settings files each time (hundreds of flow specimens per
+# worker); each is parsed and validated once while it is unchanged.
+_VALID: dict[tuple, Any] = {}
+
+
+def load_valid_yaml(path: str | Path, schema: str | None) -> Any:
+    """A YAML file, validated against the named schema when one is; a fresh copy each call."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None  # load_yaml names the missing file
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, schema) if stat else None
+    if key is None or key not in _VALID:
+        data = load_yaml(path)
+        if schema:
+            validate(data, schema, file=path)
+        if key is None:
+            return data
+        _VALID[key] = data
+    return copy.deepcopy(_VALID[key])
 
 
 T = typing.TypeVar("T")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assets import asset_path, load_yaml, validate
+from .assets import asset_path, load_valid_yaml
 from .errors import InputError
 
 __all__ = ["Protocol", "SpecimenType", "Timepoint", "DueTimepoint", "load_protocol"]
@@ -222,8 +222,7 @@ def _expand(names: list[str], collections: dict[str, list[str]], types: dict, *,
 def load_protocol(path: str | Path | None = None) -> Protocol:
     """Load and validate the protocol; ``path`` defaults to ``assets/protocol.yaml``."""
     path = Path(path) if path else asset_path("protocol.yaml")
-    raw = load_yaml(path)
-    validate(raw, "protocol.schema.json", file=path)
+    raw = load_valid_yaml(path, "protocol.schema.json")
     types = {
         code: SpecimenType(
             code=code,

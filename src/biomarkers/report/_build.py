@@ -21,9 +21,10 @@ log = get_logger("report")
 
 
 def build_report(results: str | Path, *, protocol: Protocol | str | Path | None = None,
-                 allow_incomplete: bool = False) -> Path:
+                 allow_incomplete: bool = False, cpus: int = 1) -> Path:
     """Write ``<results>/report/index.html``; return its path. A results folder holding a run's outputs
-    without a complete run manifest is refused unless ``allow_incomplete`` (``manifest.check_complete``)."""
+    without a complete run manifest is refused unless ``allow_incomplete`` (``manifest.check_complete``).
+    The biomarker distributions are drawn in ``cpus`` worker processes (the same page for any number)."""
     results = Path(results)
     if not results.is_dir():
         raise InputError("results folder not found", file=results)
@@ -31,7 +32,7 @@ def build_report(results: str | Path, *, protocol: Protocol | str | Path | None 
     schemas.check_results_tables(results)  # a truncated or misplaced table: one line, before any work
     # A Protocol, or the path of a protocol YAML (the CLI's --protocol), or the bundled one.
     protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
-    ctx = ReportContext(results, protocol)
+    ctx = ReportContext(results, protocol, cpus=cpus)
     bodies = [(s, s.build(ctx)) for s in SECTIONS]
     shown = [(s, body) for s, body in bodies if body is not None or s.required]
     nav = "".join(f'<a href="#{s.id}">{html.escape(s.title)}</a>' for s, _ in shown)

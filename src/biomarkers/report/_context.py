@@ -18,6 +18,7 @@ __all__ = ["ReportContext"]
 class ReportContext:
     results: Path
     protocol: Protocol
+    cpus: int = 1  # worker processes for the figures the report draws itself
     _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
     _pngs: dict[str, list[Path]] | None = field(default=None, repr=False)
 

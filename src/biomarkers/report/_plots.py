@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import names as N
+from ..workers import map_in_order
 
 __all__ = ["completeness_heatmap", "biomarker_distributions"]
 
@@ -63,27 +64,34 @@ def completeness_heatmap(comp: pd.DataFrame, timepoint_key) -> bytes | None:
     return _png(fig)
 
 
-def biomarker_distributions(long: pd.DataFrame, timepoint_key) -> list[tuple[str, str, bytes]]:
-    """``(modality, biomarker, png)``: values by timepoint, QC-passed in black, failed in red."""
-    out = []
+def biomarker_distributions(long: pd.DataFrame, timepoint_key, *, cpus: int = 1) -> list[tuple[str, str, bytes]]:
+    """``(modality, biomarker, png)``: values by timepoint, QC-passed in black, failed in red
+    (one figure per biomarker, drawn in up to ``cpus`` worker processes)."""
     if not len(long):
-        return out
-    plt = _pyplot()
+        return []
     numeric = long[long["VALUE"].notna()]
+    keys, tasks = [], []
     for (modality, name), rows in numeric.groupby(["MODALITY", "BIOMARKER"], sort=True):
-        tps = sorted(rows[N.TIMEPOINT].fillna("-").unique(), key=timepoint_key)
-        fig, ax = plt.subplots(figsize=(1.5 + 0.9 * len(tps), 3))
-        rng = np.random.default_rng(0)  # fixed jitter: the report is deterministic
-        for i, tp in enumerate(tps):
-            sel = rows[rows[N.TIMEPOINT].fillna("-") == tp]
-            x = i + rng.uniform(-0.15, 0.15, size=len(sel))
-            colors = np.where(sel["QC_PASS"], "black", "red")
-            ax.scatter(x, sel["VALUE"], s=10, c=colors, alpha=0.8)
-        ax.set_xticks(range(len(tps)))
-        ax.set_xticklabels(tps, rotation=30, fontsize=7)
-        unit = rows["UNIT"].dropna().iloc[0] if rows["UNIT"].notna().any() else ""
-        ax.set_ylabel(f"{name} ({unit})" if unit else name, fontsize=8)
-        ax.set_title(f"{name}: n={len(rows)} values, {int((~rows['QC_PASS']).sum())} failing QC (red)", fontsize=8)
-        fig.tight_layout()
-        out.append((modality, name, _png(fig)))
-    return out
+        keys.append((modality, name))
+        tasks.append({"name": name, "tps": sorted(rows[N.TIMEPOINT].fillna("-").unique(), key=timepoint_key),
+                      "rows": rows[[N.TIMEPOINT, "VALUE", "QC_PASS", "UNIT"]]})
+    pngs = map_in_order(_distribution, tasks, workers=cpus)
+    return [(modality, name, png) for (modality, name), png in zip(keys, pngs)]
+
+
+def _distribution(name: str, tps: list[str], rows: pd.DataFrame) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.5 + 0.9 * len(tps), 3))
+    rng = np.random.default_rng(0)  # fixed jitter: the report is deterministic
+    for i, tp in enumerate(tps):
+        sel = rows[rows[N.TIMEPOINT].fillna("-") == tp]
+        x = i + rng.uniform(-0.15, 0.15, size=len(sel))
+        colors = np.where(sel["QC_PASS"], "black", "red")
+        ax.scatter(x, sel["VALUE"], s=10, c=colors, alpha=0.8)
+    ax.set_xticks(range(len(tps)))
+    ax.set_xticklabels(tps, rotation=30, fontsize=7)
+    unit = rows["UNIT"].dropna().iloc[0] if rows["UNIT"].notna().any() else ""
+    ax.set_ylabel(f"{name} ({unit})" if unit else name, fontsize=8)
+    ax.set_title(f"{name}: n={len(rows)} values, {int((~rows['QC_PASS']).sum())} failing QC (red)", fontsize=8)
+    fig.tight_layout()
+    return _png(fig)

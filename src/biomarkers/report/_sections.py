@@ -99,7 +99,7 @@ def _biomarkers_section(ctx: ReportContext) -> str:
     pngs = {folder: [p for p in ctx.pngs(folder) if not p.relative_to(ctx.results).as_posix().startswith(claimed)]
             for folder in ctx.png_folders() if folder != "custody"}
     pngs = {folder: found for folder, found in pngs.items() if found}
-    return _biomarkers(ctx.results, ctx.table("analysis.biomarkers_long"), ctx.timepoint_key, pngs)
+    return _biomarkers(ctx.results, ctx.table("analysis.biomarkers_long"), ctx.timepoint_key, pngs, cpus=ctx.cpus)
 
 
 def _cohort(subjects: pd.DataFrame | None, specimens: pd.DataFrame | None, comp: pd.DataFrame | None, assoc: pd.DataFrame | None) -> str:
@@ -166,7 +166,8 @@ def _custody(results: Path, comp, issues, tp_key, pngs) -> str:
     return "\n".join(parts)
 
 
-def _biomarkers(results: Path, long: pd.DataFrame | None, tp_key, pngs_by_folder: dict[str, list[Path]]) -> str:
+def _biomarkers(results: Path, long: pd.DataFrame | None, tp_key, pngs_by_folder: dict[str, list[Path]], *,
+                cpus: int = 1) -> str:
     parts = []
     modalities = set(pngs_by_folder)
     if long is not None and len(long):
@@ -176,7 +177,7 @@ def _biomarkers(results: Path, long: pd.DataFrame | None, tp_key, pngs_by_folder
         parts += ["<h3>Biomarker values (all modalities)</h3>", table(summary)]
     if not modalities:
         parts.append(missing("biomarker tables (no modality step has run)"))
-    plots = biomarker_distributions(long, tp_key) if long is not None else []
+    plots = biomarker_distributions(long, tp_key, cpus=cpus) if long is not None else []
     for modality in sorted(modalities):
         parts.append(f'<section id="modality-{html.escape(modality)}"><h3>{html.escape(modality)}</h3>')
         parts += [f"<figure>{img(png, name)}<figcaption>{html.escape(name)} by timepoint</figcaption></figure>"

@@ -12,7 +12,8 @@ def skip_reason(ctx: RunContext) -> str | None:
 def run(ctx: RunContext) -> None:
     from ...report import build_report
 
-    build_report(ctx.outdir, protocol=ctx.protocol, allow_incomplete=True)  # the run writing the folder is this one
+    build_report(ctx.outdir, protocol=ctx.protocol, allow_incomplete=True,  # the run writing the folder is this one
+                 cpus=ctx.cpus)
 
 
 STEP = Step("report", "one self-contained HTML report of the results", skip_reason, run)
