@@ -105,6 +105,7 @@ VALUES = {
     "workspace": "workspace/site.wsp",
     "immune_tables": "immune/flow_subsets.parquet immune/pbmc_sc_summary.parquet",
     "task.process": "BIOMARKERS:TMB",
+    "task.cpus": "2",
 }
 
 
@@ -235,7 +236,7 @@ def task_script(process: str, inputs: dict[str, str], block: str = "script") -> 
     """(bash script, declared output globs) of a process for these input values."""
     _, body = all_processes()[process]
     script = section(body, "script")
-    values = {**inputs, "task.process": f"BIOMARKERS:{process}"}
+    values = {"task.cpus": VALUES["task.cpus"], **inputs, "task.process": f"BIOMARKERS:{process}"}
     for name, expr in re.findall(r"^\s*def\s+(\w+)\s*=\s*(.+?)\s*$", script, re.M):
         if re.fullmatch(r"task\.ext\.\w+\s*\?:\s*''", expr):
             values[name] = ""

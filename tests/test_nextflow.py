@@ -96,7 +96,9 @@ def test_process_follows_the_module_conventions(process):
     assert re.search(r"^\s*tag\s", body, re.M), f"{path}: no tag"
     used = re.findall(r"^\s*label\s+'(\w+)'", body, re.M)
     assert used and set(used) <= labels, f"{path}: labels {used} not all in conf/base.config"
-    assert "process_single" in used, f"{path}: every biomarkers command is single-threaded: one CPU"
+    # every biomarkers command is single-threaded (one CPU), except those whose --cpus workers use task.cpus
+    multi = "--cpus ${task.cpus}" in body
+    assert ("process_medium" if multi else "process_single") in used, f"{path}: CPUs asked for and used differ"
     assert re.search(r"^    when:\n    task\.ext\.when == null \|\| task\.ext\.when$", body, re.M), f"{path}: when:"
     assert 'path "versions.yml", emit: versions' in section(body, "output")
     stub = section(body, "stub")

@@ -2,7 +2,7 @@
 // The test profile starts here, so it needs no data.
 process SIMULATE {
     tag "${n_subjects} subjects, seed ${seed}"
-    label 'process_single'
+    label 'process_medium'
     label 'process_long'
 
     conda "${moduleDir}/environment.yml"
@@ -22,7 +22,7 @@ process SIMULATE {
     script:
     def args = task.ext.args ?: ''
     """
-    biomarkers simulate ${args} --subjects ${n_subjects} --seed ${seed} --outdir simulated_trial
+    biomarkers simulate ${args} --subjects ${n_subjects} --seed ${seed} --cpus ${task.cpus} --outdir simulated_trial
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
