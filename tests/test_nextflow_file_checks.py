@@ -193,3 +193,43 @@ def test_a_workspace_of_other_samples_is_refused_by_both_engines_alike(tmp_path,
     tasks = nextflow_path(sheet, extra, tmp_path / "work", data_only=True)
     failed = [(file, rc, err) for file, rc, err, _ in tasks if rc != 0]
     assert failed == [(str(wsp), 2, line.replace("biomarkers run:", "biomarkers validate:", 1))]
+
+
+def test_a_run_without_a_samplesheet_is_validated_checked_and_hashed(tmp_path):
+    """No --input (e.g. custody and outcomes only): the workflow still writes a samplesheet copy (no
+    rows), which VALIDATE and INPUT_FILE are not given (their input_name is empty); PROVENANCE lists
+    the file parameters and the protocol, as biomarkers run does."""
+    import hashlib
+
+    import pandas as pd
+
+    from biomarkers.protocol import load_protocol
+
+    targets = tmp_path / "targets.bed"
+    targets.write_text("chr1\t100\t2900\n")
+    empty = tmp_path / "samplesheet.csv"
+    empty.write_text(HEADER + "\n")
+    validate = tmp_path / "validate"
+    (validate / "in").mkdir(parents=True)
+    params = validate / "in" / "params.json"
+    params.write_text(json.dumps({"targets": str(targets), "outdir": str(tmp_path / "out")}))
+    run_task("VALIDATE", {"run_params": stage(validate, [params], "run"), "samplesheet": stage(validate, [empty], "run"),
+                          "protocol": "", "input_name": "", "protocol_name": ""}, validate)
+    with open(validate / "validation" / "inputs.csv", newline="") as handle:
+        listed = {row["role"]: row["path"] for row in csv.DictReader(handle)}
+    assert listed == {"protocol": str(load_protocol(None).path), "targets": str(targets)}
+    t = tmp_path / "input_file"
+    found = run_task("INPUT_FILE", {"given": str(targets), "staged": stage(t, [targets], "input"), "staged.name": targets.name,
+                                    "run_params": stage(t, [params], "run"), "samplesheet": stage(t, [empty], "run"),
+                                    "input_name": "", "protocol": ""}, t)
+    digest = hashlib.sha256(targets.read_bytes()).hexdigest()
+    assert found[0].read_text() == f"{targets}\t{targets.stat().st_size}\t{digest}\n"
+    t = tmp_path / "provenance"
+    (t / "in").mkdir(parents=True)
+    (t / "in" / "input_hashes.tsv").write_text(found[0].read_text())
+    run_task("PROVENANCE", {"run_params": stage(t, [params], "run"), "samplesheet": stage(t, [empty], "run"),
+                            "hashes": stage(t, [t / "in" / "input_hashes.tsv"], "hashes")}, t)
+    table = pd.read_parquet(t / "pipeline_info" / "inputs.parquet").set_index("ROLE")
+    assert list(table.index) == ["protocol", "targets"] and table.loc["targets", "SHA256"] == digest
+    # the bundled protocol (inside the image under Nextflow) is hashed by PROVENANCE itself
+    assert table.loc["protocol", "SHA256"] == hashlib.sha256(load_protocol(None).path.read_bytes()).hexdigest()

@@ -32,10 +32,11 @@ process INPUT_FILE {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${staged.name}"
+    def input_opt = input_name ? "--input ${samplesheet}" : ''
     def name_opt = input_name ? "--input-name '${input_name}'" : ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
     """
-    biomarkers validate --params-file ${run_params} --input ${samplesheet} ${name_opt} ${protocol_opt} --staged '${given}' ${staged}
+    biomarkers validate --params-file ${run_params} ${input_opt} ${name_opt} ${protocol_opt} --staged '${given}' ${staged}
     biomarkers provenance hash ${args} --as '${given}' --out ${prefix}.sha256.tsv ${staged}
 
     cat <<-END_VERSIONS > versions.yml

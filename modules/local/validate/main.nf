@@ -5,6 +5,7 @@
 // structure and that every file exists where the files are; this task sees only the
 // samplesheet (rewritten with absolute paths, same rows in the same order) and the protocol,
 // so it checks contents; its messages name the samplesheet the user gave (input_name), not the copy.
+// Without --input (input_name empty) the rewritten samplesheet has no rows and is not passed.
 // Writes validation/tumors.csv: one row per tumour specimen, its mode and files, which
 // the workflow reads instead of pairing rows itself; and validation/inputs.csv: every
 // input of the run (role, path as given, glob or not), which INPUT_FILE tasks hash.
@@ -33,10 +34,11 @@ process VALIDATE {
     script:
     def args = task.ext.args ?: ''
     def protocol_opt = protocol ? "--protocol ${protocol}" : ''
+    def input_opt = input_name ? "--input ${samplesheet}" : ''
     def name_opt = input_name ? "--input-name '${input_name}'" : ''
     def protocol_name_opt = protocol_name ? "--protocol-name '${protocol_name}'" : ''
     """
-    biomarkers validate ${args} --skip-file-checks --params-file ${run_params} --input ${samplesheet} ${name_opt} ${protocol_opt} ${protocol_name_opt} --outdir .
+    biomarkers validate ${args} --skip-file-checks --params-file ${run_params} ${input_opt} ${name_opt} ${protocol_opt} ${protocol_name_opt} --outdir .
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
