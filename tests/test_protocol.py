@@ -73,3 +73,30 @@ def test_timepoints_sort_in_every_arms_order():
     for arm in protocol.arms.values():
         ids = [tp.id for tp in arm.timepoints]
         assert sorted(ids, key=key) == ids
+
+
+def test_a_settings_file_is_parsed_once_while_unchanged_and_again_when_changed(tmp_path):
+    """Per-specimen tasks read the same YAML files many times (io.load_once): the second read is the
+    kept document, a copy the caller may change; an edited file is read again."""
+    import os
+
+    from biomarkers import io
+    from biomarkers.assets import load_valid_yaml
+
+    path = tmp_path / "settings.yaml"
+    path.write_text("a: 1\nb: [x]\n")
+    calls = []
+
+    def counting(p):
+        calls.append(p)
+        return {"text": p.read_text()}
+
+    first = io.load_once(path, counting)
+    assert io.load_once(path, counting) is first and len(calls) == 1
+    doc = load_valid_yaml(path, None)
+    doc["b"].append("changed by a caller")
+    assert load_valid_yaml(path, None) == {"a": 1, "b": ["x"]}
+    path.write_text("a: 2\nb: [x]\n")
+    os.utime(path, ns=(1, 1))  # a different modification time even on a coarse clock
+    assert load_valid_yaml(path, None) == {"a": 2, "b": ["x"]}
+    assert io.load_once(path, counting)["text"] == "a: 2\nb: [x]\n" and len(calls) == 2

@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from .errors import InputError
+from .io import load_once
 
 __all__ = ["asset_path", "load_yaml", "load_valid_yaml", "load_json", "load_schema", "validate", "load_config", "load_settings", "settings_from_mapping"]
 
@@ -130,28 +131,17 @@ def load_config(name_or_path: str | Path, schema: str | None = None) -> Any:
     return load_valid_yaml(path, schema)
 
 
-# (file, modification time, size, schema) -> the validated document. A per-specimen task
-# loads the same protocol and settings files each time (hundreds of flow specimens per
-# worker); each is parsed and validated once while it is unchanged.
-_VALID: dict[tuple, Any] = {}
-
-
 def load_valid_yaml(path: str | Path, schema: str | None) -> Any:
-    """A YAML file, validated against the named schema when one is; a fresh copy each call."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError:
-        stat = None  # load_yaml names the missing file
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, schema) if stat else None
-    if key is None or key not in _VALID:
-        data = load_yaml(path)
-        if schema:
-            validate(data, schema, file=path)
-        if key is None:
-            return data
-        _VALID[key] = data
-    return copy.deepcopy(_VALID[key])
+    """A YAML file, validated against the named schema when one is; parsed and validated once per
+    process while the file is unchanged (``io.load_once``), a fresh copy each call."""
+    return copy.deepcopy(load_once(path, _parse_and_validate, schema))
+
+
+def _parse_and_validate(path: Path, schema: str | None) -> Any:
+    data = load_yaml(path)
+    if schema:
+        validate(data, schema, file=path)
+    return data
 
 
 T = typing.TypeVar("T")

@@ -18,13 +18,16 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .errors import InputError
 
 __all__ = ["FILE_MODE", "DIR_MODE", "atomic_path", "staged_dir", "sha256_file", "write_text_atomic", "read_csv_rows",
-           "make_dirs", "spreadsheet_safe"]
+           "make_dirs", "spreadsheet_safe", "load_once"]
+
+T = TypeVar("T")
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
@@ -119,6 +122,26 @@ def staged_dir(final_dir: str | Path, *, replace: Iterable[str] = ()) -> Iterato
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         shutil.rmtree(replaced, ignore_errors=True)
+
+
+# (loader, file, modification time, size, tag) -> what the loader made of the file.
+_LOADED: dict[tuple, Any] = {}
+
+
+def load_once(path: str | Path, load: Callable[..., T], *tag: Hashable) -> T:
+    """``load(path, *tag)``, kept for this process while the file is unchanged (same modification
+    time and size): a worker runs many per-specimen tasks that read the same protocol, settings
+    and counts files. A file that cannot be stat'ed is not kept (``load`` names the problem). The
+    same object comes back each time: a caller whose result may be changed returns a copy."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return load(path, *tag)
+    key = (load, str(path.resolve()), stat.st_mtime_ns, stat.st_size, *tag)
+    if key not in _LOADED:
+        _LOADED[key] = load(path, *tag)
+    return _LOADED[key]
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -100,9 +100,6 @@ def write_provenance(ctx: RunContext, hashes: dict[str, tuple[int, str]]) -> Non
     """``software_versions.yml``, ``params.json`` and ``inputs.parquet``; ``hashes`` caches (bytes, SHA-256)
     by path so that a large input is read once per run. Roles: the last one recorded for a path (a step's
     name for a file, e.g. ``msi:pon``, over the parameter's)."""
-    for _, path in ctx.inputs:
-        if path not in hashes and Path(path).is_file():
-            hashes[path] = file_hash(path)
     write_provenance_files(ctx.outdir, ctx.params, ctx.inputs, hashes)
 
 
@@ -114,8 +111,13 @@ def file_hash(path: str | Path) -> tuple[int, str]:
 def write_provenance_files(outdir: Path, params: dict[str, Any], inputs: list[tuple[str, str]],
                            hashes: dict[str, tuple[int, str]]) -> None:
     """The three files of ``pipeline_info/``, written the same way by both engines: every installed
-    library's version, the parameters, and one row per input in ``hashes`` (role, path as given,
-    bytes, SHA-256; an input not in ``hashes`` is not a file, e.g. a URL the run did not read)."""
+    library's version, the parameters, and one row per input file (role, path as given, bytes,
+    SHA-256). ``hashes`` holds what is already hashed (a Nextflow task's staged copy, or this run's
+    earlier call); an input not in it is hashed here when it is a file here, else left out (a URL
+    the run did not read)."""
+    for _, path in inputs:
+        if path not in hashes and Path(path).is_file():
+            hashes[path] = file_hash(path)
     info = outdir / "pipeline_info"
     versions = software_versions()
     write_text_atomic(info / "software_versions.yml", "".join(f"{k}: {v}\n" for k, v in versions.items()))
@@ -177,8 +179,5 @@ def write_staged_provenance(params_file: str | Path, samplesheet: str | Path | N
     hashes = read_hash_lines(hashes_file)
     inputs = expand_inputs(listed_inputs(params, protocol_path, sheet),
                            lambda pattern: sorted(p for p in hashes if PurePosixPath(p).match(pattern)))
-    for _, path in inputs:
-        if path not in hashes and Path(path).is_file():
-            hashes[path] = file_hash(path)
     write_provenance_files(Path(outdir), params, inputs, hashes)
     return Path(outdir) / "pipeline_info"

@@ -18,7 +18,7 @@ import jsonschema
 
 from ...assets import load_schema
 from ...errors import InputError
-from ...io import read_csv_rows
+from ...io import load_once, read_csv_rows
 from ._stats import AbsoluteCounts
 from ._strategy import workspace_samples
 
@@ -56,22 +56,7 @@ def read_counts(path: str | Path) -> dict[str, AbsoluteCounts]:
 
 def counts_for(path: str | Path | None, specimen: str) -> AbsoluteCounts | None:
     """One specimen's counts from the counts CSV (None when no file or no row)."""
-    return _read_counts_once(Path(path)).get(specimen) if path else None
-
-
-# (file, modification time, size) -> its counts: a worker gates many specimens of one file.
-_COUNTS: dict[tuple, dict[str, AbsoluteCounts]] = {}
-
-
-def _read_counts_once(path: Path) -> dict[str, AbsoluteCounts]:
-    try:
-        stat = path.stat()
-    except OSError:
-        return read_counts(path)  # which names the missing file
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _COUNTS:
-        _COUNTS[key] = read_counts(path)
-    return _COUNTS[key]
+    return load_once(path, read_counts).get(specimen) if path else None  # a worker gates many specimens of one file
 
 
 def workspace_assignments(workspace: str | Path, rows: list[tuple[str, str]]) -> dict[str, str]:
